@@ -1,0 +1,1 @@
+"""Database: engine factory, SQLAlchemy 2 typed models, Alembic migrations, partitions."""

@@ -1,0 +1,1 @@
+"""Pure domain logic: vocabulary, KPI formulas, histograms, thresholds. No I/O."""

@@ -1,0 +1,1 @@
+"""Clients of other systems: Redis (keys and connections), httpx clients, notifications."""

@@ -1,0 +1,95 @@
+"""One typed settings object for the app, the worker, migrations, scripts and tests (env prefix ORCA_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the console. Read lazily through :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORCA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL 16"
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset starts the embedded Redis"
+    )
+    state_dir: Path = Field(default=PROJECT_ROOT / ".state")
+    embedded_redis_port: int = Field(default=6390, ge=1024, le=65535)
+
+    port: int = Field(default=8501, ge=1, le=65535)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    db_connect_timeout_s: float = Field(default=3.0, gt=0)
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+
+    cache_ttl_s: int = Field(default=30, ge=1, le=3600)
+    cache_lock_timeout_s: float = Field(default=20.0, gt=0)
+
+    freshness_slo_s: int = Field(default=60, ge=1)
+    trust_window_h: int = Field(default=24, ge=1)
+
+    core_url: str = "http://127.0.0.1:8600"
+    core_port: int = Field(default=8600, ge=1, le=65535)
+    otel_health_url: str = "http://127.0.0.1:13133/"
+    probe_interval_s: float = Field(default=15.0, ge=1)
+    probe_connect_timeout_s: float = Field(default=1.0, gt=0)
+    probe_read_timeout_s: float = Field(default=2.0, gt=0)
+    probe_deadline_s: float = Field(default=4.0, gt=0)
+    sync_interval_s: float = Field(default=60.0, ge=1)
+    rollup_interval_s: float = Field(default=60.0, ge=1)
+    kpi_interval_s: float = Field(default=60.0, ge=5)
+
+    demo_agents: int = Field(default=3000, ge=10)
+    demo_days: int = Field(default=30, ge=1, le=90)
+    demo_seed: int = 42
+
+    log_level: str = "INFO"
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+        if self.database_url is None:
+            raise RuntimeError(
+                "ORCA_DATABASE_URL is not set; run `orca-dashboard up` to start the embedded "
+                "PostgreSQL, or set it to your server"
+            )
+        return to_sqlalchemy_url(self.database_url)
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Accept postgres://, postgresql:// or postgresql+psycopg:// and name the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError("database URL must start with postgresql:// (got another scheme)")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment and .env on first use."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and `up` change the environment)."""
+    get_settings.cache_clear()
