@@ -1,0 +1,1 @@
+"""The background worker: rollups, KPI snapshots, partitions, heartbeat (and later probes)."""

@@ -1,0 +1,166 @@
+"""The worker loop: one leader (PostgreSQL advisory lock) runs each job on its interval."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from dashboard.data import kpis, live, rollups
+from dashboard.db.engine import make_engine
+from dashboard.integrations.redis_client import make_redis
+from dashboard.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# Any fixed number works; it only has to be the same in every worker replica.
+LEADER_LOCK_ID = 0x0CA_0001
+RAW_RETENTION_DAYS = 35
+
+
+@dataclass
+class Job:
+    name: str
+    interval_s: float
+    run: Callable[[], object]
+    next_at: float = 0.0
+    last_error: str | None = field(default=None)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    """Runs the jobs while it holds the leader lock; followers only keep their heartbeat."""
+
+    def __init__(self, engine: Engine) -> None:
+        settings = get_settings()
+        self.engine = engine
+        self.redis = make_redis()
+        self.stop_event = threading.Event()
+        self._lock_conn: Connection | None = None
+        self.jobs = [
+            Job("partitions", 3600, self.job_partitions),
+            Job("rollups", settings.rollup_interval_s, self.job_rollups),
+            Job("kpi_snapshot", settings.kpi_interval_s, self.job_kpi_snapshot),
+        ]
+
+    # -- leadership -------------------------------------------------------------------------
+    def is_leader(self) -> bool:
+        """Hold a session-level advisory lock on a dedicated connection; re-try when lost."""
+        try:
+            if self._lock_conn is not None:
+                self._lock_conn.execute(text("SELECT 1"))
+                return True
+            conn = self.engine.connect()
+            got = conn.execute(
+                text("SELECT pg_try_advisory_lock(:id)"), {"id": LEADER_LOCK_ID}
+            ).scalar_one()
+            conn.commit()
+            if got:
+                self._lock_conn = conn
+                log.info("this worker is the leader")
+                return True
+            conn.close()
+        except SQLAlchemyError as exc:
+            log.warning("leader check failed: %s", exc.__class__.__name__)
+            if self._lock_conn is not None:
+                self._lock_conn.invalidate()
+                self._lock_conn = None
+        return False
+
+    # -- jobs -------------------------------------------------------------------------------
+    def job_partitions(self) -> object:
+        today = _now().date()
+        with Session(self.engine) as session, session.begin():
+            rollups.ensure_partitions(
+                session, first_day=today - timedelta(days=1), last_day=today + timedelta(days=3)
+            )
+            return rollups.drop_partitions_before(
+                session, cutoff=today - timedelta(days=RAW_RETENTION_DAYS)
+            )
+
+    def job_rollups(self) -> object:
+        # Two hours back: late rows for the previous hour are folded in too.
+        since = _now() - timedelta(hours=2)
+        with Session(self.engine) as session, session.begin():
+            return rollups.refresh_rollups(session, since=since)
+
+    def job_kpi_snapshot(self) -> object:
+        now = _now()
+        with Session(self.engine) as session, session.begin():
+            snapshot = kpis.compute_kpi_snapshot(session, now=now)
+            kpis.record_kpi_snapshot(session, snapshot=snapshot, origin="worker")
+        live.write_kpi_snapshot(self.redis, snapshot)
+        return snapshot
+
+    # -- loop -------------------------------------------------------------------------------
+    def run_due(self, *, force: bool = False) -> dict[str, str]:
+        results: dict[str, str] = {}
+        for job in self.jobs:
+            now = time.monotonic()
+            if not force and now < job.next_at:
+                continue
+            job.next_at = now + job.interval_s
+            started = time.monotonic()
+            try:
+                job.run()
+                job.last_error = None
+                results[job.name] = "ok"
+                log.debug("job %s took %.2f s", job.name, time.monotonic() - started)
+            except Exception as exc:  # one failing job must not stop the others
+                job.last_error = f"{exc.__class__.__name__}: {exc}"
+                results[job.name] = job.last_error
+                log.warning("job %s failed: %s", job.name, job.last_error)
+        return results
+
+    def heartbeat(self, *, leader: bool) -> None:
+        live.write_heartbeat(
+            self.redis,
+            {
+                "leader": leader,
+                "jobs": {j.name: (j.last_error or "ok") for j in self.jobs},
+            },
+        )
+
+    def run_forever(self) -> None:
+        while not self.stop_event.is_set():
+            leader = self.is_leader()
+            if leader:
+                self.run_due()
+            self.heartbeat(leader=leader)
+            self.stop_event.wait(1.0)
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+
+
+def run_worker(*, once: bool = False) -> int:
+    settings = get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    worker = Worker(engine)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if once:
+        results = worker.run_due(force=True)
+        worker.heartbeat(leader=True)
+        for name, outcome in results.items():
+            print(f"{name}: {outcome}")
+        return 0 if all(v == "ok" for v in results.values()) else 1
+    log.info("worker started")
+    worker.run_forever()
+    log.info("worker stopped")
+    return 0
