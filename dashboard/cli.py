@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -73,7 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     work = sub.add_parser("worker", help="run the background worker (rollups, KPI snapshots, heartbeat)")
     work.add_argument("--once", action="store_true", help="run every job once and exit")
     sub.add_parser("doctor", help="check settings, PostgreSQL, Redis and migrations")
+    for module in _extensions():
+        module.add_parser(sub)
     return parser
+
+
+def _extensions() -> list[Any]:
+    """Command groups that live in their own modules (dashboard/commands/*.py).
+
+    Each module has ``COMMAND`` (its name), ``add_parser(subparsers)`` and ``run(args) -> int``.
+    """
+    import importlib
+    import pkgutil
+
+    import dashboard.commands as pkg
+
+    return [
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dashboard.doctor import run_doctor
 
             return run_doctor(print)
+        for module in _extensions():
+            if args.command == module.COMMAND:
+                return int(module.run(args))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
