@@ -1,0 +1,1 @@
+"""The simulator: deterministic, realistic demo and scale data, bulk-loaded with COPY."""
