@@ -61,17 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    up = sub.add_parser("up", help="start everything: databases, migrations, demo data, worker, console")
-    up.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty database")
+    up = sub.add_parser(
+        "up", help="start everything: databases, migrations, demo data, worker, console"
+    )
+    up.add_argument(
+        "--no-seed", action="store_true", help="do not load demo data into an empty database"
+    )
     up.add_argument("--port", type=_positive, help="console port (default ORCA_PORT or 8501)")
     mig = sub.add_parser("migrate", help="apply database migrations (to head by default)")
     mig.add_argument("--revision", default="head", help="target revision (default head)")
-    seed = sub.add_parser("seed", help="load simulated data into an empty database (COPY bulk load)")
-    seed.add_argument("--agents", type=_positive, default=None, help="number of agents (default 3000)")
+    seed = sub.add_parser(
+        "seed", help="load simulated data into an empty database (COPY bulk load)"
+    )
+    seed.add_argument(
+        "--agents", type=_positive, default=None, help="number of agents (default 3000)"
+    )
     seed.add_argument("--days", type=_positive, default=None, help="days of history (default 30)")
     seed.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
     seed.add_argument("--now", default=None, help="end of the simulated period (ISO; default now)")
-    work = sub.add_parser("worker", help="run the background worker (rollups, KPI snapshots, heartbeat)")
+    work = sub.add_parser(
+        "worker", help="run the background worker (rollups, KPI snapshots, heartbeat)"
+    )
     work.add_argument("--once", action="store_true", help="run every job once and exit")
     sub.add_parser("doctor", help="check settings, PostgreSQL, Redis and migrations")
     for module in _extensions():
@@ -242,9 +252,7 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
                 f"empty database: loading demo data ({settings.demo_agents} agents, "
                 f"{settings.demo_days} days)"
             )
-            rc = subprocess.call(  # noqa: S603
-                [sys.executable, "-m", "dashboard.cli", "seed"], cwd=PROJECT_ROOT
-            )
+            rc = subprocess.call([sys.executable, "-m", "dashboard.cli", "seed"], cwd=PROJECT_ROOT)
             if rc != 0:
                 raise CliError("loading demo data failed (see above)")
         py = sys.executable
@@ -253,12 +261,21 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
         children.start(
             "console",
             [
-                py, "-m", "streamlit", "run", str(Path(PROJECT_ROOT) / "streamlit_app.py"),
-                "--server.port", str(console_port), "--server.headless", "true",
+                py,
+                "-m",
+                "streamlit",
+                "run",
+                str(Path(PROJECT_ROOT) / "streamlit_app.py"),
+                "--server.port",
+                str(console_port),
+                "--server.headless",
+                "true",
             ],
         )
-        print(f"\nORCA Ops Console: http://localhost:{console_port}  (Ctrl-C stops everything)\n",
-              flush=True)
+        print(
+            f"\nORCA Ops Console: http://localhost:{console_port}  (Ctrl-C stops everything)\n",
+            flush=True,
+        )
         restarts = 0
         while not stopping:
             time.sleep(0.5)
@@ -269,7 +286,9 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
             if worker.poll() is not None and not stopping:
                 restarts += 1
                 wait_s = min(30, 2**restarts)
-                log.warning("worker exited (code %s); restarting in %s s", worker.returncode, wait_s)
+                log.warning(
+                    "worker exited (code %s); restarting in %s s", worker.returncode, wait_s
+                )
                 time.sleep(wait_s)
                 children.start("worker", children.commands["worker"])
         print("stopping ...", flush=True)

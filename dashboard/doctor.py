@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard.data.live import read_heartbeat
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import current_revision, head_revision
-from dashboard.integrations.redis_client import key, make_redis
+from dashboard.integrations.redis_client import make_redis
 from dashboard.services import known_urls
 from dashboard.settings import get_settings
 
@@ -34,14 +35,21 @@ def _checks() -> list[Check]:
         settings = get_settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        return [Check("settings", "fail", f"invalid setting {first.get('loc')}: {first.get('msg')}")]
+        return [
+            Check("settings", "fail", f"invalid setting {first.get('loc')}: {first.get('msg')}")
+        ]
     out.append(Check("settings", "ok", f"env={settings.env}, state dir {settings.state_dir}"))
 
     db_url, redis_url, origin = known_urls(settings)
     if db_url is None:
-        out.append(Check("postgresql", "fail",
-                         "no database configured and no embedded PostgreSQL running: "
-                         "set ORCA_DATABASE_URL or start the console with `make run`"))
+        out.append(
+            Check(
+                "postgresql",
+                "fail",
+                "no database configured and no embedded PostgreSQL running: "
+                "set ORCA_DATABASE_URL or start the console with `make run`",
+            )
+        )
     else:
         started = time.monotonic()
         try:
@@ -49,31 +57,52 @@ def _checks() -> list[Check]:
             with engine.connect() as conn:
                 version = conn.execute(text("SHOW server_version")).scalar_one()
             ms = (time.monotonic() - started) * 1000
-            out.append(Check("postgresql", "ok", f"PostgreSQL {version} reachable in {ms:.0f} ms ({origin})"))
+            out.append(
+                Check(
+                    "postgresql", "ok", f"PostgreSQL {version} reachable in {ms:.0f} ms ({origin})"
+                )
+            )
             current, head = current_revision(engine), head_revision()
             if current == head:
                 out.append(Check("migrations", "ok", f"schema at head {head}"))
             else:
-                out.append(Check("migrations", "fail",
-                                 f"schema at {current or 'nothing'}, code expects {head}: "
-                                 "run `orca-dashboard migrate`"))
+                out.append(
+                    Check(
+                        "migrations",
+                        "fail",
+                        f"schema at {current or 'nothing'}, code expects {head}: "
+                        "run `orca-dashboard migrate`",
+                    )
+                )
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             out.append(Check("postgresql", "fail", f"cannot connect to PostgreSQL: {reason}"))
     if redis_url is None:
-        out.append(Check("redis", "fail",
-                         "no Redis configured and no embedded Redis running: "
-                         "set ORCA_REDIS_URL or start the console with `make run`"))
+        out.append(
+            Check(
+                "redis",
+                "fail",
+                "no Redis configured and no embedded Redis running: "
+                "set ORCA_REDIS_URL or start the console with `make run`",
+            )
+        )
     else:
         try:
             client = make_redis(redis_url, timeout_s=2)
             client.ping()
             out.append(Check("redis", "ok", f"Redis reachable ({origin})"))
-            beat = client.get(key("worker", "heartbeat"))
-            if beat is None:
-                out.append(Check("worker", "warn", "no worker heartbeat: is `orca-dashboard worker` running?"))
+            beat = read_heartbeat(client)
+            if beat.value is None:
+                out.append(
+                    Check(
+                        "worker", "warn", "no worker heartbeat: is `orca-dashboard worker` running?"
+                    )
+                )
             else:
-                out.append(Check("worker", "ok", f"worker heartbeat {beat.decode(errors='replace')[:80]}"))
+                role = "leader" if beat.value.get("leader") else "standby"
+                out.append(
+                    Check("worker", "ok", f"worker heartbeat {beat.age_s:.0f} s ago ({role})")
+                )
         except redis.RedisError as exc:
             out.append(Check("redis", "fail", f"cannot reach Redis: {exc}"))
     return out

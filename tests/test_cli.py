@@ -16,9 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "dashboard.cli", *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -30,7 +35,9 @@ def test_bad_arguments_give_usage_not_traceback() -> None:
         assert "Traceback" not in proc.stderr
 
 
-def test_bad_now_is_a_plain_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_now_is_a_plain_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ORCA_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
     rc = main(["seed", "--now", "yesterday-ish"])
     assert rc == 1

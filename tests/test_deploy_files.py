@@ -27,12 +27,20 @@ def test_kubernetes_manifests() -> None:
         if d["kind"] == "Deployment":
             pod = d["spec"]["template"]["spec"]
             assert pod["securityContext"]["runAsNonRoot"] is True
-            assert d["spec"]["selector"]["matchLabels"] == d["spec"]["template"]["metadata"]["labels"]
+            assert (
+                d["spec"]["selector"]["matchLabels"] == d["spec"]["template"]["metadata"]["labels"]
+            )
 
 
 def test_dockerfile_copies_what_the_app_needs() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    for part in ("COPY dashboard", "COPY pages", "COPY streamlit_app.py", "USER orca", "EXPOSE 8501"):
+    for part in (
+        "COPY dashboard",
+        "COPY pages",
+        "COPY streamlit_app.py",
+        "USER orca",
+        "EXPOSE 8501",
+    ):
         assert part in text
     for path in ("dashboard", "pages", "streamlit_app.py", ".streamlit", "data"):
         assert (ROOT / path).exists(), path

@@ -71,4 +71,7 @@ def test_partition_functions(engine) -> None:  # type: ignore[no-untyped-def]
         ).scalar_one()
         assert dropped == 2
         with pytest.raises(Exception, match="not a partitioned"):
-            conn.execute(text("SELECT orca_ensure_daily_partitions('agents', :a, :a)"), {"a": date(2020, 1, 1)})
+            conn.execute(
+                text("SELECT orca_ensure_daily_partitions('agents', :a, :a)"),
+                {"a": date(2020, 1, 1)},
+            )

@@ -1,0 +1,141 @@
+"""`make bench`: seed the scale data set into a throwaway database and time the dashboards.
+
+Prints, per dashboard, the cold and warm p50/p95 of its full set of queries (cold = computed
+by PostgreSQL, warm = answered by the shared Redis cache), and for the agent search the time of
+page 1 versus page 10,000 (keyset). Figures, not pass/fail: targets are printed beside them.
+
+Environment:
+  ORCA_BENCH_AGENTS (default 1000000), ORCA_BENCH_DAYS (default 30),
+  ORCA_BENCH_DATABASE_URL  server to create the throwaway database on (default: embedded),
+  ORCA_BENCH_KEEP=1        keep the database (and reuse it when it exists) for repeated runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from dashboard.db.engine import make_engine  # noqa: E402
+from dashboard.db.migrate import upgrade  # noqa: E402
+from dashboard.embedded import EmbeddedPostgres, EmbeddedRedis, create_database  # noqa: E402
+from dashboard.settings import PROJECT_ROOT  # noqa: E402
+
+AGENTS = int(os.environ.get("ORCA_BENCH_AGENTS", "1000000"))
+DAYS = int(os.environ.get("ORCA_BENCH_DAYS", "30"))
+KEEP = os.environ.get("ORCA_BENCH_KEEP") == "1"
+DB_NAME = f"orca_bench_{AGENTS}_{DAYS}"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+RUNS = int(os.environ.get("ORCA_BENCH_RUNS", "7"))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    idx = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[idx]
+
+
+def fmt(ms: float) -> str:
+    return f"{ms:8.1f} ms"
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def server_url() -> tuple[str, Callable[[], None]]:
+    configured = os.environ.get("ORCA_BENCH_DATABASE_URL")
+    if configured:
+        return configured, lambda: None
+    pg = EmbeddedPostgres(PROJECT_ROOT / ".state" / "bench" / "pg")
+    return pg.start(database="postgres"), pg.stop
+
+
+def database(admin: str) -> tuple[str, bool]:
+    """The bench database URL and whether it already holds the data set."""
+    plain = admin.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+        if exists and not KEEP:
+            conn.execute(f'DROP DATABASE "{DB_NAME}" WITH (FORCE)')
+            exists = None
+        host, port, user = conn.info.host, conn.info.port, conn.info.user
+    create_database(plain, DB_NAME)
+    if host.startswith("/"):
+        url = f"postgresql://{user}@/{DB_NAME}?host={host}&port={port}"
+    else:
+        url = f"postgresql://{user}@{host}:{port}/{DB_NAME}"
+    return url, bool(exists)
+
+
+def drop_database(admin: str) -> None:
+    plain = admin.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def main() -> int:
+    from bench.suites import run_suites  # the per-dashboard query sets
+
+    admin, stop_pg = server_url()
+    rd = EmbeddedRedis(PROJECT_ROOT / ".state" / "bench" / "redis", 6392)
+    redis_url = rd.start()
+    try:
+        url, ready = database(admin)
+        engine: Engine = make_engine(url)
+        if not ready:
+            upgrade(url)
+            from dashboard.sim.seed import seed_database
+
+            print(f"seeding {AGENTS:,} agents, {DAYS} days into {DB_NAME} ...", flush=True)
+            started = time.perf_counter()
+            report = seed_database(
+                engine,
+                agents=AGENTS,
+                days=DAYS,
+                seed=1,
+                now=NOW,
+                progress=lambda m: print(f"  {m}", flush=True),
+            )
+            print(f"seeded in {time.perf_counter() - started:.0f} s: {report}\n", flush=True)
+        else:
+            print(f"reusing {DB_NAME}\n")
+        with Session(engine) as s:
+            n = s.execute(text("SELECT count(*) FROM agents")).scalar_one()
+            m = s.execute(text("SELECT count(*) FROM request_metrics")).scalar_one()
+        print(f"data set: {n:,} agents, {m:,} request-metric rows; now = {NOW.isoformat()}\n")
+        os.environ["ORCA_DATABASE_URL"] = url
+        os.environ["ORCA_REDIS_URL"] = redis_url
+        run_suites(
+            engine,
+            redis_url,
+            now=NOW,
+            runs=RUNS,
+            pct=pct,
+            fmt=fmt,
+            timed=timed,
+            day=timedelta(days=1),
+        )
+    finally:
+        if not KEEP:
+            drop_database(admin)
+        rd.stop()
+        stop_pg()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

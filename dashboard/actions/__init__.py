@@ -1,0 +1,1 @@
+"""State changes users trigger: authorise, change, audit — in one transaction."""

@@ -1,0 +1,449 @@
+"""Executive KPIs: Trust Score, Risk Avoided $, Sync Freshness, Drift Rate, Compliance SLA."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dashboard.data.cache import register
+from dashboard.data.errors import InvalidQuery
+from dashboard.data.sql import BIN_ORIGIN, check_range, frame, series_source
+from dashboard.domain import kpi
+from dashboard.domain.enums import Severity, values
+
+# SQL CASE expressions built from the constants of dashboard.domain.kpi (one source of truth).
+_COST_CASE = (
+    "CASE severity "
+    + " ".join(f"WHEN '{sev}' THEN {float(cost)}" for sev, cost in kpi.SEVERITY_COST_USD.items())
+    + " ELSE 0 END"
+)
+_DEADLINE_CASE = (
+    "CASE severity "
+    + " ".join(
+        f"WHEN '{sev}' THEN interval '{int(d.total_seconds())} seconds'"
+        for sev, d in kpi.SLA_DEADLINES.items()
+    )
+    + " END"
+)
+SLA_WINDOW = timedelta(days=30)
+DRIVER_CANDIDATES = 5000
+
+
+@register
+@dataclass(frozen=True)
+class KpiSummary:
+    """The five executive KPIs and the counts behind them.
+
+    trust_score: mean trust (0-100) of active agents now; trust_band: its DOMAIN.md band;
+    risk_avoided_usd: blocked violations in [start, end) priced by severity;
+    sync_freshness_pct / drift_rate_pct: now; compliance_sla_pct: violations in [start, end)
+    judged at ``now``; violations: count in [start, end).
+    """
+
+    trust_score: float | None
+    trust_band: str | None
+    risk_avoided_usd: float
+    sync_freshness_pct: float
+    drift_rate_pct: float
+    compliance_sla_pct: float
+    active_agents: int
+    total_agents: int
+    quarantined_agents: int
+    violations: int
+    computed_at: datetime
+
+
+def _status_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(text("SELECT status, count(*) FROM agents GROUP BY status")).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+def _trust_now(session: Session) -> float | None:
+    value = session.execute(
+        text("SELECT avg(trust_score) FROM agents WHERE status = 'active'")
+    ).scalar_one()
+    return None if value is None else float(value)
+
+
+def _freshness_pct(session: Session, now: datetime, slo_s: int) -> float:
+    fresh, total = session.execute(
+        text("""SELECT count(*) FILTER (WHERE last_success_at >= CAST(:now AS timestamptz)
+                                                - make_interval(secs => :slo)),
+                       count(*) FROM data_sources"""),
+        {"now": now, "slo": slo_s},
+    ).one()
+    return 100.0 if total == 0 else 100.0 * int(fresh) / int(total)
+
+
+def _drift_pct(session: Session, now: datetime, active: int) -> float:
+    drifting = session.execute(
+        text("""SELECT count(*) FROM agents a WHERE a.status = 'active' AND EXISTS (
+                    SELECT 1 FROM drift_detections d WHERE d.agent_id = a.id
+                    AND d.resolved_at IS NULL AND d.detected_at <= :now)"""),
+        {"now": now},
+    ).scalar_one()
+    return kpi.drift_rate_percent(min(int(drifting), active), active)
+
+
+def _risk_avoided(session: Session, start: datetime | None, end: datetime) -> float:
+    value = session.execute(
+        text(f"""SELECT coalesce(sum({_COST_CASE}), 0) FROM policy_violations
+                 WHERE action = 'blocked' AND occurred_at < :end
+                   AND (CAST(:start AS timestamptz) IS NULL OR occurred_at >= :start)"""),  # noqa: S608
+        {"start": start, "end": end},
+    ).scalar_one()
+    return float(value)
+
+
+def _compliance(
+    session: Session, start: datetime, end: datetime, now: datetime
+) -> tuple[float, int]:
+    met, missed, total = session.execute(
+        text(f"""SELECT
+              count(*) FILTER (WHERE resolved_at IS NOT NULL
+                               AND resolved_at <= occurred_at + {_DEADLINE_CASE}),
+              count(*) FILTER (WHERE (resolved_at IS NOT NULL
+                                      AND resolved_at > occurred_at + {_DEADLINE_CASE})
+                                  OR (resolved_at IS NULL
+                                      AND CAST(:now AS timestamptz) > occurred_at + {_DEADLINE_CASE})),
+              count(*)
+            FROM policy_violations WHERE occurred_at >= :start AND occurred_at < :end"""),  # noqa: S608
+        {"start": start, "end": end, "now": now},
+    ).one()
+    counted = int(met) + int(missed)
+    return (100.0 if counted == 0 else 100.0 * int(met) / counted), int(total)
+
+
+def summarize_kpis(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    slo_s: int = kpi.FRESHNESS_SLO_SECONDS,
+) -> KpiSummary:
+    """The KPI tiles for a period: live values now, period values over [start, end)."""
+    check_range(start, end)
+    counts = _status_counts(session)
+    active = counts.get("active", 0)
+    trust = _trust_now(session)
+    sla, violations = _compliance(session, start, end, now)
+    return KpiSummary(
+        trust_score=trust,
+        trust_band=kpi.trust_band(trust),
+        risk_avoided_usd=_risk_avoided(session, start, end),
+        sync_freshness_pct=_freshness_pct(session, now, slo_s),
+        drift_rate_pct=_drift_pct(session, now, active),
+        compliance_sla_pct=sla,
+        active_agents=active,
+        total_agents=sum(counts.values()),
+        quarantined_agents=counts.get("quarantined", 0),
+        violations=violations,
+        computed_at=now,
+    )
+
+
+@register
+@dataclass(frozen=True)
+class KpiSnapshotValues:
+    """One kpi_snapshots row (percentages 0-100, trust components 0-1)."""
+
+    computed_at: datetime
+    trust_score: float | None
+    reliability: float | None
+    policy_adherence: float | None
+    sync_freshness: float | None
+    risk_exposure: float | None
+    risk_avoided_usd_total: float
+    sync_freshness_pct: float | None
+    drift_rate_pct: float | None
+    compliance_sla_pct: float | None
+    active_agents: int
+    total_agents: int
+    quarantined_agents: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["computed_at"] = self.computed_at.isoformat()
+        return data
+
+
+def compute_kpi_snapshot(
+    session: Session,
+    *,
+    now: datetime,
+    window: timedelta = kpi.TRUST_WINDOW,
+    slo_s: int = kpi.FRESHNESS_SLO_SECONDS,
+) -> KpiSnapshotValues:
+    """The system KPIs at ``now`` (what the worker stores every interval)."""
+    counts = _status_counts(session)
+    active = counts.get("active", 0)
+    comps = session.execute(
+        text("""SELECT avg(h.reliability), avg(h.policy_adherence), avg(h.sync_freshness),
+                       avg(h.risk_exposure)
+                FROM agent_trust_history h
+                WHERE h.computed_at > CAST(:now AS timestamptz) - interval '8 days'
+                  AND h.computed_at <= :now"""),
+        {"now": now},
+    ).one()
+    sla, _ = _compliance(session, now - SLA_WINDOW, now, now)
+    del window  # components come from each agent's latest scoring (weekly at most)
+    return KpiSnapshotValues(
+        computed_at=now,
+        trust_score=_trust_now(session),
+        reliability=None if comps[0] is None else float(comps[0]),
+        policy_adherence=None if comps[1] is None else float(comps[1]),
+        sync_freshness=None if comps[2] is None else float(comps[2]),
+        risk_exposure=None if comps[3] is None else float(comps[3]),
+        risk_avoided_usd_total=_risk_avoided(session, None, now),
+        sync_freshness_pct=_freshness_pct(session, now, slo_s),
+        drift_rate_pct=_drift_pct(session, now, active),
+        compliance_sla_pct=sla,
+        active_agents=active,
+        total_agents=sum(counts.values()),
+        quarantined_agents=counts.get("quarantined", 0),
+    )
+
+
+def record_kpi_snapshot(
+    session: Session, *, snapshot: KpiSnapshotValues, origin: str = "worker"
+) -> None:
+    if origin not in ("worker", "core", "seed"):
+        raise InvalidQuery(f"unknown snapshot origin {origin[:20]!r}")
+    data = asdict(snapshot)
+    data["origin"] = origin
+    session.execute(
+        text("""INSERT INTO kpi_snapshots (computed_at, origin, trust_score, reliability,
+                    policy_adherence, sync_freshness, risk_exposure, risk_avoided_usd_total,
+                    sync_freshness_pct, drift_rate_pct, compliance_sla_pct, active_agents,
+                    total_agents, quarantined_agents)
+                VALUES (:computed_at, :origin, :trust_score, :reliability, :policy_adherence,
+                    :sync_freshness, :risk_exposure, :risk_avoided_usd_total, :sync_freshness_pct,
+                    :drift_rate_pct, :compliance_sla_pct, :active_agents, :total_agents,
+                    :quarantined_agents)
+                ON CONFLICT (computed_at, origin) DO UPDATE SET
+                    trust_score = EXCLUDED.trust_score,
+                    risk_avoided_usd_total = EXCLUDED.risk_avoided_usd_total,
+                    sync_freshness_pct = EXCLUDED.sync_freshness_pct,
+                    drift_rate_pct = EXCLUDED.drift_rate_pct,
+                    compliance_sla_pct = EXCLUDED.compliance_sla_pct"""),
+        data,
+    )
+
+
+KPI_SERIES_COLUMNS = [
+    "ts",
+    "trust_score",
+    "reliability",
+    "policy_adherence",
+    "sync_freshness",
+    "risk_exposure",
+    "sync_freshness_pct",
+    "drift_rate_pct",
+    "compliance_sla_pct",
+]
+
+
+def list_kpi_series(
+    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+) -> pd.DataFrame:
+    """KPI trends per bucket (mean of the snapshots inside it) from kpi_snapshots."""
+    check_range(start, end, bucket)
+    avgs = ", ".join(f"avg({c}) AS {c}" for c in KPI_SERIES_COLUMNS[1:])
+    df = frame(
+        session,
+        f"""SELECT date_bin(CAST(:bucket AS interval), computed_at, CAST(:origin AS timestamptz))
+                   AS ts, {avgs}
+            FROM kpi_snapshots WHERE computed_at >= :start AND computed_at < :end
+            GROUP BY 1 ORDER BY 1""",  # noqa: S608 - column names are constants
+        {"start": start, "end": end, "bucket": bucket, "origin": BIN_ORIGIN},
+    )
+    for col in KPI_SERIES_COLUMNS[1:]:
+        df[col] = df[col].astype(float)
+    return df[KPI_SERIES_COLUMNS]
+
+
+def get_kpi_snapshot_at(session: Session, *, at: datetime) -> dict[str, Any] | None:
+    """The newest snapshot at or before ``at`` (for "change versus the previous period")."""
+    row = (
+        session.execute(
+            text("""SELECT * FROM kpi_snapshots WHERE computed_at <= :at
+                AND computed_at > CAST(:at AS timestamptz) - interval '1 day'
+                ORDER BY computed_at DESC LIMIT 1"""),
+            {"at": at},
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def list_risk_avoided_series(
+    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+) -> pd.DataFrame:
+    """RA$ per bucket from blocked violations, and its running total within the range."""
+    check_range(start, end, bucket)
+    df = frame(
+        session,
+        f"""SELECT date_bin(CAST(:bucket AS interval), occurred_at, CAST(:origin AS timestamptz))
+                   AS ts, sum({_COST_CASE}) AS risk_avoided_usd
+            FROM policy_violations
+            WHERE action = 'blocked' AND occurred_at >= :start AND occurred_at < :end
+            GROUP BY 1 ORDER BY 1""",  # noqa: S608 - the CASE is built from constants
+        {"start": start, "end": end, "bucket": bucket, "origin": BIN_ORIGIN},
+    )
+    df["risk_avoided_usd"] = df["risk_avoided_usd"].astype(float)
+    df["cumulative_usd"] = df["risk_avoided_usd"].cumsum()
+    return df[["ts", "risk_avoided_usd", "cumulative_usd"]]
+
+
+def list_sync_lag_by_source(
+    session: Session, *, now: datetime, slo_s: int = kpi.FRESHNESS_SLO_SECONDS
+) -> pd.DataFrame:
+    """Per integration source: data sources, stale ones, freshness %, mean and max lag (s)."""
+    df = frame(
+        session,
+        """SELECT source, count(*) AS data_sources,
+                  count(*) FILTER (WHERE last_success_at IS NULL OR last_success_at
+                                   < CAST(:now AS timestamptz) - make_interval(secs => :slo))
+                      AS stale,
+                  avg(extract(epoch FROM (CAST(:now AS timestamptz) - last_success_at)))
+                      AS lag_avg_s,
+                  max(extract(epoch FROM (CAST(:now AS timestamptz) - last_success_at)))
+                      AS lag_max_s
+           FROM data_sources GROUP BY source""",
+        {"now": now, "slo": slo_s},
+    )
+    df["data_sources"] = df["data_sources"].astype(int)
+    df["stale"] = df["stale"].astype(int)
+    df["freshness_pct"] = 100.0 * (df["data_sources"] - df["stale"]) / df["data_sources"]
+    df["lag_avg_s"] = df["lag_avg_s"].astype(float).clip(lower=0)
+    df["lag_max_s"] = df["lag_max_s"].astype(float).clip(lower=0)
+    df = df.sort_values(["freshness_pct", "lag_max_s"], ascending=[True, False])
+    return df[["source", "data_sources", "stale", "freshness_pct", "lag_avg_s", "lag_max_s"]]
+
+
+def list_sync_lag_series(
+    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+) -> pd.DataFrame:
+    """Per bucket and source: mean lag, max lag (s), mean number of stale data sources."""
+    check_range(start, end, bucket)
+    table, ts = series_source("sync_lag_samples", "sync_lag_samples_hourly", "minute", bucket)
+    stale = "sources_stale_avg" if table.endswith("hourly") else "sources_stale"
+    df = frame(
+        session,
+        f"""SELECT date_bin(CAST(:bucket AS interval), {ts}, CAST(:origin AS timestamptz)) AS ts,
+                   source, avg(lag_avg_s) AS lag_avg_s, max(lag_max_s) AS lag_max_s,
+                   avg({stale}) AS sources_stale
+            FROM {table} WHERE {ts} >= :start AND {ts} < :end
+            GROUP BY 1, 2 ORDER BY 1, 2""",  # noqa: S608 - names come from constants
+        {"start": start, "end": end, "bucket": bucket, "origin": BIN_ORIGIN},
+    )
+    for col in ("lag_avg_s", "lag_max_s", "sources_stale"):
+        df[col] = df[col].astype(float)
+    return df
+
+
+_SEVERITY_RANK = (
+    "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"
+)
+
+
+def list_sync_gaps(
+    session: Session, *, open_only: bool = True, severity: str | None = None, limit: int = 500
+) -> pd.DataFrame:
+    """Sync gaps, most severe and newest first."""
+    if severity is not None and severity not in values(Severity):
+        raise InvalidQuery(
+            f"unknown severity {severity[:20]!r}; use one of {', '.join(values(Severity))}"
+        )
+    if not 1 <= limit <= 1000:
+        raise InvalidQuery("limit must be between 1 and 1,000")
+    return frame(
+        session,
+        f"""SELECT detected_at, source, target, gap_type, severity, lag_ms, resolved_at
+            FROM sync_gaps
+            WHERE (NOT :open_only OR resolved_at IS NULL)
+              AND (CAST(:severity AS text) IS NULL OR severity = :severity)
+            ORDER BY {_SEVERITY_RANK} DESC, detected_at DESC LIMIT :limit""",  # noqa: S608
+        {"open_only": open_only, "severity": severity, "limit": limit},
+    )
+
+
+@register
+@dataclass(frozen=True)
+class TrustDrivers:
+    """Why the Trust Score moved between two moments.
+
+    components: component, before, after, delta (each 0-1; risk exposure rising is bad);
+    agents: agent_id, name, score_before, score_after, delta (most negative first).
+    """
+
+    components: pd.DataFrame
+    agents: pd.DataFrame
+
+
+def summarize_trust_drivers(
+    session: Session, *, start: datetime, end: datetime, limit: int = 20
+) -> TrustDrivers:
+    check_range(start, end)
+    if not 1 <= limit <= 200:
+        raise InvalidQuery("limit must be between 1 and 200")
+    names = ["reliability", "policy_adherence", "sync_freshness", "risk_exposure"]
+    cols = ", ".join(f"avg({n}) AS {n}" for n in names)
+    edge = min(timedelta(hours=1), (end - start) / 4)
+    before = session.execute(
+        text(f"SELECT {cols} FROM kpi_snapshots WHERE computed_at >= :a AND computed_at < :b"),  # noqa: S608
+        {"a": start, "b": start + edge},
+    ).one()
+    after = session.execute(
+        text(f"SELECT {cols} FROM kpi_snapshots WHERE computed_at > :a AND computed_at <= :b"),  # noqa: S608
+        {"a": end - edge, "b": end},
+    ).one()
+    comp = pd.DataFrame(
+        {
+            "component": names,
+            "before": [None if v is None else float(v) for v in before],
+            "after": [None if v is None else float(v) for v in after],
+        }
+    )
+    comp["delta"] = comp["after"].astype(float) - comp["before"].astype(float)
+    # Candidates are the lowest-scored active agents (an index range scan on (status, trust,
+    # id)): the ones pulling the mean down now. Scoring every agent's history would cost
+    # seconds at a million agents for the same top of the list in practice.
+    agents = frame(
+        session,
+        """WITH c AS (
+               SELECT id, name FROM agents
+               WHERE status = 'active' AND trust_score IS NOT NULL
+               ORDER BY status, trust_score, id LIMIT :candidates),
+           b AS (
+               SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
+               FROM agent_trust_history h JOIN c ON c.id = h.agent_id
+               WHERE h.computed_at <= :start
+               ORDER BY h.agent_id, h.computed_at DESC),
+           f AS (
+               SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
+               FROM agent_trust_history h JOIN c ON c.id = h.agent_id
+               WHERE h.computed_at > :start AND h.computed_at <= :end
+               ORDER BY h.agent_id, h.computed_at DESC)
+           SELECT c.id AS agent_id, c.name, b.score AS score_before, f.score AS score_after,
+                  f.score - b.score AS delta
+           FROM c JOIN b ON b.agent_id = c.id JOIN f ON f.agent_id = c.id
+           WHERE f.score < b.score
+           ORDER BY delta ASC, c.id LIMIT :limit""",
+        {"start": start, "end": end, "limit": limit, "candidates": DRIVER_CANDIDATES},
+    )
+    for col in ("score_before", "score_after", "delta"):
+        agents[col] = agents[col].astype(float)
+    return TrustDrivers(components=comp, agents=agents)
+
+
+def nan_to_none(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value

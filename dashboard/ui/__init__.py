@@ -1,0 +1,1 @@
+"""Streamlit adapters: resources, cached loaders, widgets, components, charts (the only streamlit code)."""
