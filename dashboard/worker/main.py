@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
+import numpy as np
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ from dashboard.data import kpis, live, rollups
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
+from dashboard.sim.live import simulate_minute
+from dashboard.worker.probes import run_probe_cycle
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,11 @@ class Worker:
             Job("partitions", 3600, self.job_partitions),
             Job("rollups", settings.rollup_interval_s, self.job_rollups),
             Job("kpi_snapshot", settings.kpi_interval_s, self.job_kpi_snapshot),
+            Job("probes", settings.probe_interval_s, self.job_probes),
         ]
+        if settings.demo_live and settings.env == "development":
+            self.jobs.insert(0, Job("demo_live", 60, self.job_demo_live))
+        self._rng = np.random.default_rng()
 
     # -- leadership -------------------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -79,6 +86,18 @@ class Worker:
                 self._lock_conn = None
         return False
 
+    def release_leadership(self) -> None:
+        """Unlock before the connection goes back to the pool (the lock is per connection)."""
+        if self._lock_conn is None:
+            return
+        try:
+            self._lock_conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LEADER_LOCK_ID})
+            self._lock_conn.commit()
+            self._lock_conn.close()
+        except SQLAlchemyError:
+            self._lock_conn.invalidate()
+        self._lock_conn = None
+
     # -- jobs -------------------------------------------------------------------------------
     def job_partitions(self) -> object:
         today = _now().date()
@@ -103,6 +122,14 @@ class Worker:
             kpis.record_kpi_snapshot(session, snapshot=snapshot, origin="worker")
         live.write_kpi_snapshot(self.redis, snapshot)
         return snapshot
+
+    def job_probes(self) -> object:
+        return run_probe_cycle(self.engine, self.redis)
+
+    def job_demo_live(self) -> object:
+        # The minute that just ended, so a chart's last point is a whole minute.
+        minute = _now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+        return simulate_minute(self.engine, minute=minute, rng=self._rng)
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:
@@ -140,8 +167,7 @@ class Worker:
                 self.run_due()
             self.heartbeat(leader=leader)
             self.stop_event.wait(1.0)
-        if self._lock_conn is not None:
-            self._lock_conn.close()
+        self.release_leadership()
 
 
 def run_worker(*, once: bool = False) -> int:
