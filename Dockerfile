@@ -14,4 +14,4 @@ USER orca
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status == 200 else 1)"
 # Production: ORCA_DATABASE_URL and ORCA_REDIS_URL must point at managed servers.
-CMD ["streamlit", "run", "streamlit_app.py", "--server.port", "8501", "--server.headless", "true"]
+CMD ["python", "-m", "dashboard.ui.serve", "--server.port", "8501", "--server.headless", "true"]

@@ -119,6 +119,7 @@ def main() -> int:
         print(f"data set: {n:,} agents, {m:,} request-metric rows; now = {NOW.isoformat()}\n")
         os.environ["ORCA_DATABASE_URL"] = url
         os.environ["ORCA_REDIS_URL"] = redis_url
+        os.environ["ORCA_FIXED_NOW"] = NOW.isoformat()
         run_suites(
             engine,
             redis_url,

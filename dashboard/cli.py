@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -264,9 +263,7 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
             [
                 py,
                 "-m",
-                "streamlit",
-                "run",
-                str(Path(PROJECT_ROOT) / "streamlit_app.py"),
+                "dashboard.ui.serve",
                 "--server.port",
                 str(console_port),
                 "--server.headless",

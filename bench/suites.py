@@ -1,0 +1,153 @@
+"""The query sets of each dashboard and the timings `make bench` prints."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from dashboard.data import agents, health, kpis, metrics
+from dashboard.data.cache import SharedCache
+from dashboard.domain.timebuckets import choose_bucket, resolve_preset
+
+Query = tuple[str, Callable[..., Any], dict[str, Any]]
+
+
+def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Query]]:
+    tr = resolve_preset(preset, now)
+    b = choose_bucket(tr)
+    s, e = tr.start, tr.end
+    return {
+        "Service Health": [
+            ("request_series", metrics.list_request_series, {"start": s, "end": e, "bucket": b}),
+            ("endpoint_stats", metrics.list_endpoint_stats, {"start": s, "end": e}),
+            ("endpoints", metrics.list_endpoints, {"since": e - timedelta(days=30)}),
+            ("uptime", health.summarize_uptime, {"now": e}),
+            ("heartbeat", health.list_health_checks, {"since": e - timedelta(minutes=30), "until": e}),
+            ("resources", metrics.list_resource_series, {"start": s, "end": e, "bucket": b}),
+        ],
+        "Trust KPIs": [
+            ("kpi_summary", kpis.summarize_kpis, {"start": s, "end": e, "now": e}),
+            ("kpi_previous", kpis.summarize_kpis_at, {"start": s - (e - s), "end": s}),
+            ("kpi_series", kpis.list_kpi_series, {"start": s, "end": e, "bucket": b}),
+            ("ra_series", kpis.list_risk_avoided_series, {"start": s, "end": e, "bucket": b}),
+            ("drivers", kpis.summarize_trust_drivers, {"start": s, "end": e}),
+            ("sync_by_source", kpis.list_sync_lag_by_source, {"now": e}),
+            ("sync_gaps", kpis.list_sync_gaps, {}),
+            ("sync_lag_series", kpis.list_sync_lag_series, {"start": s, "end": e, "bucket": b}),
+        ],
+        "Agent Registry": [
+            ("by_status", agents.count_agents_by, {"dimension": "status"}),
+            ("by_type", agents.count_agents_by, {"dimension": "type"}),
+            ("by_vendor", agents.count_agents_by, {"dimension": "vendor"}),
+            ("discovery", agents.list_discovery_rate,
+             {"start": s, "end": e, "bucket": max(b, timedelta(hours=1))}),
+            ("quarantined", agents.list_quarantined_agents, {"limit": 100}),
+            ("page_1", agents.search_agents, {"filters": agents.AgentFilter()}),
+        ],
+    }
+
+
+def _run_set(engine: Engine, queries: list[Query], cache: SharedCache | None, tag: str) -> float:
+    started = time.perf_counter()
+    with Session(engine) as session:
+        for name, fn, kwargs in queries:
+            if cache is None:
+                fn(session, **kwargs)
+            else:
+                cache.get_or_compute(f"{tag}:{name}", 300,
+                                     lambda fn=fn, kwargs=kwargs: fn(session, **kwargs))
+    return (time.perf_counter() - started) * 1000
+
+
+def run_suites(engine: Engine, redis_url: str, *, now: datetime, runs: int, pct: Callable[..., float],
+               fmt: Callable[[float], str], timed: Callable[..., float], day: timedelta) -> None:
+    client = redis.Redis.from_url(redis_url)
+    print("== Dashboards: full query set per dashboard (targets: warm p95 <= 300 ms, cold p95 <= 2 s)")
+    print(f"{'dashboard':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
+    for preset in ("24h", "7d", "30d"):
+        for dash, queries in dashboard_queries(now, preset).items():
+            cold = [_run_set(engine, queries, None, "") for _ in range(runs)]
+            cache = SharedCache(client, namespace=f"bench-{secrets.token_hex(3)}")
+            tag = "t"
+            _run_set(engine, queries, cache, tag)  # fills the cache once
+            warm = [_run_set(engine, queries, cache, tag) for _ in range(runs)]
+            print(f"{dash + ' ' + preset:16} {fmt(pct(cold, .5))} {fmt(pct(cold, .95))} "
+                  f"{fmt(pct(warm, .5))} {fmt(pct(warm, .95))}")
+    print()
+    _deep_page(engine, runs, fmt, pct)
+    if os.environ.get("ORCA_BENCH_PAGES", "1") == "1":
+        _page_renders(runs, fmt, pct)
+
+
+def _deep_page(engine: Engine, runs: int, fmt: Callable[[float], str], pct: Callable[..., float]) -> None:
+    print("== Agent search: page 1 vs page 10,000 (50 rows a page, keyset; target: deep <= 2x page 1)")
+    with Session(engine) as session:
+        total = session.execute(text("SELECT count(*) FROM agents")).scalar_one()
+        offset = min(total - 60, 50 * 9_999)
+        for sort, desc in (("name", False), ("trust_score", True), ("discovered_at", False)):
+            column = agents.SORTS[sort][0]
+            order = "DESC" if desc else "ASC"
+            # Reach page 10,000's cursor once (not timed), as a user who paged there would hold it.
+            row = session.execute(text(
+                f"SELECT id, {column} AS v FROM agents WHERE {column} IS NOT NULL "  # noqa: S608
+                f"ORDER BY {column} {order}, id {order} OFFSET :o LIMIT 1"), {"o": offset}).one()
+            value = row.v.isoformat() if isinstance(row.v, datetime) else row.v
+            cursor = agents.encode_cursor({"s": sort, "d": desc, "n": False, "i": int(row.id), "v": value})
+            first = [_timed_search(session, sort, desc, None) for _ in range(runs)]
+            deep = [_timed_search(session, sort, desc, cursor) for _ in range(runs)]
+            p1, pd_ = statistics.median(first), statistics.median(deep)
+            print(f"  sort {sort:14} {'desc' if desc else 'asc ':4}  page 1 {fmt(p1)}  "
+                  f"page 10,000 {fmt(pd_)}  ratio {pd_ / p1:4.2f}x")
+    print()
+
+
+def _timed_search(session: Session, sort: str, desc: bool, cursor: str | None) -> float:
+    started = time.perf_counter()
+    page = agents.search_agents(session, filters=agents.AgentFilter(), sort=sort, descending=desc,
+                                cursor=cursor, page_size=50)
+    assert len(page.rows) == 50
+    return (time.perf_counter() - started) * 1000
+
+
+def _page_renders(runs: int, fmt: Callable[[float], str], pct: Callable[..., float]) -> None:
+    """Full page render (script start to last element) with Streamlit's AppTest, cold and warm."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.settings import reset_settings
+    from dashboard.ui import loaders
+
+    app = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "streamlit_app.py")
+    print("== Page renders via AppTest (target: warm p95 <= 500 ms)")
+    print(f"{'page':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
+    for page in ("pages/service_health.py", "pages/trust_kpis.py", "pages/agent_registry.py"):
+        cold, warm = [], []
+        for _ in range(max(3, runs // 2)):
+            redis.Redis.from_url(os.environ["ORCA_REDIS_URL"]).flushdb()
+            reset_settings()
+            loaders.reset_for_tests()
+            st.cache_resource.clear()
+            at = AppTest.from_file(app, default_timeout=120)
+            at.switch_page(page)
+            started = time.perf_counter()
+            at.run()
+            cold.append((time.perf_counter() - started) * 1000)
+            assert not at.exception, at.exception
+        for _ in range(runs):
+            at = AppTest.from_file(app, default_timeout=120)
+            at.switch_page(page)
+            started = time.perf_counter()
+            at.run()
+            warm.append((time.perf_counter() - started) * 1000)
+        name = page.split("/")[1].removesuffix(".py")
+        print(f"{name:16} {fmt(pct(cold, .5))} {fmt(pct(cold, .95))} {fmt(pct(warm, .5))} {fmt(pct(warm, .95))}")
+    print()

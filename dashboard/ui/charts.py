@@ -1,0 +1,184 @@
+"""Chart builders: DataFrame in, Plotly figure out. Pure functions, titled with units.
+
+No colours of backgrounds or fonts are fixed here, so Streamlit's theme makes them readable in
+light and dark mode; threshold lines use mid-tone colours that read on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+WARN = "#d29922"
+CRIT = "#e5534b"
+TARGET = "#2da44e"
+MAX_POINTS = 2000
+
+
+def _base(title: str, y_title: str, *, height: int = 300) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 48, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        hovermode="x unified",
+        yaxis_title=y_title,
+    )
+    return fig
+
+
+def _threshold(fig: go.Figure, y: float, label: str, color: str) -> None:
+    fig.add_hline(
+        y=y,
+        line_dash="dash",
+        line_color=color,
+        line_width=1.5,
+        annotation_text=label,
+        annotation_position="top left",
+        annotation_font_color=color,
+    )
+
+
+def _cap(df: pd.DataFrame) -> pd.DataFrame:
+    """Data is bucketed in SQL; this is a last guard so a trace never exceeds MAX_POINTS."""
+    if len(df) <= MAX_POINTS:
+        return df
+    step = -(-len(df) // MAX_POINTS)
+    return df.iloc[::step]
+
+
+def request_rate(df: pd.DataFrame) -> go.Figure:
+    fig = _base("Request rate (req/s)", "req/s")
+    d = _cap(df)
+    fig.add_scatter(x=d["ts"], y=d["rps"], name="requests/s", mode="lines")
+    return fig
+
+
+def error_rate(df: pd.DataFrame, warn_pct: float, crit_pct: float) -> go.Figure:
+    fig = _base("Error rate (% of requests, 5xx)", "%")
+    d = _cap(df)
+    fig.add_scatter(x=d["ts"], y=d["error_rate_pct"], name="error rate", mode="lines")
+    _threshold(fig, warn_pct, f"{warn_pct:g} % healthy limit", WARN)
+    _threshold(fig, crit_pct, f"{crit_pct:g} % P1", CRIT)
+    return fig
+
+
+def latency(df: pd.DataFrame, p99_limit_ms: float) -> go.Figure:
+    fig = _base("Latency p50 / p95 / p99 (ms)", "ms")
+    d = _cap(df)
+    for col, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        fig.add_scatter(x=d["ts"], y=d[col], name=label, mode="lines")
+    _threshold(fig, p99_limit_ms, f"p99 limit {p99_limit_ms:g} ms", CRIT)
+    return fig
+
+
+def endpoint_errors(df: pd.DataFrame, top: int = 10) -> go.Figure:
+    d = df.dropna(subset=["error_rate_pct"]).head(top).iloc[::-1]
+    fig = _base(f"Error rate by endpoint, worst {min(top, len(d))} (%)", "", height=340)
+    fig.add_bar(
+        y=d["method"] + " " + d["route"],
+        x=d["error_rate_pct"],
+        orientation="h",
+        name="error rate %",
+    )
+    fig.update_layout(xaxis_title="% of requests", hovermode="closest")
+    return fig
+
+
+def resource(df: pd.DataFrame, column: str, title: str, limit: float) -> go.Figure:
+    fig = _base(title, "%")
+    for instance, part in df.groupby("instance", sort=True):
+        p = _cap(part)
+        fig.add_scatter(x=p["ts"], y=p[column], name=str(instance), mode="lines")
+    _threshold(fig, limit, f"{limit:g} % threshold", WARN)
+    fig.update_yaxes(range=[0, 100])
+    return fig
+
+
+def kpi_trend(
+    df: pd.DataFrame, column: str, title: str, target: float | None, target_label: str = "target"
+) -> go.Figure:
+    fig = _base(title, "%" if column.endswith("pct") else "score")
+    d = _cap(df)
+    fig.add_scatter(x=d["ts"], y=d[column], name=title.split(" (")[0], mode="lines")
+    if target is not None:
+        _threshold(fig, target, f"{target_label} {target:g}", TARGET)
+    return fig
+
+
+def trust_components(df: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> go.Figure:
+    fig = _base("Trust components (0–1)", "0–1")
+    d = _cap(df)
+    for col, label in columns:
+        fig.add_scatter(
+            x=d["ts" if "ts" in d else "computed_at"], y=d[col], name=label, mode="lines"
+        )
+    fig.update_yaxes(range=[0, 1.05])
+    return fig
+
+
+def risk_avoided(df: pd.DataFrame) -> go.Figure:
+    fig = _base("Risk Avoided, cumulative over the period (USD)", "USD")
+    d = _cap(df)
+    fig.add_scatter(
+        x=d["ts"], y=d["cumulative_usd"], name="RA$ cumulative", mode="lines", fill="tozeroy"
+    )
+    return fig
+
+
+def sync_lag(df: pd.DataFrame, healthy_s: float, alert_s: float) -> go.Figure:
+    fig = _base("Sync lag by source, max per bucket (s)", "seconds")
+    for source, part in df.groupby("source", sort=True):
+        p = _cap(part)
+        fig.add_scatter(x=p["ts"], y=p["lag_max_s"], name=str(source), mode="lines")
+    _threshold(fig, healthy_s, f"{healthy_s:g} s healthy", WARN)
+    _threshold(fig, alert_s, f"{alert_s:g} s P2", CRIT)
+    return fig
+
+
+def bars(df: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
+    fig = _base(title, "agents", height=280)
+    fig.add_bar(x=df[x].astype(str), y=df[y], name=y)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def discovery(df: pd.DataFrame) -> go.Figure:
+    fig = _base("Discovery rate by source (agents per bucket)", "agents")
+    for source, part in df.groupby("source", sort=True):
+        fig.add_bar(x=part["ts"], y=part["agents"], name=str(source))
+    fig.update_layout(barmode="stack")
+    return fig
+
+
+def agent_trust(df: pd.DataFrame) -> go.Figure:
+    fig = _base("Trust score over time (0–100)", "score")
+    fig.add_scatter(x=df["computed_at"], y=df["score"], name="trust score", mode="lines+markers")
+    fig.update_yaxes(range=[0, 100])
+    return fig
+
+
+# Builders with their thresholds bound, for components.chart(panel, builder, key).
+def latency_builder(limit_ms: float) -> Callable[[pd.DataFrame], go.Figure]:
+    return lambda df: latency(df, limit_ms)
+
+
+def error_rate_builder(warn: float, crit: float) -> Callable[[pd.DataFrame], go.Figure]:
+    return lambda df: error_rate(df, warn, crit)
+
+
+def resource_builder(column: str, title: str, limit: float) -> Callable[[pd.DataFrame], go.Figure]:
+    return lambda df: resource(df, column, title, limit)
+
+
+def kpi_builder(
+    column: str, title: str, target: float | None, label: str = "target"
+) -> Callable[[pd.DataFrame], go.Figure]:
+    return lambda df: kpi_trend(df, column, title, target, label)
+
+
+def sync_lag_builder(healthy_s: float, alert_s: float) -> Callable[[pd.DataFrame], go.Figure]:
+    return lambda df: sync_lag(df, healthy_s, alert_s)

@@ -1,0 +1,248 @@
+"""Reusable page pieces: controls bound to the URL, panel frames with age and state, tiles, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from typing import Any, Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.ui import params as p
+from dashboard.ui import resources
+from dashboard.ui.csv import to_safe_csv
+from dashboard.ui.loaders import Panel
+
+STATUS_ICON = {
+    "up": ("green", "check_circle"),
+    "degraded": ("orange", "warning"),
+    "down": ("red", "error"),
+    None: ("gray", "help"),
+}
+STATUS_RANK = {"down": 0, "degraded": 1, "up": 2, None: 3}
+SHORT_LABELS = {"OpenTelemetry Collector": "OTel Collector", "Console worker": "Worker"}
+BAND_COLOR = {
+    "excellent": "green",
+    "good": "green",
+    "watch": "orange",
+    "at risk": "orange",
+    "critical": "red",
+}
+
+
+def query_params() -> dict[str, str]:
+    return {k: st.query_params[k] for k in st.query_params}
+
+
+def _set_param(key: str, value: str | None) -> None:
+    if value is None:
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = value
+
+
+def controls(page: str) -> tuple[p.RangeChoice, int | None]:
+    """Time-range and auto-refresh pickers, kept in the URL (?range=7d&refresh=30 s)."""
+    now = resources.now()
+    choice = p.parse_range(query_params(), now)
+    keys = list(p.RANGE_LABELS)
+    cols = st.columns([2, 2, 2, 3])
+    picked = cols[0].selectbox(
+        "Time range",
+        keys,
+        index=keys.index(choice.key),
+        format_func=p.RANGE_LABELS.__getitem__,
+        key=f"{page}.range",
+    )
+    if picked != choice.key:
+        _set_param("range", picked)
+        if picked == "custom":
+            _set_param("start", (now - timedelta(days=7)).date().isoformat())
+            _set_param("end", now.date().isoformat())
+        st.rerun()
+    if choice.key == "custom":
+        picked_dates = cols[1].date_input(
+            "From – to",
+            value=(choice.time_range.start.date(), choice.time_range.end.date()),
+            max_value=now.date(),
+            key=f"{page}.custom",
+        )
+        if isinstance(picked_dates, tuple) and len(picked_dates) == 2:
+            start, end = picked_dates
+            if (
+                isinstance(start, date)
+                and isinstance(end, date)
+                and (
+                    start.isoformat() != query_params().get("start")
+                    or end.isoformat() != query_params().get("end")
+                )
+            ):
+                _set_param("start", start.isoformat())
+                _set_param("end", end.isoformat())
+                st.rerun()
+    refresh_keys = list(p.REFRESH_CHOICES)
+    refresh = p.parse_refresh(query_params())
+    picked_refresh = cols[2].selectbox(
+        "Auto-refresh", refresh_keys, index=refresh_keys.index(refresh), key=f"{page}.refresh"
+    )
+    if picked_refresh != refresh:
+        _set_param("refresh", None if picked_refresh == "off" else picked_refresh)
+        st.rerun()
+    cols[3].caption(
+        f"{choice.time_range.start:%Y-%m-%d %H:%M} → {choice.time_range.end:%Y-%m-%d %H:%M} UTC · "
+        f"{p.bucket_label(choice.bucket)} buckets"
+    )
+    if choice.error:
+        st.warning(choice.error)
+    return choice, p.REFRESH_CHOICES[picked_refresh]
+
+
+def run_refreshing(body: Callable[[], None], every_s: int | None) -> None:
+    """Run the page body in a fragment that reruns every ``every_s`` seconds (never below 10)."""
+    if every_s is None:
+        body()
+        return
+    st.fragment(run_every=max(10, every_s))(body)()
+
+
+def age_text(panel: Panel[Any]) -> str:
+    age = panel.age_s
+    if age is None:
+        return ""
+    if age < 90:
+        text = f"data {age:.0f} s old"
+    elif age < 5400:
+        text = f"data {age / 60:.0f} min old"
+    else:
+        text = f"data {age / 3600:.1f} h old"
+    return text + (" · shared cache unavailable" if panel.cache_degraded else "")
+
+
+def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
+    """Show the panel's state; True when its value should be rendered."""
+    if panel.state == "error":
+        st.error(panel.message or "This panel could not be loaded.", icon="⚠️")
+        return False
+    if panel.state == "empty":
+        st.info(empty, icon="ℹ️")
+        st.caption(age_text(panel))
+        return False
+    if panel.state == "stale":
+        st.warning("This data is stale: the worker may be behind.", icon="⏳")
+    st.caption(age_text(panel))
+    return True
+
+
+def chart(
+    panel: Panel[pd.DataFrame],
+    build: Callable[[pd.DataFrame], go.Figure],
+    key: str,
+    *,
+    empty: str = "No data for this range.",
+) -> None:
+    with st.container(border=True):
+        if frame(panel, empty=empty) and panel.value is not None:
+            st.plotly_chart(
+                build(panel.value), theme="streamlit", key=key, config={"displaylogo": False}
+            )
+
+
+def table(
+    panel: Panel[pd.DataFrame],
+    key: str,
+    *,
+    title: str | None = None,
+    column_config: Mapping[str, Any] | None = None,
+    empty: str = "Nothing to show.",
+    file_name: str = "table.csv",
+    height: int | Literal["auto"] = "auto",
+) -> None:
+    """A table rendered as text (never HTML) with a CSV download of the same rows."""
+    with st.container(border=True):
+        if title:
+            st.markdown(f"**{title}**")
+        if frame(panel, empty=empty) and panel.value is not None:
+            df = panel.value
+            st.dataframe(
+                df.head(1000), hide_index=True, column_config=column_config, key=key, height=height
+            )
+            st.download_button(
+                "Download CSV",
+                to_safe_csv(df),
+                file_name=file_name,
+                mime="text/csv",
+                key=f"{key}.csv",
+            )
+
+
+def banner_for(panels: list[Panel[Any]]) -> None:
+    """One banner at the top when a server is down, instead of a crash."""
+    if any(pn.state == "error" and pn.message and "PostgreSQL" in pn.message for pn in panels):
+        st.error(
+            "PostgreSQL is unreachable: history and KPIs cannot be shown right now. "
+            "The page will recover by itself when the database is back.",
+            icon="🛑",
+        )
+    elif any(pn.cache_degraded for pn in panels):
+        st.warning(
+            "Redis is unreachable: the shared cache and live state are degraded; "
+            "figures come straight from PostgreSQL.",
+            icon="⚠️",
+        )
+
+
+def status_header(components: list[dict[str, Any]]) -> None:
+    """One line per component, worst first: healthy / degraded / down at a glance."""
+    ordered = sorted(components, key=lambda c: (STATUS_RANK.get(c.get("status"), 3), c["label"]))
+    worst = ordered[0].get("status") if ordered else None
+    overall = {"down": "Down", "degraded": "Degraded", "up": "Healthy"}.get(worst or "", "Unknown")
+    cols = st.columns(len(ordered) + 1)
+    color, icon = STATUS_ICON.get(worst, STATUS_ICON[None])
+    cols[0].metric(f":{color}[:material/{icon}:] Overall", overall, border=True)
+    for col, comp in zip(cols[1:], ordered, strict=True):
+        status = comp.get("status")
+        latency = comp.get("latency_ms")
+        color, icon = STATUS_ICON.get(status, STATUS_ICON[None])
+        col.metric(
+            f":{color}[:material/{icon}:] {SHORT_LABELS.get(comp['label'], comp['label'])}",
+            status or "unknown",
+            delta=None if latency is None else f"{latency:.0f} ms",
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+            help=comp.get("message") or None,
+        )
+
+
+def kpi_tile(
+    col: Any,
+    label: str,
+    value: float | None,
+    fmt: str,
+    *,
+    previous: float | None,
+    target: str,
+    band: str | None = None,
+    lower_is_better: bool = False,
+) -> None:
+    shown = "–" if value is None else fmt.format(value)
+    delta = None
+    if value is not None and previous is not None:
+        delta = fmt.format(value - previous)
+        if not delta.startswith("-"):
+            delta = "+" + delta
+    col.metric(
+        label,
+        shown,
+        delta=delta,
+        delta_color="inverse" if lower_is_better else "normal",
+        border=True,
+        help=f"{target}; the change is versus the previous period of the same length",
+    )
+    if band:
+        col.markdown(f":{BAND_COLOR.get(band, 'gray')}[**{band}**] · {target}")
+    else:
+        col.caption(target)

@@ -1,0 +1,46 @@
+"""Process-wide resources for the console: engine, Redis client, shared cache (created once)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis
+import streamlit as st
+from sqlalchemy import Engine
+
+from dashboard.data.cache import SharedCache
+from dashboard.db.engine import make_engine
+from dashboard.integrations.redis_client import make_redis
+from dashboard.settings import get_settings
+
+
+@st.cache_resource(show_spinner=False)
+def get_engine(url: str) -> Engine:
+    # Short connect timeout: a page with PostgreSQL down must render within 3 s.
+    return make_engine(url, connect_timeout_s=1, statement_timeout_ms=10_000)
+
+
+@st.cache_resource(show_spinner=False)
+def get_redis(url: str) -> redis.Redis:
+    return make_redis(url, timeout_s=0.5)
+
+
+@st.cache_resource(show_spinner=False)
+def get_cache(url: str) -> SharedCache:
+    return SharedCache(get_redis(url), namespace="ui", wait_s=8.0)
+
+
+def database_url() -> str | None:
+    return get_settings().database_url
+
+
+def redis_url() -> str:
+    return get_settings().redis_url or "redis://127.0.0.1:1/0"
+
+
+def now() -> datetime:
+    """The console's clock. ORCA_FIXED_NOW pins it (tests, screenshots of seeded data)."""
+    fixed = get_settings().fixed_now
+    if fixed is not None:
+        return fixed.astimezone(UTC) if fixed.tzinfo else fixed.replace(tzinfo=UTC)
+    return datetime.now(UTC).replace(microsecond=0)

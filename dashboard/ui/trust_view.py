@@ -1,0 +1,192 @@
+"""Trust KPIs page body: five tiles with change and target, trends, sync gaps, trust drivers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard.data import kpis
+from dashboard.domain import thresholds as th
+from dashboard.ui import charts, components, loaders
+from dashboard.ui.params import RangeChoice
+
+PAGE = "trust_kpis"
+
+
+def render(choice: RangeChoice) -> None:
+    tr, bucket = choice.time_range, choice.bucket
+    summary = loaders.load(
+        "kpi_summary", kpis.summarize_kpis, start=tr.start, end=tr.end, now=tr.end
+    )
+    prev_range = tr.previous()
+    previous = loaders.load(
+        "kpi_previous",
+        kpis.summarize_kpis_at,
+        start=prev_range.start,
+        end=prev_range.end,
+        ttl_s=120,
+    )
+    series = loaders.load(
+        "kpi_series", kpis.list_kpi_series, start=tr.start, end=tr.end, bucket=bucket
+    )
+    ra = loaders.load(
+        "ra_series", kpis.list_risk_avoided_series, start=tr.start, end=tr.end, bucket=bucket
+    )
+    components.banner_for([summary, series, ra])
+
+    if components.frame(summary) and summary.value is not None:
+        s, prev = summary.value, previous.value or {}
+        cols = st.columns(5)
+        components.kpi_tile(
+            cols[0],
+            "Trust Score",
+            s.trust_score,
+            "{:.1f}",
+            previous=prev.get("trust_score"),
+            band=s.trust_band,
+            target=f"target ≥ {th.TARGET_TRUST_SCORE:g}",
+        )
+        components.kpi_tile(
+            cols[1],
+            "Risk Avoided $",
+            s.risk_avoided_usd,
+            "${:,.0f}",
+            previous=prev.get("risk_avoided_usd"),
+            target="should keep rising",
+        )
+        components.kpi_tile(
+            cols[2],
+            "Sync Freshness",
+            s.sync_freshness_pct,
+            "{:.1f} %",
+            previous=prev.get("sync_freshness_pct"),
+            target=f"target ≥ {th.TARGET_SYNC_FRESHNESS_PCT:g} %",
+        )
+        components.kpi_tile(
+            cols[3],
+            "Drift Rate",
+            s.drift_rate_pct,
+            "{:.1f} %",
+            previous=prev.get("drift_rate_pct"),
+            lower_is_better=True,
+            target=f"healthy < {th.DRIFT_RATE_HEALTHY_PCT:g} %, P2 > {th.DRIFT_RATE_ALERT_PCT:g} %",
+        )
+        components.kpi_tile(
+            cols[4],
+            "Compliance SLA",
+            s.compliance_sla_pct,
+            "{:.1f} %",
+            previous=prev.get("compliance_sla_pct"),
+            target=f"target ≥ {th.TARGET_COMPLIANCE_SLA_PCT:g} %",
+        )
+        st.caption(
+            "Changes are versus the previous period of the same length. "
+            f"{s.active_agents:,} active of {s.total_agents:,} agents · "
+            f"{s.quarantined_agents:,} quarantined · {s.violations:,} violations in the period"
+        )
+
+    left, right = st.columns(2)
+    with left:
+        components.chart(
+            series,
+            charts.kpi_builder("trust_score", "Trust Score (0–100)", th.TARGET_TRUST_SCORE),
+            f"{PAGE}.trust",
+        )
+        components.chart(
+            series,
+            charts.kpi_builder(
+                "sync_freshness_pct", "Sync Freshness (%)", th.TARGET_SYNC_FRESHNESS_PCT
+            ),
+            f"{PAGE}.fresh",
+        )
+        components.chart(
+            series,
+            charts.kpi_builder(
+                "compliance_sla_pct", "Compliance SLA (%)", th.TARGET_COMPLIANCE_SLA_PCT
+            ),
+            f"{PAGE}.sla",
+        )
+    with right:
+        components.chart(ra, charts.risk_avoided, f"{PAGE}.ra")
+        components.chart(
+            series,
+            charts.kpi_builder(
+                "drift_rate_pct", "Drift Rate (%)", th.DRIFT_RATE_HEALTHY_PCT, "healthy below"
+            ),
+            f"{PAGE}.drift",
+        )
+        components.chart(
+            series, lambda df: charts.trust_components(df, COMPONENTS), f"{PAGE}.components"
+        )
+
+    st.subheader("Why is the Trust Score dropping?")
+    drivers = loaders.load(
+        "trust_drivers", kpis.summarize_trust_drivers, start=tr.start, end=tr.end
+    )
+    d_left, d_right = st.columns([2, 3])
+    comp_panel: loaders.Panel[Any]
+    agent_panel: loaders.Panel[Any]
+    if drivers.value is not None:
+        comp_panel = loaders.Panel(
+            drivers.value.components, drivers.state, None, drivers.computed_at
+        )
+        agent_panel = loaders.Panel(
+            drivers.value.agents,
+            "empty" if drivers.value.agents.empty else "ok",
+            None,
+            drivers.computed_at,
+        )
+    else:
+        comp_panel = agent_panel = loaders.Panel(None, drivers.state, drivers.message)
+    with d_left:
+        components.table(
+            comp_panel,
+            f"{PAGE}.drivers",
+            title="Component change over the period (0–1)",
+            file_name="trust_components.csv",
+        )
+    with d_right:
+        components.table(
+            agent_panel,
+            f"{PAGE}.dropping",
+            title="Agents whose trust fell most",
+            file_name="trust_drops.csv",
+            empty="No agent's trust fell in this period.",
+        )
+
+    st.subheader("Sync")
+    lag = loaders.load("sync_by_source", kpis.list_sync_lag_by_source, now=tr.end)
+    gaps = loaders.load("sync_gaps", kpis.list_sync_gaps, open_only=True, limit=500)
+    lag_series = loaders.load(
+        "sync_lag_series", kpis.list_sync_lag_series, start=tr.start, end=tr.end, bucket=bucket
+    )
+    components.chart(
+        lag_series,
+        charts.sync_lag_builder(th.SYNC_LAG_HEALTHY_S, th.SYNC_LAG_ALERT_S),
+        f"{PAGE}.lag",
+    )
+    s_left, s_right = st.columns([2, 3])
+    with s_left:
+        components.table(
+            lag,
+            f"{PAGE}.worst_sources",
+            title="Sources, worst lag first",
+            file_name="sync_sources.csv",
+        )
+    with s_right:
+        components.table(
+            gaps,
+            f"{PAGE}.gaps",
+            title="Open sync gaps",
+            file_name="sync_gaps.csv",
+            empty="No open sync gaps.",
+        )
+
+
+COMPONENTS = (
+    ("reliability", "reliability"),
+    ("policy_adherence", "policy adherence"),
+    ("sync_freshness", "sync freshness"),
+    ("risk_exposure", "risk exposure"),
+)

@@ -1,0 +1,9 @@
+"""Service Health: is ORCA Core up, fast and error-free right now? (for on-call engineers)"""
+
+import streamlit as st
+
+from dashboard.ui import components, health_view
+
+st.title("Service Health")
+choice, refresh_s = components.controls(health_view.PAGE)
+components.run_refreshing(lambda: health_view.render(choice), refresh_s)

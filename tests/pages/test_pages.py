@@ -1,0 +1,171 @@
+"""Every page through AppTest: widgets by key, values checked against the data layer, no exception."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from datetime import timedelta
+
+import pytest
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
+
+from dashboard.data import agents, kpis
+from tests.conftest import SEED_NOW
+from tests.pages.conftest import reset_app_state
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [e.value for e in at.error] + [w.value for w in at.warning]
+
+
+def test_service_health(app_env: None) -> None:
+    at = _app().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Service Health"
+    assert at.selectbox(key="service_health.range").value == "24h"
+    labels = [m.label for m in at.metric]
+    assert any("Overall" in label for label in labels)
+    assert any("PostgreSQL" in label for label in labels)
+    assert len(at.get("plotly_chart")) == 8
+    endpoint = at.selectbox(key="service_health.endpoint")
+    assert "GET /api/v1/agents" in endpoint.options
+    endpoint.set_value("GET /api/v1/agents").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 8
+    # No error banners with healthy servers.
+    assert not [t for t in _texts(at) if "unreachable" in t]
+
+
+def test_range_is_kept_in_the_url(app_env: None) -> None:
+    at = _app().run()
+    at.selectbox(key="service_health.range").set_value("7d").run()
+    assert at.query_params["range"] in ("7d", ["7d"])
+    assert "15 min buckets" in " ".join(c.value for c in at.caption)
+    at2 = _app()
+    at2.query_params["range"] = "not-a-range"
+    at2.run()
+    assert not at2.exception
+    assert any("Unknown range" in w.value for w in at2.warning)
+
+
+def test_trust_kpis_tiles_match_the_data_layer(app_env: None, seeded_engine: Engine) -> None:
+    at = _app()
+    at.switch_page("pages/trust_kpis.py").run()
+    assert not at.exception, at.exception
+    with Session(seeded_engine) as s:
+        expected = kpis.summarize_kpis(s, start=SEED_NOW - timedelta(hours=24), end=SEED_NOW, now=SEED_NOW)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Trust Score"] == f"{expected.trust_score:.1f}"
+    assert tiles["Risk Avoided $"] == f"${expected.risk_avoided_usd:,.0f}"
+    assert tiles["Drift Rate"] == f"{expected.drift_rate_pct:.1f} %"
+    assert tiles["Compliance SLA"] == f"{expected.compliance_sla_pct:.1f} %"
+    assert len(at.get("plotly_chart")) == 7
+    assert any(str(expected.trust_band) in md.value for md in at.markdown)
+
+
+def test_registry_totals_filters_and_hostile_names(app_env: None, seeded_engine: Engine) -> None:
+    at = _app()
+    at.switch_page("pages/agent_registry.py").run()
+    assert not at.exception, at.exception
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["All agents"] == "400"
+    table = at.dataframe[-1].value
+    assert len(table) == 50
+    assert list(table["name"]) == sorted(table["name"])
+    at.text_input(key="agent_registry.q").input("img")
+    at.button[0].click().run()  # "Apply filters"
+    assert not at.exception, at.exception
+    assert at.query_params["q"] in ("img", ["img"])
+    names = list(at.dataframe[-1].value["name"])
+    assert HOSTILE in names
+    with Session(seeded_engine) as s:
+        expected = agents.count_agents(s, filters=agents.AgentFilter(name_query="img"))
+    assert len(names) == expected
+
+
+def test_registry_paging_never_exceeds_page_size(app_env: None) -> None:
+    at = _app()
+    at.switch_page("pages/agent_registry.py").run()
+    first = list(at.dataframe[-1].value["id"])
+    at.button(key="agent_registry.next").click().run()
+    second = list(at.dataframe[-1].value["id"])
+    assert len(second) == 50 and not set(first) & set(second)
+    at.button(key="agent_registry.prev").click().run()
+    assert list(at.dataframe[-1].value["id"]) == first
+
+
+def test_bad_filters_in_the_link_are_reported(app_env: None) -> None:
+    at = _app()
+    at.switch_page("pages/agent_registry.py")
+    at.query_params["status"] = "exploded"
+    at.query_params["trust_min"] = "'; DROP TABLE agents; --"
+    at.run()
+    assert not at.exception
+    assert any("Filters in the link were ignored" in w.value for w in at.warning)
+
+
+def test_agent_detail_shows_untrusted_name_as_text(app_env: None) -> None:
+    at = _app()
+    at.switch_page("pages/agent_registry.py")
+    at.query_params["agent"] = "1"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Agent detail"
+    assert HOSTILE in [t.value for t in at.text]
+    assert len(at.get("plotly_chart")) == 2
+    missing = _app()
+    missing.switch_page("pages/agent_registry.py")
+    missing.query_params["agent"] = "999999"
+    missing.run()
+    assert any("No agent has id 999999" in w.value for w in missing.warning)
+
+
+@pytest.mark.parametrize("page", ["pages/service_health.py", "pages/trust_kpis.py",
+                                  "pages/agent_registry.py"])
+def test_postgresql_down_shows_a_banner_fast(app_env: None, page: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCA_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/orca")
+    reset_app_state()
+    at = _app()
+    at.switch_page(page)
+    started = time.monotonic()
+    at.run()
+    elapsed = time.monotonic() - started
+    assert not at.exception, at.exception
+    assert any("PostgreSQL is unreachable" in e.value for e in at.error)
+    assert elapsed < 3.0, elapsed
+
+
+def test_redis_stopped_degrades_to_postgresql(app_env: None, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A real Redis is started, used, then stopped: the page says so and still has its data."""
+    from dashboard.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path, 6397)
+    url = server.start()
+    monkeypatch.setenv("ORCA_REDIS_URL", url)
+    reset_app_state()
+    at = _app()
+    at.switch_page("pages/trust_kpis.py").run()
+    assert not at.exception
+    assert redis.Redis.from_url(url).ping()
+    server.stop()
+    reset_app_state()
+    at = _app()
+    at.switch_page("pages/trust_kpis.py")
+    started = time.monotonic()
+    at.run()
+    assert time.monotonic() - started < 6
+    assert not at.exception, at.exception
+    assert any("Redis is unreachable" in w.value for w in at.warning)
+    assert "Trust Score" in {m.label for m in at.metric}
