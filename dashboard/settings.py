@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "production"] = "development"
+    cookie_key: str | None = Field(
+        default=None,
+        description="secret that signs the login cookie; required (>= 32 random chars) in production",
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL 16"
     )
@@ -60,8 +65,11 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+    fixed_now: datetime | None = Field(
+        default=None, description="pin the console's clock (tests, screenshots of seeded data)"
+    )
 
-    @field_validator("database_url", "redis_url", mode="before")
+    @field_validator("database_url", "redis_url", "fixed_now", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
