@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 from typing import Final
 
+#: Inclusive upper bounds (``le``) of the latency buckets in ms, fixed by DOMAIN.md. Fixed
+#: bounds are what make histograms mergeable: any time range is answered by summing rows.
 BUCKET_BOUNDS_MS: Final[tuple[float, ...]] = (
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    10000.0,
     math.inf,
 )
-#: Database columns holding NON-cumulative counts, in bound order.
+#: Database columns holding NON-cumulative counts, in the order of BUCKET_BOUNDS_MS.
 BUCKET_COLUMNS: Final[tuple[str, ...]] = (
     "b5",
     "b10",
@@ -35,22 +38,33 @@ BUCKET_COLUMNS: Final[tuple[str, ...]] = (
     "b10000",
     "binf",
 )
-HIGHEST_FINITE_MS: Final[float] = 10000.0
+#: What a quantile in the +Inf bucket answers: nothing is known beyond the last finite bound.
+HIGHEST_FINITE_MS: Final[float] = BUCKET_BOUNDS_MS[-2]
+BUCKET_COUNT: Final[int] = len(BUCKET_BOUNDS_MS)
 
 
 def bucket_index(latency_ms: float) -> int:
-    """The bucket a latency falls in; bounds are inclusive upper limits (``le``)."""
-    if latency_ms < 0 or math.isnan(latency_ms):
-        raise ValueError(f"latency must be a non-negative number, got {latency_ms}")
+    """Index of the bucket a latency falls in; a bound belongs to its own bucket (``le``)."""
+    if math.isnan(latency_ms) or latency_ms < 0:
+        raise ValueError(f"latency must be a non-negative number of ms, got {latency_ms}")
     for i, bound in enumerate(BUCKET_BOUNDS_MS):
         if latency_ms <= bound:
             return i
-    return len(BUCKET_BOUNDS_MS) - 1  # unreachable: the last bound is +Inf
+    raise AssertionError("unreachable: the last bound is +Inf")  # pragma: no cover
+
+
+def _validate(counts: Sequence[float]) -> None:
+    if len(counts) != BUCKET_COUNT:
+        raise ValueError(f"a histogram has {BUCKET_COUNT} buckets, got {len(counts)}")
+    for i, count in enumerate(counts):
+        # `not count >= 0` also rejects NaN, which would poison every sum downstream.
+        if not count >= 0:
+            raise ValueError(f"bucket counts cannot be negative or NaN (bucket {i}: {count})")
 
 
 def merge(histograms: Iterable[Sequence[float]]) -> list[float]:
-    """Element-wise sum of histograms (bucket counts in bound order)."""
-    total = [0.0] * len(BUCKET_BOUNDS_MS)
+    """Element-wise sum of histograms (non-cumulative counts in bound order); zeros if none."""
+    total = [0.0] * BUCKET_COUNT
     for hist in histograms:
         _validate(hist)
         for i, count in enumerate(hist):
@@ -58,35 +72,36 @@ def merge(histograms: Iterable[Sequence[float]]) -> list[float]:
     return total
 
 
-def _validate(counts: Sequence[float]) -> None:
-    if len(counts) != len(BUCKET_BOUNDS_MS):
-        raise ValueError(f"a histogram has {len(BUCKET_BOUNDS_MS)} buckets, got {len(counts)}")
-    if any(c < 0 for c in counts):
-        raise ValueError("bucket counts cannot be negative")
-
-
 def histogram_quantile(q: float, counts: Sequence[float]) -> float | None:
-    """The q-quantile in ms from NON-cumulative bucket counts, or None when there are none.
+    """The q-quantile in ms from NON-cumulative bucket counts; None when there is no sample.
 
-    Same rule as Prometheus: find the bucket holding rank q * total, interpolate linearly
-    between its lower and upper bound (the first bucket starts at 0); a rank in the +Inf
-    bucket answers the highest finite bound, since nothing better is known.
+    The rule is Prometheus' ``histogram_quantile``: find the first bucket whose cumulative
+    count reaches rank = q x total and interpolate linearly between its lower bound (0 for
+    the first bucket) and its upper bound. A rank in the +Inf bucket answers the highest
+    finite bound (10,000 ms) since nothing better is known.
+
+    One deliberate difference: empty buckets are skipped, so q = 0 gives the lower bound of
+    the first non-empty bucket where Prometheus would divide 0 by 0 on an empty first bucket.
     """
-    if not 0.0 <= q <= 1.0 or math.isnan(q):
+    if not 0.0 <= q <= 1.0:  # also rejects NaN
         raise ValueError(f"quantile must be within [0, 1], got {q}")
     _validate(counts)
-    total = float(sum(counts))
+    cumulative = list(accumulate(float(c) for c in counts))
+    # The total is the running sum itself (not sum()), so rank <= total holds exactly even
+    # where sum() compensates rounding (Python 3.12+) and the search always ends in a bucket.
+    total = cumulative[-1]
     if total == 0:
         return None
     rank = q * total
-    cumulative = 0.0
-    for i, count in enumerate(counts):
-        previous = cumulative
-        cumulative += count
-        if cumulative >= rank and count > 0:
+    previous = 0.0
+    for i, running in enumerate(cumulative):
+        count = running - previous
+        if count > 0 and running >= rank:
             upper = BUCKET_BOUNDS_MS[i]
             if math.isinf(upper):
                 return HIGHEST_FINITE_MS
             lower = 0.0 if i == 0 else BUCKET_BOUNDS_MS[i - 1]
-            return lower + (upper - lower) * ((rank - previous) / count)
-    return HIGHEST_FINITE_MS  # rank beyond the total cannot happen for q <= 1
+            # min(): rounding in (rank - previous) must not push the answer past the bound.
+            return min(upper, lower + (upper - lower) * ((rank - previous) / count))
+        previous = running
+    raise AssertionError("unreachable: rank <= total for q <= 1")  # pragma: no cover
