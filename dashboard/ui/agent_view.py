@@ -38,13 +38,14 @@ def render(agent_id: int) -> None:
     # The name is untrusted input: st.text shows it verbatim, never as markup.
     st.caption("Agent")
     st.text(str(a["name"]))
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("Status", str(a["status"]), border=True)
     cols[1].metric(
         "Trust score", "–" if a["trust_score"] is None else f"{a['trust_score']:.1f}", border=True
     )
-    cols[2].metric("Type · vendor", f"{a['type']} · {a['vendor']}", border=True)
-    cols[3].metric("Compliance tier", str(a["compliance_tier"]), border=True)
+    cols[2].metric("Type", str(a["type"]), border=True)
+    cols[3].metric("Vendor", str(a["vendor"]), border=True)
+    cols[4].metric("Compliance tier", str(a["compliance_tier"]), border=True)
     with st.container(border=True):
         info = {
             "id": a["id"],

@@ -23,7 +23,7 @@ def _base(title: str, y_title: str, *, height: int = 300) -> go.Figure:
         title={"text": title, "x": 0.0, "xanchor": "left"},
         height=height,
         margin={"l": 10, "r": 10, "t": 48, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
         hovermode="x unified",
         yaxis_title=y_title,
     )
@@ -114,7 +114,11 @@ def trust_components(df: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> go
     d = _cap(df)
     for col, label in columns:
         fig.add_scatter(
-            x=d["ts" if "ts" in d else "computed_at"], y=d[col], name=label, mode="lines"
+            x=d["ts" if "ts" in d else "computed_at"],
+            y=d[col],
+            name=label,
+            mode="lines+markers",
+            marker={"size": 4},
         )
     fig.update_yaxes(range=[0, 1.05])
     return fig

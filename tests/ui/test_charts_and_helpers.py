@@ -1,0 +1,92 @@
+"""Chart builders, CSV neutralisation and URL parameters: pure functions, no Streamlit runtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.ui import charts
+from dashboard.ui.csv import neutralise, to_safe_csv
+from dashboard.ui.params import bucket_label, parse_range, parse_refresh
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def _series(n: int) -> pd.DataFrame:
+    ts = pd.date_range(NOW - timedelta(minutes=n), periods=n, freq="min", tz="UTC")
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "rps": rng.random(n),
+            "error_rate_pct": rng.random(n) * 3,
+            "p50_ms": 10.0,
+            "p95_ms": 80.0,
+            "p99_ms": 200.0,
+        }
+    )
+
+
+def test_latency_chart_has_three_traces_and_the_p99_line() -> None:
+    fig = charts.latency(_series(60), 500)
+    assert [t.name for t in fig.data] == ["p50", "p95", "p99"]
+    assert fig.layout.title.text == "Latency p50 / p95 / p99 (ms)"
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert any(s.y0 == 500 for s in lines)
+
+
+def test_error_chart_draws_both_thresholds() -> None:
+    fig = charts.error_rate(_series(10), 1, 5)
+    assert sorted(s.y0 for s in fig.layout.shapes) == [1, 5]
+    assert "%" in fig.layout.title.text
+
+
+def test_traces_are_capped_at_2000_points() -> None:
+    fig = charts.request_rate(_series(10_000))
+    assert len(fig.data[0].x) <= 2000
+    assert len(charts.request_rate(_series(100)).data[0].x) == 100
+
+
+def test_no_fixed_background_so_both_themes_read() -> None:
+    fig = charts.kpi_trend(
+        _series(5).assign(trust_score=80.0), "trust_score", "Trust Score (0–100)", 75
+    )
+    assert fig.layout.paper_bgcolor is None and fig.layout.plot_bgcolor is None
+    # (st.plotly_chart(theme="streamlit") replaces plotly's default template with the app theme)
+
+
+def test_resource_chart_one_trace_per_instance() -> None:
+    df = pd.DataFrame(
+        {"ts": [NOW, NOW, NOW], "instance": ["b", "a", "c"], "cpu_pct": [1.0, 2.0, 3.0]}
+    )
+    fig = charts.resource(df, "cpu_pct", "CPU (%)", 80)
+    assert [t.name for t in fig.data] == ["a", "b", "c"]
+    assert list(fig.layout.yaxis.range) == [0, 100]
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx"])
+def test_csv_neutralises_formula_cells(cell: str) -> None:
+    assert neutralise(cell) == "'" + cell
+    out = to_safe_csv(pd.DataFrame({"name": [cell], "n": [1]})).decode()
+    assert f"'{cell}" in out.replace('"', "")
+
+
+def test_csv_keeps_ordinary_cells_and_numbers() -> None:
+    out = to_safe_csv(pd.DataFrame({"name": ["invoice-bot"], "n": [-5]})).decode().splitlines()
+    assert out == ["name,n", "invoice-bot,-5"]
+
+
+def test_range_parsing() -> None:
+    assert parse_range({"range": "7d"}, NOW).bucket == timedelta(minutes=15)
+    custom = parse_range({"range": "custom", "start": "2026-11-01", "end": "2026-11-10"}, NOW)
+    assert custom.time_range.start == datetime(2026, 11, 1, tzinfo=UTC)
+    assert custom.time_range.end == datetime(2026, 11, 11, tzinfo=UTC)
+    bad = parse_range({"range": "custom", "start": "yesterday"}, NOW)
+    assert bad.key == "24h" and bad.error
+    assert parse_range({"range": "<script>"}, NOW).error
+    assert parse_refresh({"refresh": "1 s"}) == "off"
+    assert parse_refresh({"refresh": "30 s"}) == "30 s"
+    assert bucket_label(timedelta(hours=6)) == "6 h"
