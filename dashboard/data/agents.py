@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dashboard.data.cache import register
@@ -25,6 +29,7 @@ from dashboard.domain.enums import (
     Vendor,
     values,
 )
+from dashboard.settings import get_settings
 
 DIMENSIONS = {
     "status": "status",
@@ -34,6 +39,8 @@ DIMENSIONS = {
     "compliance_tier": "compliance_tier",
 }
 # sort key -> (column, nullable). Each has a (column, id) index, so every page is an index seek.
+# owner's index is text_pattern_ops, so owner pages order and seek with the pattern operators
+# ~<~ / ~>~ (byte order): the only ordering that index provides.
 SORTS: dict[str, tuple[str, bool]] = {
     "name": ("name", False),
     "trust_score": ("trust_score", True),
@@ -45,6 +52,8 @@ SORTS: dict[str, tuple[str, bool]] = {
     "owner": ("owner", False),
 }
 MAX_PAGE = 1000
+# Up to this many matches the page's total is counted exactly; beyond, it is the planner's.
+ESTIMATE_EXACT_UP_TO = 10_000
 AGENT_COLUMNS = [
     "id",
     "name",
@@ -59,8 +68,13 @@ AGENT_COLUMNS = [
     "discovered_at",
     "last_seen_at",
 ]
-_CURSOR_SALT = b"orca-agent-cursor-v1"
-_WORD = re.compile(r"[\w]+", re.UNICODE)
+_PATTERN_OPS = frozenset({"owner"})
+_CURSOR_VERSION = 1
+_DEV_CURSOR_KEY = b"orca-agent-cursor-development-key"
+# Letters and digits only: what the 'simple' parser makes lexemes of; punctuation separates.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_WORDS = 8
+_ALL_SOURCES = list(values(DiscoverySource))
 
 
 def count_agents_by(session: Session, *, dimension: str) -> pd.DataFrame:
@@ -127,14 +141,19 @@ def _tuple(value: Any, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_MULTI = frozenset({"statuses", "types", "vendors", "sources", "tiers"})
+
+
 def _float(value: Any, what: str) -> float | None:
-    if value in (None, ""):
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):
+        raise InvalidQuery(f"{what} must be a number between 0 and 100")
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise InvalidQuery(f"{what} must be a number between 0 and 100") from None
-    if not 0 <= number <= 100:
+    if math.isnan(number) or not 0 <= number <= 100:
         raise InvalidQuery(f"{what} must be a number between 0 and 100")
     return number
 
@@ -165,7 +184,11 @@ class AgentFilter:
         for attr in ("owner", "name_query"):
             value = getattr(self, attr)
             if value is not None:
-                value = str(value).strip()
+                if not isinstance(value, str):
+                    raise InvalidQuery(f"the {attr.replace('_', ' ')} filter must be text")
+                value = value.strip()
+                if "\x00" in value:
+                    raise InvalidQuery(f"the {attr.replace('_', ' ')} filter has a NUL character")
                 if len(value) > 200:
                     raise InvalidQuery(
                         f"the {attr.replace('_', ' ')} filter has at most 200 characters"
@@ -193,11 +216,20 @@ class AgentFilter:
     }
 
     @classmethod
-    def from_query_params(cls, params: dict[str, Any]) -> AgentFilter:
-        """Build from URL query parameters (status=active,quarantined&q=invoice&trust_min=50)."""
-        kwargs: dict[str, Any] = {
-            attr: params.get(key) for attr, key in cls._PARAMS.items() if params.get(key)
-        }
+    def from_query_params(cls, params: Mapping[str, str | list[str]]) -> AgentFilter:
+        """Build from URL query parameters (status=active,quarantined&q=invoice&trust_min=50).
+
+        Multi-valued filters accept comma lists or repeated parameters; for single-valued ones
+        the last value wins. Unknown parameters are ignored (the URL carries other state).
+        """
+        kwargs: dict[str, Any] = {}
+        for attr, name in cls._PARAMS.items():
+            value = params.get(name)
+            if not value:
+                continue
+            if isinstance(value, list) and attr not in _MULTI:
+                value = value[-1]
+            kwargs[attr] = value
         return cls(**kwargs)
 
     def to_query_params(self) -> dict[str, str]:
@@ -210,7 +242,7 @@ class AgentFilter:
             out[key] = (
                 ",".join(value)
                 if isinstance(value, tuple)
-                else f"{value:g}"
+                else format(value, ".15g")
                 if isinstance(value, float)
                 else str(value)
             )
@@ -221,7 +253,12 @@ class AgentFilter:
 
 
 def _tsquery(text_query: str) -> str | None:
-    words = _WORD.findall(text_query.lower())[:8]
+    """'invoice bo' -> 'invoice:* & bo:*': every word must start a word of the name.
+
+    Only runs of letters and digits reach to_tsquery, so no tsquery operator or quote typed by
+    the user can change the query's meaning; the string is still passed as a bound parameter.
+    """
+    words = [w[:64] for w in _WORD.findall(text_query.lower())][:MAX_WORDS]
     return " & ".join(f"{w}:*" for w in words) if words else None
 
 
@@ -239,22 +276,31 @@ def _where(filters: AgentFilter, params: dict[str, Any]) -> list[str]:
             params[attr] = list(chosen)
             clauses.append(f"{column} = ANY(:{attr})")
     if filters.owner:
+        # Case-insensitive prefix; LIKE wildcards typed by the user are escaped to literals.
         escaped = (
             filters.owner.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         )
         params["owner_prefix"] = escaped + "%"
-        clauses.append("owner LIKE :owner_prefix")
+        clauses.append("lower(owner) LIKE :owner_prefix")
     if filters.name_query:
         q = filters.name_query
-        if q.isdigit() and len(q) < 19:
+        tsq = _tsquery(q)
+        if tsq is None:
+            raise InvalidQuery("the search needs at least one letter or digit")
+        # Any of: every word prefixes a word of the name (GIN on name_tsv), the exact external
+        # id (the unique (discovery_source, external_id) index, probed once per source), or
+        # the exact numeric id (primary key). The planner ORs the three index scans.
+        params["tsq"] = tsq
+        params["external_id"] = q
+        params["all_sources"] = _ALL_SOURCES
+        alternatives = [
+            "name_tsv @@ to_tsquery('simple', :tsq)",
+            "(discovery_source = ANY(:all_sources) AND external_id = :external_id)",
+        ]
+        if q.isdigit() and 0 < int(q) < 2**63:
             params["agent_id"] = int(q)
-            clauses.append("id = :agent_id")
-        else:
-            tsq = _tsquery(q)
-            if tsq is None:
-                raise InvalidQuery("the search needs at least one letter or digit")
-            params["tsq"] = tsq
-            clauses.append("name_tsv @@ to_tsquery('simple', :tsq)")
+            alternatives.append("id = :agent_id")
+        clauses.append("(" + " OR ".join(alternatives) + ")")
     if filters.trust_min is not None:
         params["trust_min"] = filters.trust_min
         clauses.append("trust_score >= :trust_min")
@@ -275,7 +321,12 @@ def count_agents(session: Session, *, filters: AgentFilter) -> int:
 @register
 @dataclass(frozen=True)
 class AgentPage:
-    """One page of the registry. next_cursor is None on the last page."""
+    """One page of the registry.
+
+    rows: at most page_size agents (columns AGENT_COLUMNS); next_cursor: None on the last page;
+    total_estimate: matching agents, exact up to ESTIMATE_EXACT_UP_TO, else the planner's
+    estimate (show it as "about"), None if it could not be had.
+    """
 
     rows: pd.DataFrame
     next_cursor: str | None
@@ -285,47 +336,105 @@ class AgentPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _cursor_key() -> bytes:
+    """The HMAC key of page cursors: the deployment's secret when set, else a dev constant.
+
+    Cursors are not secrets (they only name a position), the MAC just makes a hand-edited one
+    fail cleanly instead of reaching SQL with values of the wrong type.
+    """
+    secret = get_settings().cookie_key
+    return secret.encode() if secret else _DEV_CURSOR_KEY
+
+
+def _mac(body: bytes) -> str:
+    return hmac.new(_cursor_key(), body, hashlib.sha256).hexdigest()[:24]
+
+
+def _fingerprint(filters: AgentFilter) -> str:
+    body = json.dumps(filters.to_query_params(), sort_keys=True).encode()
+    return hashlib.sha256(body).hexdigest()[:12]
+
+
 def encode_cursor(payload: dict[str, Any]) -> str:
+    """base64url(JSON) + "." + HMAC of the JSON."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    check = hashlib.sha256(_CURSOR_SALT + body).hexdigest()[:16]
-    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + check
+    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + _mac(body)
 
 
-def decode_cursor(cursor: str, *, sort: str, descending: bool) -> dict[str, Any]:
-    """Parse and check a cursor; anything odd is an InvalidQuery, never a crash."""
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def decode_cursor(
+    cursor: str, *, sort: str, descending: bool, filters: AgentFilter | None = None
+) -> dict[str, Any]:
+    """Parse and check a cursor; anything odd is an InvalidQuery, never a crash or a bad query.
+
+    The payload must carry a valid MAC, the same sort, direction (and filters, when given) as
+    the request, an id in the bigint range and a seek value of the sort column's type.
+    """
     bad = InvalidQuery("this page link is invalid or out of date; start again from the first page")
-    if len(cursor) > 2000 or cursor.count(".") != 1:
+    if not isinstance(cursor, str) or len(cursor) > 2000 or cursor.count(".") != 1:
         raise bad
     body_b64, check = cursor.split(".")
     try:
         body = base64.urlsafe_b64decode(body_b64 + "=" * (-len(body_b64) % 4))
-        payload = json.loads(body)
     except (ValueError, TypeError):
         raise bad from None
-    if hashlib.sha256(_CURSOR_SALT + body).hexdigest()[:16] != check or not isinstance(
-        payload, dict
-    ):
+    if not hmac.compare_digest(_mac(body), check):
         raise bad
-    if payload.get("s") != sort or payload.get("d") != descending:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise bad from None
+    if not isinstance(payload, dict) or payload.get("k") != _CURSOR_VERSION:
         raise bad
-    if not isinstance(payload.get("i"), int) or not isinstance(payload.get("n"), bool):
+    if payload.get("s") != sort or payload.get("d") is not descending:
         raise bad
-    value = payload.get("v")
+    if filters is not None and payload.get("f") != _fingerprint(filters):
+        raise bad
+    ident, is_null, value = payload.get("i"), payload.get("n"), payload.get("v")
+    if not _is_int(ident) or not 0 < ident < 2**63 or not isinstance(is_null, bool):
+        raise bad
     column, nullable = SORTS[sort]
-    if payload["n"]:
-        if not nullable:
+    if is_null:
+        if not nullable or value is not None:
             raise bad
-    elif column in ("trust_score",):
-        if not isinstance(value, int | float):
+    elif column == "trust_score":
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
+        if not math.isfinite(value):
+            raise bad
+        payload["v"] = float(value)
     elif column in ("discovered_at", "last_seen_at"):
         try:
-            payload["v"] = datetime.fromisoformat(str(value))
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
-            raise bad from None
-    elif not isinstance(value, str):
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise bad
+        payload["v"] = moment
+    elif not isinstance(value, str) or len(value) > 1000 or "\x00" in value:
         raise bad
     return payload
+
+
+def _seek(column: str, descending: bool) -> str:
+    """The keyset predicate "after (:cv, :ci)" in the sort's order, shaped to seek its index."""
+    if column in _PATTERN_OPS:
+        # Pattern operators: a range bound the text_pattern_ops index can start from, then the
+        # tie on equal values broken by id.
+        if descending:
+            return f"{column} ~<=~ :cv AND ({column} ~<~ :cv OR id < :ci)"
+        return f"{column} ~>=~ :cv AND ({column} ~>~ :cv OR id > :ci)"
+    return f"({column}, id) {'<' if descending else '>'} (:cv, :ci)"
+
+
+def _order(column: str, descending: bool) -> str:
+    if column in _PATTERN_OPS:
+        return f"{column} USING {'~>~' if descending else '~<~'}, id {'DESC' if descending else ''}"
+    direction = "DESC" if descending else "ASC"
+    return f"{column} {direction}, id {direction}"
 
 
 def search_agents(
@@ -337,44 +446,67 @@ def search_agents(
     cursor: str | None = None,
     page_size: int = 50,
 ) -> AgentPage:
-    """One keyset page of matching agents ordered by (sort column, id).
+    """One keyset page of matching agents ordered by (sort column, id); no OFFSET, ever.
 
-    Rows with a NULL sort value (no trust score, never seen) come after all others in both
-    directions: the seek first walks the non-null rows through the (column, id) index, then the
-    null ones by id. The cursor is opaque and checked, so a tampered link is refused cleanly.
+    Rows with a NULL sort value (no trust score yet, never seen) come after all others in both
+    directions: the first query seeks the non-null rows through the (column, id) index, and
+    once they run out a second one walks the NULL rows by id (primary key). Page 10,000 costs
+    what page 1 costs. When the filters match fewer than ESTIMATE_EXACT_UP_TO agents, the
+    matches are collected through the filters' indexes and ordered in memory instead. The
+    cursor is opaque, MAC-checked and bound to the sort, direction and filters; a tampered or
+    foreign one raises InvalidQuery. owner sorts in byte order (its index's operator class).
+    Columns of ``rows``: id, name, type, vendor, model, status, compliance_tier, owner,
+    discovery_source, trust_score, discovered_at, last_seen_at.
     """
     if sort not in SORTS:
         raise InvalidQuery(f"cannot sort by {sort[:40]!r}; use one of {', '.join(SORTS)}")
-    if not 1 <= page_size <= MAX_PAGE:
+    if not isinstance(descending, bool):
+        raise InvalidQuery("descending must be true or false")
+    if not _is_int(page_size) or not 1 <= page_size <= MAX_PAGE:
         raise InvalidQuery(f"page size must be between 1 and {MAX_PAGE}")
     column, nullable = SORTS[sort]
-    state = decode_cursor(cursor, sort=sort, descending=descending) if cursor else None
-    params: dict[str, Any] = {"limit": page_size + 1}
+    state = (
+        decode_cursor(cursor, sort=sort, descending=descending, filters=filters) if cursor else None
+    )
+    params: dict[str, Any] = {}
     base = _where(filters, params)
-    op, order = ("<", "DESC") if descending else (">", "ASC")
-    select = f"SELECT {', '.join(AGENT_COLUMNS)} FROM agents"
+    total = _estimate(session, base, params)
+    cols = ", ".join(AGENT_COLUMNS)
+    if base and total is not None and total < ESTIMATE_EXACT_UP_TO:
+        # Few matches (a name search, a rare owner): collect them through the filters' own
+        # indexes, then order and seek in memory; at most ESTIMATE_EXACT_UP_TO rows. Walking
+        # the sort index instead could read most of the table before finding a page of them.
+        select = (
+            f"WITH m AS MATERIALIZED (SELECT {cols} FROM agents WHERE {' AND '.join(base)}) "
+            f"SELECT {cols} FROM m"
+        )
+        base = []
+    else:
+        # Many matches (or none asked for): walk the sort column's index, filtering as it goes.
+        select = f"SELECT {cols} FROM agents"
     rows: list[Any] = []
     in_nulls = bool(state and state["n"])
     if not in_nulls:
         where = [*base]
         if nullable:
             where.append(f"{column} IS NOT NULL")
+        page_params = {**params, "limit": page_size + 1}
         if state:
-            params["cv"], params["ci"] = state["v"], state["i"]
-            where.append(f"({column}, id) {op} (:cv, :ci)")
+            page_params["cv"], page_params["ci"] = state["v"], state["i"]
+            where.append(_seek(column, descending))
         sql = (
             select
             + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {column} {order}, id {order} LIMIT :limit"
+            + f" ORDER BY {_order(column, descending)} LIMIT :limit"
         )
-        rows = list(session.execute(text(sql), params).mappings())
+        rows = list(session.execute(text(sql), page_params).mappings())
     if nullable and len(rows) <= page_size:
         where = [*base, f"{column} IS NULL"]
-        null_params = {k: v for k, v in params.items() if k not in ("cv", "ci")}
-        null_params["limit"] = page_size + 1 - len(rows)
+        null_params = {**params, "limit": page_size + 1 - len(rows)}
         if in_nulls and state:
             null_params["ci"] = state["i"]
-            where.append(f"id {op} :ci")
+            where.append(f"id {'<' if descending else '>'} :ci")
+        order = "DESC" if descending else "ASC"
         sql = select + " WHERE " + " AND ".join(where) + f" ORDER BY id {order} LIMIT :limit"
         rows += list(session.execute(text(sql), null_params).mappings())
     has_more = len(rows) > page_size
@@ -383,39 +515,55 @@ def search_agents(
     if has_more and rows:
         last = rows[-1]
         value = last[column]
-        payload = {
-            "s": sort,
-            "d": descending,
-            "n": value is None,
-            "i": int(last["id"]),
-            "v": value.isoformat() if isinstance(value, datetime) else value,
-        }
-        next_cursor = encode_cursor(payload)
+        next_cursor = encode_cursor(
+            {
+                "k": _CURSOR_VERSION,
+                "s": sort,
+                "d": descending,
+                "f": _fingerprint(filters),
+                "n": value is None,
+                "i": int(last["id"]),
+                "v": value.isoformat() if isinstance(value, datetime) else value,
+            }
+        )
     df = pd.DataFrame([dict(r) for r in rows], columns=AGENT_COLUMNS)
     for col in ("discovered_at", "last_seen_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
     df["trust_score"] = df["trust_score"].astype(float)
+    df["id"] = df["id"].astype("int64")
     return AgentPage(
         rows=df,
         next_cursor=next_cursor,
-        total_estimate=_estimate(session, base, params),
+        total_estimate=total,
         sort=sort,
         descending=descending,
     )
 
 
 def _estimate(session: Session, where: list[str], params: dict[str, Any]) -> int | None:
-    """The planner's row estimate for the filters: instant even over a million agents."""
-    sql = "EXPLAIN (FORMAT JSON) SELECT 1 FROM agents" + (
-        " WHERE " + " AND ".join(where) if where else ""
-    )
-    bound = {k: v for k, v in params.items() if k not in ("cv", "ci", "limit")}
+    """How many agents match: exact up to ESTIMATE_EXACT_UP_TO, else the planner's estimate.
+
+    The capped count reads at most that many index entries, so it costs the same on every
+    page and at any registry size; beyond it the planner's row estimate (instant, and as good
+    as the statistics) is shown as "about". Both run in a savepoint: if either fails the page
+    is still served, without an estimate, and the caller's transaction stays usable.
+    """
+    clause = " WHERE " + " AND ".join(where) if where else ""
+    capped = f"SELECT count(*) FROM (SELECT 1 FROM agents{clause} LIMIT :cap) t"
     try:
-        plan = session.execute(text(sql), bound).scalar_one()
-    except Exception:  # an estimate is a nicety; never fail a page over it
+        with session.begin_nested():
+            exact = int(
+                session.execute(text(capped), {**params, "cap": ESTIMATE_EXACT_UP_TO}).scalar_one()
+            )
+            if exact < ESTIMATE_EXACT_UP_TO:
+                return exact
+            plan = session.execute(
+                text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM agents{clause}"), params
+            ).scalar_one()
+    except SQLAlchemyError:  # an estimate is a nicety; never fail a page over it
         return None
     data = plan if isinstance(plan, list) else json.loads(plan)
-    return int(data[0]["Plan"]["Plan Rows"])
+    return max(ESTIMATE_EXACT_UP_TO, int(data[0]["Plan"]["Plan Rows"]))
 
 
 @register

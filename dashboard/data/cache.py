@@ -1,26 +1,33 @@
 """A shared Redis cache with TTL and single-flight in front of expensive aggregates.
 
 However many viewers and console replicas ask, PostgreSQL answers one query per key per TTL:
-the first caller takes a short lock and computes, the others wait for its value. Values are
-serialised without pickle (a shared cache must not be a code-execution path): DataFrames as
-parquet, frozen dataclasses through a registry, plain JSON otherwise. When Redis is down the
-caller computes directly and is told the cache is degraded; nothing raises.
+the first caller takes a short lock (SET NX PX) and computes, the others poll for its value and
+compute themselves only if it has not arrived within ``wait_s``. Values are serialised without
+pickle (a shared cache must not be a code-execution path): DataFrames as parquet, frozen
+dataclasses through a registry of allowed classes, JSON otherwise. When Redis is down or slow
+the caller computes directly and the result says ``degraded=True``; nothing Redis does raises
+into the caller. An exception from ``compute`` itself propagates unchanged (and is never
+retried here, so a failing query runs once per call).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import io
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 import redis
 
@@ -29,10 +36,16 @@ from dashboard.integrations.redis_client import key
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _REGISTRY: dict[str, type[Any]] = {}
+# Errors meaning "Redis is unavailable": redis-py wraps socket failures in RedisError.
+_REDIS_DOWN = (redis.RedisError, OSError)
+# Deletes the lock only if it still holds our token (it may have expired and been re-taken).
+_RELEASE_LUA = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
 
 
 def register(cls: type[T]) -> type[T]:
-    """Allow a frozen dataclass to travel through the cache (by name, never by pickle)."""
+    """Allow a dataclass to travel through the cache (rebuilt by name, never by pickle)."""
     _REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return cls
 
@@ -41,50 +54,75 @@ def _encode(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
         buf = io.BytesIO()
         value.to_parquet(buf, index=False)
-        return {"__df__": buf.getvalue().hex()}
+        return {"__df__": base64.b64encode(buf.getvalue()).decode("ascii")}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         name = f"{type(value).__module__}.{type(value).__qualname__}"
         if name not in _REGISTRY:
             raise TypeError(f"{name} is not registered for the shared cache")
         return {
             "__dc__": name,
-            "fields": {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)},
+            "fields": {
+                f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+            },
         }
     if isinstance(value, datetime):
         return {"__dt__": value.isoformat()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
         return [_encode(v) for v in value]
     if isinstance(value, dict):
         return {"__map__": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    return value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"{type(value).__name__} values cannot go through the shared cache")
 
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "__df__" in value:
-            return pd.read_parquet(io.BytesIO(bytes.fromhex(value["__df__"])))
+            return pd.read_parquet(io.BytesIO(base64.b64decode(value["__df__"])))
         if "__dc__" in value:
-            cls = _REGISTRY[value["__dc__"]]
+            cls = _REGISTRY[value["__dc__"]]  # KeyError: unknown class, treated as a miss
             return cls(**{k: _decode(v) for k, v in value["fields"].items()})
         if "__dt__" in value:
             return datetime.fromisoformat(value["__dt__"])
+        if "__date__" in value:
+            return date.fromisoformat(value["__date__"])
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
         if "__map__" in value:
-            return {_decode(k): _decode(v) for k, v in value["__map__"]}
+            return {_freeze(_decode(k)): _decode(v) for k, v in value["__map__"]}
+        raise ValueError("unknown cache envelope")
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
 
 
+def _freeze(k: Any) -> Any:
+    return tuple(k) if isinstance(k, list) else k
+
+
 def dumps(value: Any) -> bytes:
-    return json.dumps(_encode(value)).encode()
+    """Serialise a cacheable value (DataFrame, registered dataclass, JSON-like) to bytes."""
+    return json.dumps(_encode(value), allow_nan=True).encode()
 
 
 def loads(data: bytes) -> Any:
+    """The inverse of :func:`dumps`; never unpickles anything."""
     return _decode(json.loads(data))
 
 
 @dataclass(frozen=True)
 class CacheResult(Generic[T]):
+    """A value, when it was computed, whether it came from Redis, whether Redis failed."""
+
     value: T
     computed_at: datetime
     from_cache: bool
@@ -111,64 +149,115 @@ class SharedCache:
         self.hits = 0
         self.misses = 0
         self.degraded_calls = 0
+        self._counter_lock = threading.Lock()
+
+    def _count(self, attr: str) -> None:
+        with self._counter_lock:
+            setattr(self, attr, getattr(self, attr) + 1)
+
+    def stats(self) -> dict[str, int]:
+        """Hits, misses (computations) and degraded calls since this object was made."""
+        return {"hits": self.hits, "misses": self.misses, "degraded": self.degraded_calls}
 
     def _keys(self, name: str) -> tuple[str, str]:
         return key("cache", self.namespace, name), key("lock", self.namespace, name)
 
     def _get(self, value_key: str) -> tuple[Any, datetime] | None:
+        """The cached value and its time; None on a miss or an unreadable value.
+
+        Redis errors propagate (the caller degrades); a value this version cannot read (an
+        older format, an unregistered class) is a miss, not a crash.
+        """
         raw = cast(bytes | None, self.client.get(value_key))
         if raw is None:
             return None
-        envelope = json.loads(raw)
-        return _decode(envelope["v"]), datetime.fromisoformat(envelope["at"])
+        try:
+            envelope = json.loads(raw)
+            return _decode(envelope["v"]), datetime.fromisoformat(envelope["at"])
+        except Exception as exc:  # any unreadable value is just a miss
+            log.warning("unreadable shared-cache value (%s); recomputing", type(exc).__name__)
+            return None
 
-    def _set(self, value_key: str, value: Any, at: datetime, ttl_s: int) -> None:
-        payload = json.dumps({"at": at.isoformat(), "v": _encode(value)})
-        self.client.set(value_key, payload, ex=ttl_s)
+    def _store(self, value_key: str, value: Any, at: datetime, ttl_s: int) -> bool:
+        """Save a computed value; False (and a log line) when it cannot be saved."""
+        try:
+            payload = json.dumps({"at": at.isoformat(), "v": _encode(value)})
+        except (TypeError, ValueError) as exc:
+            log.warning("value for %s cannot be cached: %s", value_key, exc)
+            return True  # Redis is fine; this value just is not shareable
+        try:
+            self.client.set(value_key, payload, ex=ttl_s)
+        except _REDIS_DOWN as exc:
+            log.warning("shared cache write failed (%s)", type(exc).__name__)
+            return False
+        return True
+
+    def _release(self, lock_key: str, token: str) -> None:
+        # On failure the lock simply expires after lock_timeout_s.
+        with contextlib.suppress(*_REDIS_DOWN):
+            self.client.eval(_RELEASE_LUA, 1, lock_key, token)
+
+    def _degraded(self, compute: Callable[[], T], exc: BaseException) -> CacheResult[T]:
+        log.warning("shared cache degraded (%s); computing directly", type(exc).__name__)
+        self._count("degraded_calls")
+        self._count("misses")
+        at = datetime.now(UTC)
+        return CacheResult(compute(), at, from_cache=False, degraded=True)
+
+    def _hit(self, found: tuple[Any, datetime]) -> CacheResult[Any]:
+        self._count("hits")
+        return CacheResult(found[0], found[1], from_cache=True)
 
     def get_or_compute(self, name: str, ttl_s: int, compute: Callable[[], T]) -> CacheResult[T]:
-        if len(name) > 500:
-            raise ValueError("cache key names have at most 500 characters")
+        """The cached value of ``name``, or ``compute()`` run once for all concurrent callers."""
+        if not name or len(name) > 500:
+            raise ValueError("cache key names have 1 to 500 characters")
+        if ttl_s < 1:
+            raise ValueError("ttl_s must be at least one second")
         value_key, lock_key = self._keys(name)
         try:
             found = self._get(value_key)
-            if found is not None:
-                self.hits += 1
-                return CacheResult(found[0], found[1], from_cache=True)
-            token = secrets.token_hex(8)
-            deadline = time.monotonic() + self.wait_s
-            while True:
-                if self.client.set(lock_key, token, nx=True, px=int(self.lock_timeout_s * 1000)):
-                    try:
-                        found = self._get(value_key)  # someone finished while we queued
-                        if found is not None:
-                            self.hits += 1
-                            return CacheResult(found[0], found[1], from_cache=True)
-                        self.misses += 1
-                        at = datetime.now(UTC)
-                        value = compute()
-                        self._set(value_key, value, at, ttl_s)
-                        return CacheResult(value, at, from_cache=False)
-                    finally:
-                        # Release only our own lock (it may have expired and been re-taken).
-                        if self.client.get(lock_key) == token.encode():
-                            self.client.delete(lock_key)
-                time.sleep(self.poll_s)
-                found = self._get(value_key)
-                if found is not None:
-                    self.hits += 1
-                    return CacheResult(found[0], found[1], from_cache=True)
-                if time.monotonic() > deadline:
-                    # The computing caller is slow or gone: answer rather than wait forever.
-                    self.misses += 1
+        except _REDIS_DOWN as exc:
+            return self._degraded(compute, exc)
+        if found is not None:
+            return self._hit(found)
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                locked = self.client.set(
+                    lock_key, token, nx=True, px=max(1, int(self.lock_timeout_s * 1000))
+                )
+                found = self._get(value_key)  # a holder may have finished meanwhile
+            except _REDIS_DOWN as exc:
+                return self._degraded(compute, exc)
+            if locked:
+                try:
+                    if found is not None:
+                        return self._hit(found)
+                    self._count("misses")
                     at = datetime.now(UTC)
-                    return CacheResult(compute(), at, from_cache=False)
-        except (redis.RedisError, OSError) as exc:
-            log.warning("shared cache degraded (%s); computing directly", exc.__class__.__name__)
-            self.degraded_calls += 1
-            return CacheResult(compute(), datetime.now(UTC), from_cache=False, degraded=True)
+                    value = compute()
+                    stored = self._store(value_key, value, at, ttl_s)
+                    return CacheResult(value, at, from_cache=False, degraded=not stored)
+                finally:
+                    self._release(lock_key, token)
+            if found is not None:
+                return self._hit(found)
+            if time.monotonic() > deadline:
+                # The computing caller is slow or gone: answer rather than wait forever.
+                self._count("misses")
+                at = datetime.now(UTC)
+                value = compute()
+                stored = self._store(value_key, value, at, ttl_s)
+                return CacheResult(value, at, from_cache=False, degraded=not stored)
+            time.sleep(self.poll_s)
 
-    def invalidate(self, name: str) -> None:
+    def invalidate(self, name: str) -> bool:
+        """Forget the cached value of ``name``; False when Redis could not be reached."""
         value_key, _ = self._keys(name)
-        with contextlib.suppress(redis.RedisError):
+        try:
             self.client.delete(value_key)
+        except _REDIS_DOWN:
+            return False
+        return True

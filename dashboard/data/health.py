@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dashboard.data.errors import InvalidQuery
-from dashboard.data.rollups import ensure_partitions
 from dashboard.domain.enums import CheckStatus, Component, values
 
 DEFAULT_WINDOWS = (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
-_partitions_made: set[tuple[str, object]] = set()
 
 
 def _label(window: timedelta) -> str:
@@ -24,31 +22,60 @@ def _label(window: timedelta) -> str:
     return f"{window // timedelta(hours=1)} h"
 
 
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def summarize_uptime(
     session: Session, *, now: datetime, windows: Sequence[timedelta] = DEFAULT_WINDOWS
 ) -> pd.DataFrame:
-    """Uptime % (share of `up` checks) per component and window, from hourly rollups + this hour.
+    """Uptime % (share of `up` checks) per component over each window [now - window, now].
 
-    Columns: component, window (label such as "24 h"), uptime_pct (None with no checks), checks.
+    Whole hours come from health_checks_hourly; the partial hours at both ends (the current
+    one, and the start of the window when it is not on the hour) from the raw checks, so a
+    30-day window reads ~720 rollup rows per component and at most two hours of raw rows.
+    Columns: component, window (label such as "24 h"), uptime_pct (None with no checks),
+    checks. Every known component has a row, with 0 checks when none were recorded.
     """
+    if now.tzinfo is None:
+        raise InvalidQuery("now must carry a time zone")
     rows: list[dict[str, object]] = []
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
     for window in windows:
         if window <= timedelta(0) or window > timedelta(days=400):
             raise InvalidQuery("uptime windows must be between 0 and 400 days")
+        since = now - window
+        first_hour = _hour_floor(since)
+        if first_hour < since:
+            first_hour += timedelta(hours=1)
+        this_hour = _hour_floor(now)
+        if first_hour >= this_hour:  # shorter than the whole hours it would need: raw only
+            head_end = hours_from = hours_to = tail_from = since
+        else:
+            head_end, hours_from, hours_to, tail_from = first_hour, first_hour, this_hour, this_hour
         result = session.execute(
             text("""
             SELECT component, sum(up) AS up, sum(checks) AS checks FROM (
                 SELECT component, up, checks FROM health_checks_hourly
-                WHERE hour >= date_trunc('hour', CAST(:since AS timestamptz)) AND hour < :this_hour
+                WHERE hour >= :hours_from AND hour < :hours_to
                 UNION ALL
                 SELECT component, (status = 'up')::int, 1 FROM health_checks
-                WHERE checked_at >= :this_hour AND checked_at <= :now
+                WHERE checked_at >= :since AND checked_at < :head_end
+                UNION ALL
+                SELECT component, (status = 'up')::int, 1 FROM health_checks
+                WHERE checked_at >= :tail_from AND checked_at >= :since
+                  AND checked_at <= :now
             ) t GROUP BY component"""),
-            {"since": now - window, "this_hour": this_hour, "now": now},
+            {
+                "since": since,
+                "now": now,
+                "head_end": head_end,
+                "hours_from": hours_from,
+                "hours_to": hours_to,
+                "tail_from": tail_from,
+            },
         )
         found = {r.component: (int(r.up), int(r.checks)) for r in result}
-        for component in values(Component):
+        for component in [*values(Component), *sorted(set(found) - set(values(Component)))]:
             up, checks = found.get(component, (0, 0))
             rows.append(
                 {
@@ -104,10 +131,15 @@ def record_health_check(
         raise InvalidQuery(f"unknown component {component[:40]!r}")
     if status not in values(CheckStatus):
         raise InvalidQuery(f"unknown check status {status[:40]!r}")
-    day = checked_at.date()
-    if ("health_checks", day) not in _partitions_made:
-        ensure_partitions(session, first_day=day, last_day=day + timedelta(days=1))
-        _partitions_made.add(("health_checks", day))
+    if checked_at.tzinfo is None:
+        raise InvalidQuery("checked_at must carry a time zone")
+    # Partitions are per UTC day. Asked every time (a to_regclass lookup when it exists): a
+    # process-wide "already made" memo would lie after a rolled-back transaction or a
+    # retention drop, and the insert would then fail for want of a partition.
+    day = checked_at.astimezone(UTC).date()
+    session.execute(
+        text("SELECT orca_ensure_daily_partitions('health_checks', :d, :d)"), {"d": day}
+    )
     session.execute(
         text("""INSERT INTO health_checks (checked_at, component, status, latency_ms, message)
                 VALUES (:at, :c, :s, :l, :m)

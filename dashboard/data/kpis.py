@@ -31,8 +31,8 @@ _DEADLINE_CASE = (
     )
     + " END"
 )
-SLA_WINDOW = timedelta(days=30)
-DRIVER_CANDIDATES = 5000
+# How far back an agent's latest trust scoring may lie to count in a snapshot's components.
+TRUST_LOOKBACK = timedelta(days=8)
 
 
 @register
@@ -85,7 +85,8 @@ def _drift_pct(session: Session, now: datetime, active: int) -> float:
     drifting = session.execute(
         text("""SELECT count(*) FROM agents a WHERE a.status = 'active' AND EXISTS (
                     SELECT 1 FROM drift_detections d WHERE d.agent_id = a.id
-                    AND d.resolved_at IS NULL AND d.detected_at <= :now)"""),
+                    AND d.detected_at <= :now
+                    AND (d.resolved_at IS NULL OR d.resolved_at > :now))"""),
         {"now": now},
     ).scalar_one()
     return kpi.drift_rate_percent(min(int(drifting), active), active)
@@ -181,19 +182,31 @@ def compute_kpi_snapshot(
     window: timedelta = kpi.TRUST_WINDOW,
     slo_s: int = kpi.FRESHNESS_SLO_SECONDS,
 ) -> KpiSnapshotValues:
-    """The system KPIs at ``now`` (what the worker stores every interval)."""
+    """The system KPIs at ``now`` (what the worker stores every interval).
+
+    trust_score, freshness, drift and agent counts are the live values (as summarize_kpis);
+    the four trust components are the means over active agents of each agent's latest scoring
+    within TRUST_LOOKBACK (agents are re-scored at least weekly); compliance_sla_pct judges
+    the violations of the trailing ``window`` at ``now``; risk_avoided_usd_total is all-time.
+    """
+    if now.tzinfo is None:
+        raise InvalidQuery("now must carry a time zone")
+    if not timedelta(0) < window <= timedelta(days=400):
+        raise InvalidQuery("the snapshot window must be between 0 and 400 days")
     counts = _status_counts(session)
     active = counts.get("active", 0)
     comps = session.execute(
-        text("""SELECT avg(h.reliability), avg(h.policy_adherence), avg(h.sync_freshness),
-                       avg(h.risk_exposure)
-                FROM agent_trust_history h
-                WHERE h.computed_at > CAST(:now AS timestamptz) - interval '8 days'
-                  AND h.computed_at <= :now"""),
-        {"now": now},
+        text("""SELECT avg(l.reliability), avg(l.policy_adherence), avg(l.sync_freshness),
+                       avg(l.risk_exposure)
+                FROM (SELECT DISTINCT ON (h.agent_id) h.agent_id, h.reliability,
+                             h.policy_adherence, h.sync_freshness, h.risk_exposure
+                      FROM agent_trust_history h
+                      WHERE h.computed_at > :since AND h.computed_at <= :now
+                      ORDER BY h.agent_id, h.computed_at DESC) l
+                JOIN agents a ON a.id = l.agent_id AND a.status = 'active'"""),
+        {"now": now, "since": now - TRUST_LOOKBACK},
     ).one()
-    sla, _ = _compliance(session, now - SLA_WINDOW, now, now)
-    del window  # components come from each agent's latest scoring (weekly at most)
+    sla, _ = _compliance(session, now - window, now, now)
     return KpiSnapshotValues(
         computed_at=now,
         trust_score=_trust_now(session),
@@ -214,6 +227,7 @@ def compute_kpi_snapshot(
 def record_kpi_snapshot(
     session: Session, *, snapshot: KpiSnapshotValues, origin: str = "worker"
 ) -> None:
+    """Store one snapshot; a second one with the same time and origin replaces it."""
     if origin not in ("worker", "core", "seed"):
         raise InvalidQuery(f"unknown snapshot origin {origin[:20]!r}")
     data = asdict(snapshot)
@@ -229,10 +243,17 @@ def record_kpi_snapshot(
                     :quarantined_agents)
                 ON CONFLICT (computed_at, origin) DO UPDATE SET
                     trust_score = EXCLUDED.trust_score,
+                    reliability = EXCLUDED.reliability,
+                    policy_adherence = EXCLUDED.policy_adherence,
+                    sync_freshness = EXCLUDED.sync_freshness,
+                    risk_exposure = EXCLUDED.risk_exposure,
                     risk_avoided_usd_total = EXCLUDED.risk_avoided_usd_total,
                     sync_freshness_pct = EXCLUDED.sync_freshness_pct,
                     drift_rate_pct = EXCLUDED.drift_rate_pct,
-                    compliance_sla_pct = EXCLUDED.compliance_sla_pct"""),
+                    compliance_sla_pct = EXCLUDED.compliance_sla_pct,
+                    active_agents = EXCLUDED.active_agents,
+                    total_agents = EXCLUDED.total_agents,
+                    quarantined_agents = EXCLUDED.quarantined_agents"""),
         data,
     )
 
@@ -267,6 +288,23 @@ def list_kpi_series(
     for col in KPI_SERIES_COLUMNS[1:]:
         df[col] = df[col].astype(float)
     return df[KPI_SERIES_COLUMNS]
+
+
+def summarize_kpis_at(session: Session, *, start: datetime, end: datetime) -> dict[str, Any]:
+    """KPI values for a past period, for "change versus the previous period".
+
+    Trust, freshness, drift and compliance are the snapshot at the period's end (they are
+    point-in-time values); Risk Avoided $ is the sum over the period.
+    """
+    check_range(start, end)
+    snap = get_kpi_snapshot_at(session, at=end) or {}
+    return {
+        "trust_score": snap.get("trust_score"),
+        "sync_freshness_pct": snap.get("sync_freshness_pct"),
+        "drift_rate_pct": snap.get("drift_rate_pct"),
+        "compliance_sla_pct": snap.get("compliance_sla_pct"),
+        "risk_avoided_usd": _risk_avoided(session, start, end),
+    }
 
 
 def get_kpi_snapshot_at(session: Session, *, at: datetime) -> dict[str, Any] | None:
@@ -392,6 +430,13 @@ class TrustDrivers:
 def summarize_trust_drivers(
     session: Session, *, start: datetime, end: datetime, limit: int = 20
 ) -> TrustDrivers:
+    """Why the Trust Score moved between ``start`` and ``end``.
+
+    components: the mean of each trust component over the kpi_snapshots in the first and the
+    last hour of the range (a quarter of it for ranges under four hours), and their change.
+    agents: the active agents (those the system score averages) whose latest score in
+    (start, end] fell furthest below their latest score at or before ``start``.
+    """
     check_range(start, end)
     if not 1 <= limit <= 200:
         raise InvalidQuery("limit must be between 1 and 200")
@@ -414,31 +459,28 @@ def summarize_trust_drivers(
         }
     )
     comp["delta"] = comp["after"].astype(float) - comp["before"].astype(float)
-    # Candidates are the lowest-scored active agents (an index range scan on (status, trust,
-    # id)): the ones pulling the mean down now. Scoring every agent's history would cost
-    # seconds at a million agents for the same top of the list in practice.
+    # Exact, over every active agent scored in (start, end]: its latest score there against
+    # its latest score at or before start (one primary-key probe each). About 2 s at a million
+    # agents; pages read it through the shared cache, so it runs once per TTL for everyone.
     agents = frame(
         session,
-        """WITH c AS (
-               SELECT id, name FROM agents
-               WHERE status = 'active' AND trust_score IS NOT NULL
-               ORDER BY status, trust_score, id LIMIT :candidates),
-           b AS (
+        """WITH f AS (
                SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
-               FROM agent_trust_history h JOIN c ON c.id = h.agent_id
-               WHERE h.computed_at <= :start
-               ORDER BY h.agent_id, h.computed_at DESC),
-           f AS (
-               SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
-               FROM agent_trust_history h JOIN c ON c.id = h.agent_id
+               FROM agent_trust_history h
                WHERE h.computed_at > :start AND h.computed_at <= :end
                ORDER BY h.agent_id, h.computed_at DESC)
-           SELECT c.id AS agent_id, c.name, b.score AS score_before, f.score AS score_after,
+           SELECT f.agent_id, a.name, b.score AS score_before, f.score AS score_after,
                   f.score - b.score AS delta
-           FROM c JOIN b ON b.agent_id = c.id JOIN f ON f.agent_id = c.id
+           FROM f
+           JOIN agents a ON a.id = f.agent_id AND a.status = 'active'
+           CROSS JOIN LATERAL (
+               SELECT h.score FROM agent_trust_history h
+               WHERE h.agent_id = f.agent_id AND h.computed_at <= :start
+               ORDER BY h.computed_at DESC LIMIT 1) b
            WHERE f.score < b.score
-           ORDER BY delta ASC, c.id LIMIT :limit""",
-        {"start": start, "end": end, "limit": limit, "candidates": DRIVER_CANDIDATES},
+           ORDER BY delta ASC, f.agent_id LIMIT :limit""",
+        {"start": start, "end": end, "limit": limit},
+        columns=["agent_id", "name", "score_before", "score_after", "delta"],
     )
     for col in ("score_before", "score_after", "delta"):
         agents[col] = agents[col].astype(float)

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, cast
 
 import redis
@@ -34,11 +35,18 @@ class LiveRead:
     error: str | None = None
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
 def _write(client: redis.Redis, name: str, value: Any) -> bool:
-    payload = json.dumps({"at": time.time(), "value": value}, default=str)
+    """Store ``value`` with the write time; False (never an exception) when Redis fails."""
+    payload = json.dumps({"at": time.time(), "value": value}, default=_json_default)
     try:
         client.set(name, payload, ex=LIVE_TTL_S)
-    except redis.RedisError:
+    except (redis.RedisError, OSError):
         return False
     return True
 
@@ -46,7 +54,7 @@ def _write(client: redis.Redis, name: str, value: Any) -> bool:
 def _read(client: redis.Redis, name: str) -> LiveRead:
     try:
         raw = cast(bytes | None, client.get(name))
-    except redis.RedisError as exc:
+    except (redis.RedisError, OSError) as exc:
         return LiveRead(
             None, None, degraded=True, error=f"Redis unavailable: {exc.__class__.__name__}"
         )

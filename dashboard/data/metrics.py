@@ -56,7 +56,15 @@ def list_request_series(
     route: str | None = None,
     method: str | None = None,
 ) -> pd.DataFrame:
-    """Requests, errors, req/s, error rate % and p50/p95/p99 latency (ms) per time bucket."""
+    """Requests, errors, req/s, error rate % and p50/p95/p99 latency (ms) per time bucket.
+
+    Columns: ts (bucket start, UTC, aligned with date_bin to a fixed origin), requests, errors
+    (int), rps (requests / bucket seconds), error_rate_pct (NaN without requests), p50_ms,
+    p95_ms, p99_ms (from the summed latency buckets, as histogram_quantile; NaN without
+    requests). Buckets without any row are absent. Buckets of an hour or more read
+    request_metrics_hourly (the hours starting in [start, end)), shorter ones the per-minute
+    rows; both give the same totals over whole hours. route/method narrow to one endpoint.
+    """
     check_range(start, end, bucket)
     if method is not None and method not in _METHODS:
         raise InvalidQuery(f"unknown HTTP method {method[:20]!r}")
@@ -84,7 +92,9 @@ def list_request_series(
 def list_endpoint_stats(session: Session, *, start: datetime, end: datetime) -> pd.DataFrame:
     """Per endpoint over the range: requests, errors, error rate % and latency percentiles.
 
-    Ranked worst first (error rate, then p99), so "which endpoints are failing" reads top down.
+    Columns: method, route, requests, errors, error_rate_pct, p50_ms, p95_ms, p99_ms. Ranked
+    worst first (error rate, then p99), so "which endpoints are failing" reads top down.
+    Ranges over 24 h read the hourly rollups (hours starting in [start, end)).
     """
     check_range(start, end)
     hourly = end - start > timedelta(hours=24)
@@ -130,15 +140,20 @@ def list_resource_series(
 ) -> pd.DataFrame:
     """Per instance and bucket: mean CPU and memory %, max disk %, peak DB connections vs pool.
 
-    Hourly buckets average the hourly means (CPU, memory) and take maxima of the peaks, so a
-    long range shows the same shape as a short one, without reading raw rows.
+    Columns: ts, instance, cpu_pct, memory_pct (means over the bucket's minutes), disk_pct
+    (max), db_connections (peak), db_pool_size (max), db_conn_pct (peak / pool x 100),
+    net_rx_bytes, net_tx_bytes (sums). Buckets of an hour or more read resource_samples_hourly:
+    means weighted by each hour's sample count, maxima of the hourly maxima, sums of the
+    sums, so both paths give the same numbers for the same minutes.
     """
     check_range(start, end, bucket)
     params = {"start": start, "end": end, "bucket": bucket, "origin": BIN_ORIGIN}
     if bucket >= timedelta(hours=1):
         sql = """
             SELECT date_bin(CAST(:bucket AS interval), hour, CAST(:origin AS timestamptz)) AS ts,
-                   instance, avg(cpu_avg) AS cpu_pct, avg(memory_avg) AS memory_pct,
+                   instance,
+                   sum(cpu_avg * samples) / NULLIF(sum(samples), 0) AS cpu_pct,
+                   sum(memory_avg * samples) / NULLIF(sum(samples), 0) AS memory_pct,
                    max(disk_max) AS disk_pct, max(db_connections_max) AS db_connections,
                    max(db_pool_size) AS db_pool_size, sum(net_rx_bytes) AS net_rx_bytes,
                    sum(net_tx_bytes) AS net_tx_bytes
