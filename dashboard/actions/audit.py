@@ -1,0 +1,198 @@
+"""Reading the audit trail: everybody's rows for admins, one's own rows for everyone else.
+
+The permission decides the rows, on the server: a user without view_audit_all gets only rows
+where they are the actor, whatever filters the page sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from dashboard.actions.base import ActionDenied, Actor, authorize, live_roles
+from dashboard.db.auth_store import AuditQuery, AuditRecord, record_audit, select_audit
+from dashboard.domain.permissions import Permission, allowed
+
+MAX_PAGE = 1000
+MAX_EXPORT = 50_000
+AUDIT_COLUMNS = [
+    "id",
+    "at",
+    "actor",
+    "actor_roles",
+    "action",
+    "target_type",
+    "target_id",
+    "reason",
+    "before",
+    "after",
+    "outcome",
+    "detail",
+]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page asks for. Blank means any; ``action`` ending in '.' is a prefix."""
+
+    actor: str | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("actor", "action", "target_type", "target_id"):
+            value = getattr(self, name)
+            if value is not None:
+                value = str(value).strip()[:200] or None
+                object.__setattr__(self, name, value)
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise ValueError(f"{name} must be a date-time with a time zone")
+        if self.since and self.until and self.until <= self.since:
+            raise ValueError("the end of the time range must be after its start")
+        if self.since and self.until and self.until - self.since > timedelta(days=400):
+            raise ValueError("a time range may span at most 400 days")
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Audit rows, newest first; pass ``next_before_id`` back for the next page."""
+
+    rows: pd.DataFrame
+    next_before_id: int | None
+    own_only: bool
+
+
+def _query(
+    engine: Engine, actor: Actor, filters: AuditFilter, action: str
+) -> tuple[AuditQuery | None, bool]:
+    """The query this actor may run (None: nothing to see), and whether it is own rows only."""
+    with engine.connect() as conn:
+        try:
+            roles = authorize(
+                conn, actor, Permission.VIEW_AUDIT_OWN, action=action, target=("audit", None)
+            )
+        finally:
+            conn.commit()
+    own_only = not allowed(roles, Permission.VIEW_AUDIT_ALL)
+    query = AuditQuery(
+        actor=filters.actor,
+        action=filters.action,
+        target_type=filters.target_type,
+        target_id=filters.target_id,
+        since=filters.since,
+        until=filters.until,
+    )
+    if own_only:
+        if filters.actor not in (None, actor.username):
+            return None, True  # someone else's rows: answer with none, never with theirs
+        query = replace(query, actor=actor.username)
+    return query, own_only
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+    df["at"] = pd.to_datetime(df["at"], utc=True)
+    return df
+
+
+def list_audit(
+    engine: Engine,
+    actor: Actor,
+    *,
+    filters: AuditFilter | None = None,
+    limit: int = 200,
+    before_id: int | None = None,
+) -> AuditPage:
+    """One page of the audit log the actor may see, newest first (keyset on id).
+
+    Needs view_audit_own (every role); rows of other actors need view_audit_all (admin).
+    Raises ActionDenied (audited) when the session is not live.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    query, own_only = _query(engine, actor, filters or AuditFilter(), "audit.list")
+    rows: list[dict[str, Any]] = []
+    if query is not None:
+        with engine.connect() as conn:
+            rows = select_audit(conn, replace(query, before_id=before_id), limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_before = int(rows[-1]["id"]) if more and rows else None
+    return AuditPage(rows=_frame(rows), next_before_id=next_before, own_only=own_only)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> str:
+    """Text for a CSV cell that a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        text = json.dumps(value, default=str, sort_keys=True)
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def audit_csv(
+    engine: Engine,
+    actor: Actor,
+    *,
+    filters: AuditFilter | None = None,
+    limit: int = MAX_EXPORT,
+) -> str:
+    """The visible audit rows matching ``filters`` as CSV (formula cells neutralised). Audited."""
+    if not 1 <= limit <= MAX_EXPORT:
+        raise ValueError(f"an export holds at most {MAX_EXPORT:,} rows")
+    chosen = filters or AuditFilter()
+    query, own_only = _query(engine, actor, chosen, "audit.export")
+    with engine.begin() as conn:
+        rows = select_audit(conn, query, limit=limit) if query is not None else []
+        roles = live_roles(conn, actor)
+        record_audit(
+            conn,
+            AuditRecord(
+                actor=actor.username,
+                actor_roles=tuple(r.value for r in roles),
+                action="audit.export",
+                outcome="ok",
+                target_type="audit",
+                after={
+                    "rows": len(rows),
+                    "own_only": own_only,
+                    "filters": {k: v for k, v in vars(chosen).items() if v is not None},
+                },
+            ),
+        )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_COLUMNS)
+    for row in rows:
+        writer.writerow([neutralise_cell(row[c]) for c in AUDIT_COLUMNS])
+    return out.getvalue()
+
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "ActionDenied",
+    "AuditFilter",
+    "AuditPage",
+    "audit_csv",
+    "list_audit",
+    "neutralise_cell",
+]

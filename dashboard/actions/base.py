@@ -1,0 +1,256 @@
+"""Who is acting and may they: the Actor, action results, and the server-side permission check.
+
+An :class:`Actor` is only worth what the database says about it. Every action re-reads the
+actor's session and roles from PostgreSQL (:func:`authorize`), so roles or names held in
+Streamlit session state, or a hand-built Actor, grant nothing. Local trusted callers (the CLI,
+`make run`) get actors from :func:`cli_actor` / :func:`system_actor`, which carry a proof that
+only this process can produce.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Connection
+
+from dashboard.db.auth_store import AuditRecord, get_session, record_audit, revoke_session
+from dashboard.domain.permissions import Permission, Role, allowed
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["changed", "noop", "denied", "conflict", "not_found", "invalid", "error"]
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+# last_seen_at is written at most this often, so page reruns do not each cost a write.
+TOUCH_EVERY = timedelta(seconds=60)
+MAX_REASON = 1000
+_ROLE_VALUES = frozenset(r.value for r in Role)
+
+DENIED_MESSAGE = "You are not allowed to do this. Ask an administrator if you need access."
+SESSION_ENDED_MESSAGE = "Your session has ended. Sign in again."
+ERROR_MESSAGE = "The database did not confirm the change, so nothing was changed. Try again."
+
+# Proof for actors made in this process (CLI, startup). Never stored, never leaves the process.
+_LOCAL_SECRET = secrets.token_bytes(32)
+
+
+def _local_proof(username: str) -> str:
+    return hmac.new(_LOCAL_SECRET, username.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone acting: a signed-in user (session_id set) or a local trusted caller (proof set).
+
+    ``session_id`` is the sha256 of the session token, not the token. ``roles`` are what the
+    database said when the actor was built; actions re-read them before deciding anything.
+    """
+
+    username: str
+    roles: tuple[Role, ...]
+    session_id: str | None = None
+    proof: str = field(default="", repr=False, compare=False)
+
+    @property
+    def is_local(self) -> bool:
+        return self.session_id is None
+
+
+def cli_actor() -> Actor:
+    """The actor for `orca-dashboard users ...`: ``cli:<os user>`` with admin rights."""
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        who = "unknown"
+    return system_actor(f"cli:{who}")
+
+
+def system_actor(name: str, roles: tuple[Role, ...] = (Role.ADMIN,)) -> Actor:
+    """An actor for trusted code in this process (startup, CLI). Names should say where from."""
+    return Actor(username=name, roles=roles, session_id=None, proof=_local_proof(name))
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What happened, in words for the user. ``count`` is how many things changed."""
+
+    outcome: Outcome
+    message: str
+    count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the request was carried out or was already in effect."""
+        return self.outcome in ("changed", "noop")
+
+
+class ActionDenied(Exception):
+    """The actor may not do this (or is no longer signed in). ``str()`` is the plain message."""
+
+    def __init__(self, message: str = DENIED_MESSAGE, *, session_ended: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.session_ended = session_ended
+
+
+def now_utc(now: datetime | None = None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    return now
+
+
+def session_id_of(token: str) -> str:
+    """The stored id of a session token (sha256 hex), so a database leak holds no tokens."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def live_roles(conn: Connection, actor: Actor, *, now: datetime | None = None) -> tuple[Role, ...]:
+    """The actor's roles as the database has them now; ActionDenied if the session is not live.
+
+    A local actor must carry this process's proof; a session actor must name a live session
+    of the same user (not revoked, not idle past 30 min, not past 12 h, user not disabled).
+    Expired sessions are marked revoked on the way.
+    """
+    if not isinstance(actor, Actor):
+        raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
+    if actor.session_id is None:
+        if actor.proof and hmac.compare_digest(actor.proof, _local_proof(actor.username)):
+            return tuple(actor.roles)
+        raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
+    moment = now_utc(now)
+    row = get_session(conn, actor.session_id)
+    if row is None or row.username != actor.username:
+        raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
+    problem = session_problem(
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        disabled=row.disabled,
+        valid_after=row.sessions_valid_after,
+        now=moment,
+    )
+    if problem is not None:
+        if row.revoked_at is None:
+            revoke_session(conn, row.id, now=moment, reason=problem)
+        raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
+    return tuple(Role(r) for r in row.roles if r in _ROLE_VALUES)
+
+
+def session_problem(
+    *,
+    created_at: datetime,
+    last_seen_at: datetime,
+    expires_at: datetime,
+    revoked_at: datetime | None,
+    disabled: bool,
+    valid_after: datetime | None,
+    now: datetime,
+) -> str | None:
+    """Why a session is no longer valid ('revoked', 'idle', 'expired', 'disabled'), or None."""
+    if revoked_at is not None:
+        return "revoked"
+    if disabled:
+        return "disabled"
+    if valid_after is not None and created_at < valid_after:
+        return "revoked"
+    if now >= expires_at or now >= created_at + ABSOLUTE_TIMEOUT:
+        return "expired"
+    if now >= last_seen_at + IDLE_TIMEOUT:
+        return "idle"
+    return None
+
+
+def audit_denial(
+    conn: Connection,
+    actor: Actor,
+    *,
+    action: str,
+    target_type: str | None,
+    target_id: str | None,
+    detail: str,
+    reason: str | None = None,
+) -> None:
+    """Write a 'denied' audit row on its own connection, so it survives the caller's rollback."""
+    record = AuditRecord(
+        actor=str(getattr(actor, "username", "?")),
+        actor_roles=tuple(str(r) for r in getattr(actor, "roles", ())),
+        action=action,
+        outcome="denied",
+        target_type=target_type,
+        target_id=target_id,
+        reason=reason,
+        detail=detail,
+    )
+    try:
+        with conn.engine.begin() as own:
+            record_audit(own, record)
+    except Exception:  # the denial stands even if it could not be recorded; say so in the log
+        log.exception("could not audit a denied %s by %s", action, record.actor)
+
+
+def authorize(
+    conn: Connection,
+    actor: Actor,
+    permission: Permission,
+    *,
+    action: str,
+    target: tuple[str, str | None] | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Role, ...]:
+    """Check on the server that ``actor`` may ``permission``; return the live roles.
+
+    A refusal (no permission, or no live session) is audited and raised as ActionDenied with
+    a plain message. ``target`` is (type, id) for the audit row.
+    """
+    target_type, target_id = target if target is not None else (None, None)
+    try:
+        roles = live_roles(conn, actor, now=now)
+    except ActionDenied as denied:
+        audit_denial(
+            conn,
+            actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            reason=reason,
+            detail=f"no live session: {permission.value}",
+        )
+        raise denied from None
+    if not allowed(roles, permission):
+        audit_denial(
+            conn,
+            Actor(actor.username, roles, actor.session_id),
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            reason=reason,
+            detail=f"missing permission {permission.value}",
+        )
+        raise ActionDenied(DENIED_MESSAGE)
+    return roles
+
+
+def clean_reason(reason: object, *, required: bool = True) -> str | None:
+    """A trimmed reason, or None when it is missing and optional; ValueError when unusable."""
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
+        if required:
+            raise ValueError("A reason is required.")
+        return None
+    if not isinstance(reason, str):
+        raise ValueError("The reason must be text.")
+    text = reason.strip()
+    if len(text) > MAX_REASON:
+        raise ValueError(f"The reason may have at most {MAX_REASON:,} characters.")
+    return text

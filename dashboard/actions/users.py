@@ -1,0 +1,387 @@
+"""User management: add, list, disable / enable, set roles, reset passwords (manage_users).
+
+Every change is audited with before/after (never a password or hash). Disabling a user or
+resetting a password ends all their sessions on the server. The last enabled administrator
+cannot be disabled or lose the admin role, so the console can never lock itself out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from dashboard.actions.auth import hash_password, password_problem
+from dashboard.actions.base import (
+    ERROR_MESSAGE,
+    ActionDenied,
+    ActionResult,
+    Actor,
+    authorize,
+    clean_reason,
+    now_utc,
+)
+from dashboard.db.auth_store import (
+    AuditRecord,
+    UserRow,
+    enabled_admins,
+    get_user,
+    insert_user,
+    record_audit,
+    revoke_user_sessions,
+    update_user,
+)
+from dashboard.db.auth_store import list_users as _select_users
+from dashboard.domain.permissions import Permission, Role, parse_roles
+
+log = logging.getLogger(__name__)
+
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the users page shows it (no password hash)."""
+
+    username: str
+    display_name: str
+    email: str | None
+    roles: tuple[Role, ...]
+    disabled: bool
+    locked_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _info(row: UserRow) -> UserInfo:
+    return UserInfo(
+        username=row.username,
+        display_name=row.display_name,
+        email=row.email,
+        roles=parse_roles(r for r in row.roles if r in {x.value for x in Role}),
+        disabled=row.disabled,
+        locked_until=row.locked_until,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _public(row: UserRow) -> dict[str, Any]:
+    """What an audit row may say about a user."""
+    return {
+        "username": row.username,
+        "display_name": row.display_name,
+        "email": row.email,
+        "roles": list(row.roles),
+        "disabled": row.disabled,
+    }
+
+
+def username_problem(username: object) -> str | None:
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        return (
+            "A user name has 2 to 64 characters: lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter."
+        )
+    return None
+
+
+def _roles(roles: Iterable[str | Role]) -> tuple[Role, ...] | str:
+    if isinstance(roles, str):
+        roles = [r for r in roles.split(",") if r.strip()]
+    try:
+        parsed = parse_roles(roles)
+    except ValueError as exc:
+        return str(exc).capitalize() + "."
+    if not parsed:
+        return "Give the user at least one role: " + ", ".join(r.value for r in Role) + "."
+    return parsed
+
+
+def _run(
+    engine: Engine,
+    actor: Actor,
+    action: str,
+    username: str,
+    body: Callable[[Connection, tuple[Role, ...]], ActionResult],
+    *,
+    reason: str | None = None,
+) -> ActionResult:
+    """Authorise (manage_users) and run ``body`` in one transaction; plain answers throughout."""
+    target = ("user", str(username)[:64])
+    try:
+        with engine.begin() as conn:
+            try:
+                roles = authorize(
+                    conn,
+                    actor,
+                    Permission.MANAGE_USERS,
+                    action=action,
+                    target=target,
+                    reason=reason,
+                )
+            except ActionDenied as denied:
+                return ActionResult("denied", denied.message)
+            return body(conn, roles)
+    except IntegrityError:
+        return ActionResult("invalid", f"A user named {username} already exists.")
+    except SQLAlchemyError:
+        log.exception("%s of %s failed", action, username)
+        return ActionResult("error", ERROR_MESSAGE)
+
+
+def _audit(
+    conn: Connection,
+    actor: Actor,
+    roles: tuple[Role, ...],
+    action: str,
+    username: str,
+    *,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> None:
+    record_audit(
+        conn,
+        AuditRecord(
+            actor=actor.username,
+            actor_roles=tuple(r.value for r in roles),
+            action=action,
+            outcome="ok",
+            target_type="user",
+            target_id=username,
+            reason=reason,
+            before=before,
+            after=after,
+            detail=detail,
+        ),
+    )
+
+
+def add_user(
+    engine: Engine,
+    actor: Actor,
+    username: str,
+    *,
+    password: str,
+    roles: Iterable[str | Role],
+    display_name: str | None = None,
+    email: str | None = None,
+) -> ActionResult:
+    """Create a user with a bcrypt-hashed password and at least one role."""
+    name = username.strip().lower() if isinstance(username, str) else ""
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        problem = username_problem(name)
+        if problem:
+            return ActionResult("invalid", problem)
+        chosen = _roles(roles)
+        if isinstance(chosen, str):
+            return ActionResult("invalid", chosen)
+        problem = password_problem(password, username=name)
+        if problem:
+            return ActionResult("invalid", problem)
+        shown = (display_name or "").strip()
+        if len(shown) > 200:
+            return ActionResult("invalid", "The display name may have at most 200 characters.")
+        mail = (email or "").strip() or None
+        if mail is not None and not EMAIL_RE.match(mail):
+            return ActionResult("invalid", "The e-mail address does not look right.")
+        if get_user(conn, name) is not None:
+            return ActionResult("invalid", f"A user named {name} already exists.")
+        insert_user(
+            conn,
+            username=name,
+            display_name=shown,
+            email=mail,
+            password_hash=hash_password(password),
+            roles=[r.value for r in chosen],
+        )
+        created = get_user(conn, name)
+        assert created is not None
+        _audit(conn, actor, actor_roles, "user.add", name, before=None, after=_public(created))
+        return ActionResult(
+            "changed", f"User {name} added with roles {', '.join(chosen)}.", count=1
+        )
+
+    return _run(engine, actor, "user.add", name, body)
+
+
+def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
+    """Every user, by name. Needs manage_users (raises ActionDenied otherwise, audited)."""
+    with engine.connect() as conn:
+        try:
+            authorize(conn, actor, Permission.MANAGE_USERS, action="user.list")
+        finally:
+            conn.commit()
+        return [_info(row) for row in _select_users(conn)]
+
+
+def _last_admin(conn: Connection, username: str) -> bool:
+    """True when ``username`` is the only enabled admin (rows locked until commit)."""
+    admins = enabled_admins(conn, for_update=True)
+    return admins == [username]
+
+
+def disable_user(
+    engine: Engine,
+    actor: Actor,
+    username: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> ActionResult:
+    """Disable a user and end all their sessions now (old cookies are refused)."""
+    moment = now_utc(now)
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        try:
+            why = clean_reason(reason, required=False)
+        except ValueError as exc:
+            return ActionResult("invalid", str(exc))
+        user = get_user(conn, username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", f"There is no user named {username}.")
+        if user.disabled:
+            return ActionResult("noop", f"User {username} is already disabled; nothing changed.")
+        if Role.ADMIN.value in user.roles and _last_admin(conn, username):
+            return ActionResult(
+                "invalid", f"{username} is the last enabled administrator and cannot be disabled."
+            )
+        update_user(conn, username, disabled=True, sessions_valid_after=moment)
+        ended = revoke_user_sessions(conn, username, now=moment, reason="disabled")
+        after = {**_public(user), "disabled": True}
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.disable",
+            username,
+            before=_public(user),
+            after=after,
+            reason=why,
+            detail=f"{ended} session(s) ended",
+        )
+        return ActionResult(
+            "changed", f"User {username} disabled; {ended} session(s) ended.", count=1
+        )
+
+    return _run(engine, actor, "user.disable", username, body, reason=reason)
+
+
+def enable_user(engine: Engine, actor: Actor, username: str) -> ActionResult:
+    """Enable a disabled user again (their old sessions stay ended)."""
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        user = get_user(conn, username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", f"There is no user named {username}.")
+        if not user.disabled:
+            return ActionResult("noop", f"User {username} is already enabled; nothing changed.")
+        update_user(conn, username, disabled=False, failed_logins=[], locked_until=None)
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.enable",
+            username,
+            before=_public(user),
+            after={**_public(user), "disabled": False},
+        )
+        return ActionResult("changed", f"User {username} enabled.", count=1)
+
+    return _run(engine, actor, "user.enable", username, body)
+
+
+def set_roles(
+    engine: Engine, actor: Actor, username: str, roles: Iterable[str | Role]
+) -> ActionResult:
+    """Replace a user's roles (at least one). Takes effect on their next page load."""
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        chosen = _roles(roles)
+        if isinstance(chosen, str):
+            return ActionResult("invalid", chosen)
+        user = get_user(conn, username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", f"There is no user named {username}.")
+        new = [r.value for r in chosen]
+        if sorted(new) == sorted(user.roles):
+            return ActionResult(
+                "noop", f"User {username} already has exactly these roles; nothing changed."
+            )
+        if (
+            Role.ADMIN.value in user.roles
+            and Role.ADMIN not in chosen
+            and not user.disabled
+            and _last_admin(conn, username)
+        ):
+            return ActionResult(
+                "invalid", f"{username} is the last enabled administrator and must stay admin."
+            )
+        update_user(conn, username, roles=new)
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.set_roles",
+            username,
+            before={"roles": list(user.roles)},
+            after={"roles": new},
+        )
+        return ActionResult("changed", f"User {username} now has roles {', '.join(new)}.", count=1)
+
+    return _run(engine, actor, "user.set_roles", username, body)
+
+
+def reset_password(
+    engine: Engine,
+    actor: Actor,
+    username: str,
+    password: str,
+    *,
+    now: datetime | None = None,
+) -> ActionResult:
+    """Set a new password, clear any lock, and end the user's sessions."""
+    moment = now_utc(now)
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        user = get_user(conn, username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", f"There is no user named {username}.")
+        problem = password_problem(password, username=username)
+        if problem:
+            return ActionResult("invalid", problem)
+        update_user(
+            conn,
+            username,
+            password_hash=hash_password(password),
+            password_changed_at=moment,
+            failed_logins=[],
+            locked_until=None,
+            sessions_valid_after=moment,
+        )
+        ended = revoke_user_sessions(conn, username, now=moment, reason="password reset")
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.reset_password",
+            username,
+            before=None,
+            after=None,
+            detail=f"{ended} session(s) ended",
+        )
+        return ActionResult(
+            "changed", f"Password of {username} reset; {ended} session(s) ended.", count=1
+        )
+
+    return _run(engine, actor, "user.reset_password", username, body)

@@ -1,0 +1,150 @@
+"""Roles and permissions: the one table that decides who may open which page and press what.
+
+Navigation, buttons and the server-side checks in ``dashboard.actions`` all ask :func:`allowed`
+(or the helpers built on it), so a permission can never be granted in one place and refused in
+another. Pure data and functions: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Role(StrEnum):
+    """What a user is. A user may hold several roles; permissions add up."""
+
+    MANAGER = "manager"
+    OPERATOR = "operator"
+    ONCALL = "oncall"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    VIEW_DASHBOARDS = "view_dashboards"
+    VIEW_REPORTS = "view_reports"
+    QUARANTINE_AGENTS = "quarantine_agents"
+    RELEASE_AGENTS = "release_agents"
+    REVIEW_DISCOVERIES = "review_discoveries"
+    MANAGE_ALERTS = "manage_alerts"
+    MANAGE_INCIDENTS = "manage_incidents"
+    RUN_RUNBOOKS = "run_runbooks"
+    MANAGE_BACKUPS = "manage_backups"
+    RUN_DRILLS = "run_drills"
+    MANAGE_USERS = "manage_users"
+    MANAGE_SETTINGS = "manage_settings"
+    VIEW_AUDIT_ALL = "view_audit_all"
+    VIEW_AUDIT_OWN = "view_audit_own"
+
+
+P = Permission
+# Every signed-in user reads every dashboard and report, and their own audit trail.
+_READ = frozenset({P.VIEW_DASHBOARDS, P.VIEW_REPORTS, P.VIEW_AUDIT_OWN})
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
+    {
+        Role.MANAGER: _READ,
+        Role.OPERATOR: _READ | {P.QUARANTINE_AGENTS, P.RELEASE_AGENTS, P.REVIEW_DISCOVERIES},
+        Role.ONCALL: _READ
+        | {P.MANAGE_ALERTS, P.MANAGE_INCIDENTS, P.RUN_RUNBOOKS, P.MANAGE_BACKUPS},
+        # Admin holds everything, including what only admins have (users, settings, drills,
+        # everybody's audit trail).
+        Role.ADMIN: frozenset(Permission),
+    }
+)
+"""THE permission table. Change access here and nowhere else."""
+
+PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
+    {
+        "service_health": P.VIEW_DASHBOARDS,
+        "trust_kpis": P.VIEW_DASHBOARDS,
+        "agent_registry": P.VIEW_DASHBOARDS,
+        "agent_detail": P.VIEW_DASHBOARDS,
+        "review_queue": P.REVIEW_DISCOVERIES,
+        "audit": P.VIEW_AUDIT_OWN,
+        "users": P.MANAGE_USERS,
+        "drill": P.RUN_DRILLS,
+    }
+)
+"""Page id -> the permission needed to see it in the navigation and to open it."""
+
+ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
+    {
+        "agent.quarantine": P.QUARANTINE_AGENTS,
+        "agent.bulk_quarantine": P.QUARANTINE_AGENTS,
+        "agent.release": P.RELEASE_AGENTS,
+        "discovery.approve": P.REVIEW_DISCOVERIES,
+        "discovery.reject": P.REVIEW_DISCOVERIES,
+        "discovery.bulk_approve": P.REVIEW_DISCOVERIES,
+        "discovery.bulk_reject": P.REVIEW_DISCOVERIES,
+        "user.add": P.MANAGE_USERS,
+        "user.list": P.MANAGE_USERS,
+        "user.disable": P.MANAGE_USERS,
+        "user.enable": P.MANAGE_USERS,
+        "user.set_roles": P.MANAGE_USERS,
+        "user.reset_password": P.MANAGE_USERS,
+        "audit.export": P.VIEW_AUDIT_OWN,
+    }
+)
+"""Action name (as written to the audit log) -> the permission it needs (buttons ask this)."""
+
+
+def parse_roles(values: Iterable[str | Role]) -> tuple[Role, ...]:
+    """Roles from text, deduplicated in declaration order; an unknown name is a ValueError."""
+    chosen: set[Role] = set()
+    for value in values:
+        name = str(value).strip().lower()
+        try:
+            chosen.add(Role(name))
+        except ValueError:
+            raise ValueError(
+                f"unknown role {name[:40]!r}; use one of {', '.join(r.value for r in Role)}"
+            ) from None
+    return tuple(r for r in Role if r in chosen)
+
+
+def _known(roles: Iterable[str | Role]) -> set[Role]:
+    """The recognised roles among ``roles``; anything else grants nothing."""
+    out: set[Role] = set()
+    for value in roles:
+        try:
+            out.add(Role(str(value)))
+        except ValueError:
+            continue
+    return out
+
+
+def permissions_of(roles: Iterable[str | Role]) -> frozenset[Permission]:
+    """Everything the holder of ``roles`` may do (unknown role names grant nothing)."""
+    granted: set[Permission] = set()
+    for role in _known(roles):
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)
+
+
+def allowed(roles: Iterable[str | Role], permission: Permission | str) -> bool:
+    """True when any of ``roles`` grants ``permission``. Unknown names are simply refused."""
+    try:
+        wanted = Permission(str(permission))
+    except ValueError:
+        return False
+    return wanted in permissions_of(roles)
+
+
+def can_open(roles: Iterable[str | Role], page: str) -> bool:
+    """True when the page exists and ``roles`` may open it (unknown pages: never)."""
+    needed = PAGE_PERMISSIONS.get(page)
+    return needed is not None and allowed(roles, needed)
+
+
+def can_do(roles: Iterable[str | Role], action: str) -> bool:
+    """True when the action exists and ``roles`` may perform it (unknown actions: never)."""
+    needed = ACTION_PERMISSIONS.get(action)
+    return needed is not None and allowed(roles, needed)
+
+
+def pages_for(roles: Iterable[str | Role]) -> tuple[str, ...]:
+    """Page ids the holder of ``roles`` may open, in PAGE_PERMISSIONS order (for navigation)."""
+    granted = permissions_of(roles)
+    return tuple(page for page, needed in PAGE_PERMISSIONS.items() if needed in granted)

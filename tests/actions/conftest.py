@@ -1,0 +1,162 @@
+"""Fixtures for the action tests: their own migrated database, users per role, fresh agents.
+
+The actions change agents, users and the audit log, so they run in a database of their own
+(not the shared seeded one) and never disturb other tests' counts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+
+import dashboard.actions.auth as auth
+from dashboard.actions.auth import authenticate
+from dashboard.actions.base import Actor, session_id_of, system_actor
+from dashboard.actions.users import add_user
+from dashboard.db import auth_models  # noqa: F401  (registers the tables on Base.metadata)
+from dashboard.db.app_role import install_app_role
+from dashboard.db.engine import make_engine
+from dashboard.db.migrate import upgrade
+from dashboard.domain.permissions import Role
+from dashboard.settings import to_sqlalchemy_url
+from tests.conftest import _admin_and_db
+
+PASSWORD = "correct horse battery staple"
+
+
+def fresh_database(pg_server_url: str, prefix: str) -> tuple[str, Callable[[], None]]:
+    """Create and migrate a database of its own; return its URL and a function that drops it."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = _admin_and_db(pg_server_url, name)
+    upgrade(url)
+
+    def drop() -> None:
+        make_engine.cache_clear()
+        with psycopg.connect(pg_server_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+@pytest.fixture(scope="session")
+def auth_db_url(pg_server_url: str) -> Iterator[str]:
+    url, drop = fresh_database(pg_server_url, "orca_auth")
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def auth_engine(auth_db_url: str) -> Engine:
+    """The console's way of connecting: SET ROLE orca_app on every pooled connection."""
+    engine = make_engine(to_sqlalchemy_url(auth_db_url), pool_size=20)
+    return install_app_role(engine)
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bcrypt at its minimum cost, so the suite is quick (timing tests raise it again)."""
+    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    username: str
+    token: str
+    actor: Actor
+
+
+def make_user(engine: Engine, *roles: Role | str, password: str = PASSWORD) -> str:
+    name = unique("user")
+    result = add_user(
+        engine,
+        system_actor("test:setup"),
+        name,
+        password=password,
+        roles=list(roles) or ["manager"],
+    )
+    assert result.outcome == "changed", result
+    return name
+
+
+def login(engine: Engine, *roles: Role | str, now: datetime | None = None) -> LoggedIn:
+    """A user with ``roles`` signed in through the real sign-in path."""
+    name = make_user(engine, *roles)
+    token = authenticate(engine, name, PASSWORD, now=now)
+    actor = Actor(
+        username=name,
+        roles=tuple(Role(r) for r in roles),
+        session_id=session_id_of(token),
+    )
+    return LoggedIn(name, token, actor)
+
+
+@pytest.fixture()
+def signed_in(auth_engine: Engine) -> Callable[..., LoggedIn]:
+    def _make(*roles: Role | str) -> LoggedIn:
+        return login(auth_engine, *roles)
+
+    return _make
+
+
+def make_agent(
+    engine: Engine,
+    *,
+    status: str = "active",
+    reviewed: bool = True,
+    name: str | None = None,
+    discovered_at: datetime | None = None,
+) -> int:
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                text(
+                    """INSERT INTO agents (external_id, discovery_source, name, type, vendor, owner,
+                           discovered_at, status, reviewed_at, reviewed_by)
+                       VALUES (:ext, 'mcp', :name, 'chatbot', 'openai', 'owner@example.com',
+                           :disc, :status, :reviewed_at, :reviewed_by)
+                       RETURNING id"""
+                ),
+                {
+                    "ext": unique("ext"),
+                    "name": name or unique("agent "),
+                    "disc": discovered_at or datetime.now(UTC),
+                    "status": status,
+                    "reviewed_at": datetime.now(UTC) if reviewed else None,
+                    "reviewed_by": "seed" if reviewed else None,
+                },
+            ).scalar_one()
+        )
+
+
+def agent_row(engine: Engine, agent_id: int) -> dict[str, object]:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM agents WHERE id = :id"), {"id": agent_id})
+        return dict(row.mappings().one())
+
+
+def audit_rows(engine: Engine, **where: object) -> list[dict[str, object]]:
+    clauses = " AND ".join(f"{k} = :{k}" for k in where) or "true"
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT * FROM audit_log WHERE {clauses} ORDER BY id"), dict(where)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+
+def status_changes(engine: Engine, agent_id: int) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT * FROM agent_status_changes WHERE agent_id = :id ORDER BY id"),
+            {"id": agent_id},
+        )
+        return [dict(r) for r in rows.mappings()]
