@@ -14,6 +14,9 @@ from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
 
 
+CLOCK_STEP_S = 10
+
+
 @st.cache_resource(show_spinner=False)
 def get_engine(url: str) -> Engine:
     # Short connect timeout: a page with PostgreSQL down must render within 3 s.
@@ -43,4 +46,7 @@ def now() -> datetime:
     fixed = get_settings().fixed_now
     if fixed is not None:
         return fixed.astimezone(UTC) if fixed.tzinfo else fixed.replace(tzinfo=UTC)
-    return datetime.now(UTC).replace(microsecond=0)
+    # Floored to CLOCK_STEP_S: every viewer in the same step asks the same question, so the
+    # shared cache answers them all from one query (a per-second clock would miss every time).
+    current = datetime.now(UTC)
+    return current.replace(microsecond=0, second=current.second - current.second % CLOCK_STEP_S)
