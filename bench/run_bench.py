@@ -112,6 +112,7 @@ def main() -> int:
             )
             print(f"seeded in {time.perf_counter() - started:.0f} s: {report}\n", flush=True)
         else:
+            upgrade(url)
             print(f"reusing {DB_NAME}\n")
         with Session(engine) as s:
             n = s.execute(text("SELECT count(*) FROM agents")).scalar_one()

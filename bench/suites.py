@@ -31,7 +31,11 @@ def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Quer
             ("endpoint_stats", metrics.list_endpoint_stats, {"start": s, "end": e}),
             ("endpoints", metrics.list_endpoints, {"since": e - timedelta(days=30)}),
             ("uptime", health.summarize_uptime, {"now": e}),
-            ("heartbeat", health.list_health_checks, {"since": e - timedelta(minutes=30), "until": e}),
+            (
+                "heartbeat",
+                health.list_health_checks,
+                {"since": e - timedelta(minutes=30), "until": e},
+            ),
             ("resources", metrics.list_resource_series, {"start": s, "end": e, "bucket": b}),
         ],
         "Trust KPIs": [
@@ -48,8 +52,11 @@ def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Quer
             ("by_status", agents.count_agents_by, {"dimension": "status"}),
             ("by_type", agents.count_agents_by, {"dimension": "type"}),
             ("by_vendor", agents.count_agents_by, {"dimension": "vendor"}),
-            ("discovery", agents.list_discovery_rate,
-             {"start": s, "end": e, "bucket": max(b, timedelta(hours=1))}),
+            (
+                "discovery",
+                agents.list_discovery_rate,
+                {"start": s, "end": e, "bucket": max(b, timedelta(hours=1))},
+            ),
             ("quarantined", agents.list_quarantined_agents, {"limit": 100}),
             ("page_1", agents.search_agents, {"filters": agents.AgentFilter()}),
         ],
@@ -63,15 +70,27 @@ def _run_set(engine: Engine, queries: list[Query], cache: SharedCache | None, ta
             if cache is None:
                 fn(session, **kwargs)
             else:
-                cache.get_or_compute(f"{tag}:{name}", 300,
-                                     lambda fn=fn, kwargs=kwargs: fn(session, **kwargs))
+                cache.get_or_compute(
+                    f"{tag}:{name}", 300, lambda fn=fn, kwargs=kwargs: fn(session, **kwargs)
+                )
     return (time.perf_counter() - started) * 1000
 
 
-def run_suites(engine: Engine, redis_url: str, *, now: datetime, runs: int, pct: Callable[..., float],
-               fmt: Callable[[float], str], timed: Callable[..., float], day: timedelta) -> None:
+def run_suites(
+    engine: Engine,
+    redis_url: str,
+    *,
+    now: datetime,
+    runs: int,
+    pct: Callable[..., float],
+    fmt: Callable[[float], str],
+    timed: Callable[..., float],
+    day: timedelta,
+) -> None:
     client = redis.Redis.from_url(redis_url)
-    print("== Dashboards: full query set per dashboard (targets: warm p95 <= 300 ms, cold p95 <= 2 s)")
+    print(
+        "== Dashboards: full query set per dashboard (targets: warm p95 <= 300 ms, cold p95 <= 2 s)"
+    )
     print(f"{'dashboard':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
     for preset in ("24h", "7d", "30d"):
         for dash, queries in dashboard_queries(now, preset).items():
@@ -80,16 +99,22 @@ def run_suites(engine: Engine, redis_url: str, *, now: datetime, runs: int, pct:
             tag = "t"
             _run_set(engine, queries, cache, tag)  # fills the cache once
             warm = [_run_set(engine, queries, cache, tag) for _ in range(runs)]
-            print(f"{dash + ' ' + preset:16} {fmt(pct(cold, .5))} {fmt(pct(cold, .95))} "
-                  f"{fmt(pct(warm, .5))} {fmt(pct(warm, .95))}")
+            print(
+                f"{dash + ' ' + preset:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} "
+                f"{fmt(pct(warm, 0.5))} {fmt(pct(warm, 0.95))}"
+            )
     print()
     _deep_page(engine, runs, fmt, pct)
     if os.environ.get("ORCA_BENCH_PAGES", "1") == "1":
         _page_renders(runs, fmt, pct)
 
 
-def _deep_page(engine: Engine, runs: int, fmt: Callable[[float], str], pct: Callable[..., float]) -> None:
-    print("== Agent search: page 1 vs page 10,000 (50 rows a page, keyset; target: deep <= 2x page 1)")
+def _deep_page(
+    engine: Engine, runs: int, fmt: Callable[[float], str], pct: Callable[..., float]
+) -> None:
+    print(
+        "== Agent search: page 1 vs page 10,000 (50 rows a page, keyset; target: deep <= 2x page 1)"
+    )
     with Session(engine) as session:
         total = session.execute(text("SELECT count(*) FROM agents")).scalar_one()
         offset = min(total - 60, 50 * 9_999)
@@ -97,23 +122,45 @@ def _deep_page(engine: Engine, runs: int, fmt: Callable[[float], str], pct: Call
             column = agents.SORTS[sort][0]
             order = "DESC" if desc else "ASC"
             # Reach page 10,000's cursor once (not timed), as a user who paged there would hold it.
-            row = session.execute(text(
-                f"SELECT id, {column} AS v FROM agents WHERE {column} IS NOT NULL "  # noqa: S608
-                f"ORDER BY {column} {order}, id {order} OFFSET :o LIMIT 1"), {"o": offset}).one()
+            row = session.execute(
+                text(
+                    f"SELECT id, {column} AS v FROM agents WHERE {column} IS NOT NULL "  # noqa: S608
+                    f"ORDER BY {column} {order}, id {order} OFFSET :o LIMIT 1"
+                ),
+                {"o": offset},
+            ).one()
             value = row.v.isoformat() if isinstance(row.v, datetime) else row.v
-            cursor = agents.encode_cursor({"s": sort, "d": desc, "n": False, "i": int(row.id), "v": value})
+            cursor = agents.encode_cursor(
+                {
+                    "k": agents._CURSOR_VERSION,
+                    "s": sort,
+                    "d": desc,
+                    "n": False,
+                    "i": int(row.id),
+                    "v": value,
+                    "f": agents._fingerprint(agents.AgentFilter()),
+                }
+            )
             first = [_timed_search(session, sort, desc, None) for _ in range(runs)]
             deep = [_timed_search(session, sort, desc, cursor) for _ in range(runs)]
             p1, pd_ = statistics.median(first), statistics.median(deep)
-            print(f"  sort {sort:14} {'desc' if desc else 'asc ':4}  page 1 {fmt(p1)}  "
-                  f"page 10,000 {fmt(pd_)}  ratio {pd_ / p1:4.2f}x")
+            print(
+                f"  sort {sort:14} {'desc' if desc else 'asc ':4}  page 1 {fmt(p1)}  "
+                f"page 10,000 {fmt(pd_)}  ratio {pd_ / p1:4.2f}x"
+            )
     print()
 
 
 def _timed_search(session: Session, sort: str, desc: bool, cursor: str | None) -> float:
     started = time.perf_counter()
-    page = agents.search_agents(session, filters=agents.AgentFilter(), sort=sort, descending=desc,
-                                cursor=cursor, page_size=50)
+    page = agents.search_agents(
+        session,
+        filters=agents.AgentFilter(),
+        sort=sort,
+        descending=desc,
+        cursor=cursor,
+        page_size=50,
+    )
     assert len(page.rows) == 50
     return (time.perf_counter() - started) * 1000
 
@@ -149,5 +196,7 @@ def _page_renders(runs: int, fmt: Callable[[float], str], pct: Callable[..., flo
             at.run()
             warm.append((time.perf_counter() - started) * 1000)
         name = page.split("/")[1].removesuffix(".py")
-        print(f"{name:16} {fmt(pct(cold, .5))} {fmt(pct(cold, .95))} {fmt(pct(warm, .5))} {fmt(pct(warm, .95))}")
+        print(
+            f"{name:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} {fmt(pct(warm, 0.5))} {fmt(pct(warm, 0.95))}"
+        )
     print()
