@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dashboard.data.rollups import ensure_partitions
 from dashboard.domain.histogram import BUCKET_COLUMNS
 from dashboard.sim.copy import copy_frame
-from dashboard.sim.seed import BUCKET_MID_MS, _histogram
+from dashboard.sim.series import BUCKET_MID_MS, expected_histogram
 from dashboard.sim.vocab import ENDPOINTS, INSTANCES
 
 
@@ -47,7 +47,7 @@ def simulate_minute(engine: Engine, *, minute: datetime, rng: np.random.Generato
         ):
             if count <= 0:
                 continue
-            hist = _histogram(np.array([count]), np.array([median * factor]), 0.6)[0]
+            hist = expected_histogram(np.array([count]), np.array([median * factor]), 0.6)[0]
             rows.append(
                 {
                     "minute": minute,

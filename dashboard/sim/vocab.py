@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-SOURCES = ("mcp", "zapier", "make", "n8n", "airflow", "lambda", "manual")
+from dashboard.domain.enums import (
+    AgentStatus,
+    AgentType,
+    ComplianceTier,
+    DiscoverySource,
+    DriftKind,
+    GapType,
+    Severity,
+    Vendor,
+    ViolationAction,
+    values,
+)
+
+SOURCES = values(DiscoverySource)
 SOURCE_WEIGHTS = (0.24, 0.18, 0.12, 0.14, 0.14, 0.12, 0.06)
 
 # (method, route, requests per minute at peak-ish, median latency ms)
@@ -33,30 +46,6 @@ ENDPOINTS: tuple[tuple[str, str, float, float], ...] = (
 
 INSTANCES = ("orca-core-1", "orca-core-2", "orca-db-1")
 
-ADJECTIVES = np.array(
-    [
-        "swift",
-        "quiet",
-        "bold",
-        "clever",
-        "steady",
-        "bright",
-        "lucid",
-        "nimble",
-        "brisk",
-        "calm",
-        "keen",
-        "sharp",
-        "amber",
-        "azure",
-        "cobalt",
-        "crimson",
-        "golden",
-        "silver",
-        "jade",
-        "coral",
-    ]
-)
 NOUNS = np.array(
     [
         "invoice",
@@ -177,4 +166,105 @@ HOSTILE_NAMES = (
     "emoji 🤖 agent ünïcødé 名前",
     "very-long-name-" + "x" * 285,
     "**markdown** _agent_ [link](javascript:alert(1))",
+    '=HYPERLINK("http://x")',
+    "\\N",
+    "tab\there\nnew line \\ back\\slash",
+    "\u202eevil-rtl-override-bot",
+    "NULL",
 )
+
+# Agent names look like "invoice-triage-bot-0042": noun, task, role, zero-padded id.
+TASKS = np.array(
+    [
+        "triage",
+        "sync",
+        "review",
+        "summary",
+        "routing",
+        "intake",
+        "audit",
+        "lookup",
+        "draft",
+        "match",
+        "extract",
+        "monitor",
+        "approval",
+        "enrich",
+        "dispatch",
+        "forecast",
+    ]
+)
+AGENT_TYPES = values(AgentType)
+AGENT_TYPE_WEIGHTS = (0.35, 0.25, 0.25, 0.15)
+VENDORS = values(Vendor)
+VENDOR_WEIGHTS = (0.30, 0.24, 0.16, 0.12, 0.10, 0.08)
+TIERS = values(ComplianceTier)
+TIER_WEIGHTS = (0.18, 0.45, 0.27, 0.10)
+STATUSES = values(AgentStatus)  # codes 0..3: active, suspended, deprecated, quarantined
+SEVERITIES = values(Severity)
+ACTIONS = values(ViolationAction)
+GAP_TYPES = values(GapType)
+DRIFT_KINDS = values(DriftKind)
+# Integrations that sync data (manual agents have no connector of their own).
+INTEGRATIONS = tuple(s for s in SOURCES if s != DiscoverySource.MANUAL)
+REGIONS = ("eu-west-1", "us-east-1", "us-west-2", "ap-south-1")
+EMAIL_DOMAIN = "example.com"
+REVIEWERS = ("ana.silva@example.com", "kofi.mensah@example.com", "priya.patel@example.com")
+ONCALL = ("oncall-primary@example.com", "raj.singh@example.com", "lena.berg@example.com")
+# What the systems behind each integration's data sources are called.
+SOURCE_SYSTEMS = np.array(
+    [
+        "hubspot.contacts",
+        "zendesk.tickets",
+        "stripe.charges",
+        "gdrive.docs",
+        "snowflake.orders",
+        "s3.events",
+        "slack.messages",
+        "jira.issues",
+        "postgres.customers",
+        "salesforce.leads",
+        "workday.employees",
+        "netsuite.invoices",
+    ]
+)
+# How operators' actions on agents read in the status history.
+OPS_QUARANTINE_REASONS = (
+    "policy violations above threshold",
+    "suspected credential leak in tool output",
+    "unapproved tool call to an external API",
+    "behavior drift score above 90",
+)
+SUSPEND_REASONS = (
+    "owner on leave; paused on request",
+    "cost cap exceeded",
+    "pending re-certification",
+)
+DEPRECATE_REASONS = (
+    "replaced by a newer version",
+    "workflow retired",
+    "not found by discovery for 14 days",
+)
+REJECT_REASONS = (
+    "rejected in review: duplicate of an existing agent",
+    "rejected in review: no accountable owner",
+)
+# Which action a policy usually takes.
+POLICY_ACTIONS: dict[str, tuple[float, float, float]] = {
+    "pii-egress": (0.85, 0.05, 0.10),
+    "rate-limit": (0.10, 0.85, 0.05),
+    "prompt-injection": (0.80, 0.05, 0.15),
+    "secrets-in-output": (0.90, 0.00, 0.10),
+    "unapproved-tool": (0.55, 0.10, 0.35),
+    "data-residency": (0.60, 0.05, 0.35),
+    "cost-cap": (0.15, 0.75, 0.10),
+    "model-allowlist": (0.40, 0.05, 0.55),
+}
+# Client errors per endpoint (share of requests answered 4xx); the rest defaults to 1.5 %.
+CLIENT_ERROR_SHARE: dict[str, float] = {
+    "/api/v1/agents/{id}": 0.04,
+    "/api/v1/trust/score/{agent_id}": 0.03,
+    "/api/v1/policies/evaluate": 0.01,
+    "/api/v1/telemetry/ingest": 0.005,
+    "/health": 0.0,
+}
