@@ -246,6 +246,14 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
         for note in services.notes:
             print(f"using {note}")
         upgrade(services.database_url)
+        from dashboard.actions.auth import CookieKeyError, check_cookie_key, print_demo_users_once
+        from dashboard.db.engine import make_engine
+
+        try:
+            check_cookie_key(settings)
+        except CookieKeyError as exc:
+            raise CliError(str(exc)) from None
+        print_demo_users_once(make_engine(services.database_url), settings, print)
         print("database schema is current")
         if not no_seed and _agent_count(services.database_url) == 0:
             print(
@@ -256,6 +264,8 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
             if rc != 0:
                 raise CliError("loading demo data failed (see above)")
         py = sys.executable
+        if settings.env != "production":  # the ORCA Core stand-in writes simulated traffic
+            children.start("core", [py, "-m", "dashboard.cli", "core"])
         children.start("worker", [py, "-m", "dashboard.cli", "worker"])
         console_port = port or settings.port
         children.start(
@@ -274,7 +284,7 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
             f"\nORCA Ops Console: http://localhost:{console_port}  (Ctrl-C stops everything)\n",
             flush=True,
         )
-        restarts = 0
+        restarts = core_restarts = 0
         while not stopping:
             time.sleep(0.5)
             console = children.procs["console"]
@@ -289,6 +299,17 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
                 )
                 time.sleep(wait_s)
                 children.start("worker", children.commands["worker"])
+            core = children.procs.get("core")
+            if core is not None and core.poll() is not None and not stopping:
+                core_restarts += 1  # e.g. the `crash` drill: restarted until the fault ends
+                wait_s = min(10, 2**core_restarts)
+                log.warning(
+                    "ORCA Core stand-in exited (code %s); restarting in %s s",
+                    core.returncode,
+                    wait_s,
+                )
+                time.sleep(wait_s)
+                children.start("core", children.commands["core"])
         print("stopping ...", flush=True)
         return 0
     finally:

@@ -17,7 +17,7 @@ from dashboard.db.engine import make_engine
 from dashboard.db.migrate import current_revision, head_revision
 from dashboard.integrations.redis_client import make_redis
 from dashboard.services import known_urls
-from dashboard.settings import get_settings
+from dashboard.settings import Settings, get_settings
 
 Outcome = Literal["ok", "warn", "fail"]
 
@@ -105,7 +105,35 @@ def _checks() -> list[Check]:
                 )
         except redis.RedisError as exc:
             out.append(Check("redis", "fail", f"cannot reach Redis: {exc}"))
+    out.extend(_peer_checks(settings))
     return out
+
+
+def _peer_checks(settings: Settings) -> list[Check]:
+    """ORCA Core and the OpenTelemetry Collector: warn, never fail (the console works without)."""
+    from dashboard.integrations.probes import collector_probe, core_probe, run_probe_cycle
+
+    connect, read = settings.probe_connect_timeout_s, settings.probe_read_timeout_s
+    core_url = settings.core_url.rstrip("/") + "/health"
+    peers = [
+        (
+            "orca core",
+            core_url,
+            core_probe(core_url, connect_timeout_s=connect, read_timeout_s=read),
+        ),
+        (
+            "otel",
+            settings.otel_health_url,
+            collector_probe(
+                settings.otel_health_url, connect_timeout_s=connect, read_timeout_s=read
+            ),
+        ),
+    ]
+    results = run_probe_cycle([p for _, _, p in peers], deadline_s=settings.probe_deadline_s)
+    return [
+        Check(name, "ok" if r.status == "up" else "warn", f"{url}: {r.status}, {r.message}")
+        for (name, url, _), r in zip(peers, results, strict=True)
+    ]
 
 
 def run_doctor(echo: Callable[[str], object]) -> int:

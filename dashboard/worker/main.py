@@ -22,6 +22,7 @@ from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
 from dashboard.sim.live import simulate_minute
 from dashboard.worker.probes import run_probe_cycle
+from dashboard.worker.sync import SyncJob
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Worker:
             Job("rollups", settings.rollup_interval_s, self.job_rollups),
             Job("kpi_snapshot", settings.kpi_interval_s, self.job_kpi_snapshot),
             Job("probes", settings.probe_interval_s, self.job_probes),
+            Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
         ]
         if settings.demo_live and settings.env == "development":
             self.jobs.insert(0, Job("demo_live", 60, self.job_demo_live))

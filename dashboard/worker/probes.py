@@ -1,104 +1,73 @@
-"""Health probes of the components the guide names; results go to PostgreSQL and Redis."""
+"""Worker job: probe every component, keep the latest state in Redis and the history in PostgreSQL."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import httpx
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dashboard.data import health, live
-from dashboard.settings import get_settings
+from dashboard.domain.enums import CheckStatus
+from dashboard.integrations import probes as net
+from dashboard.integrations.probes import (
+    Outcome,
+    Probe,
+    ProbeResult,
+    default_probes,
+    heartbeat_outcome,
+)
+from dashboard.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+_last_status: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class ProbeResult:
-    component: str
-    status: str  # up | degraded | down
-    latency_ms: float | None
-    message: str | None
-    checked_at: datetime
+def worker_heartbeat_check(redis_client: redis.Redis, *, starting: bool = False) -> Outcome:
+    """The worker's own heartbeat (written by every replica each loop) judged by its age."""
+    read = live.read_heartbeat(redis_client)
+    if read.age_s is None and read.error is None and not read.degraded and starting:
+        # The probe runs inside the worker: before its first heartbeat it is alive by definition.
+        return Outcome(CheckStatus.UP, "worker starting: first heartbeat pending")
+    outcome = heartbeat_outcome(read.age_s, error=read.error if read.degraded else None)
+    jobs = read.value.get("jobs") if isinstance(read.value, dict) else None
+    if isinstance(jobs, dict):
+        failing = sorted(str(name) for name, state in jobs.items() if state != "ok")
+        if failing:
+            return Outcome(outcome.status, f"{outcome.message}; failing jobs: {', '.join(failing)}")
+    return outcome
 
 
-def _timed(component: str, check: Callable[[], str | None], slow_ms: float) -> ProbeResult:
-    started = time.perf_counter()
-    at = datetime.now(UTC)
-    try:
-        message = check()
-    except Exception as exc:  # a probe reports failure, it never raises
-        return ProbeResult(component, "down", None, f"{exc.__class__.__name__}: {exc}"[:300], at)
-    ms = (time.perf_counter() - started) * 1000
-    status = "degraded" if ms > slow_ms else "up"
-    return ProbeResult(
-        component, status, round(ms, 2), message or ("slow" if status == "degraded" else None), at
+def build_probes(
+    redis_client: redis.Redis,
+    *,
+    database_url: str | None = None,
+    settings: Settings | None = None,
+    starting: bool = False,
+) -> list[Probe]:
+    """The five components of the guide, from settings (PostgreSQL: ``database_url``)."""
+    settings = settings or get_settings()
+    return default_probes(
+        core_url=settings.core_url,
+        otel_health_url=settings.otel_health_url,
+        database_url=database_url or settings.database_url,
+        redis_url=settings.redis_url,
+        connect_timeout_s=settings.probe_connect_timeout_s,
+        read_timeout_s=settings.probe_read_timeout_s,
+        heartbeat=lambda: worker_heartbeat_check(redis_client, starting=starting),
     )
 
 
-def _http_check(url: str) -> Callable[[], str | None]:
-    settings = get_settings()
-    timeout = httpx.Timeout(settings.probe_read_timeout_s, connect=settings.probe_connect_timeout_s)
-
-    def check() -> str | None:
-        response = httpx.get(url, timeout=timeout, follow_redirects=False)
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        return None
-
-    return check
-
-
-def run_probe_cycle(engine: Engine, client: redis.Redis) -> list[ProbeResult]:
-    """Probe every component concurrently under one overall deadline; a hung peer is 'down'."""
-    settings = get_settings()
-
-    def pg() -> str | None:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-
-    def rd() -> str | None:
-        client.ping()
-        return None
-
-    probes: dict[str, tuple[Callable[[], str | None], float]] = {
-        "postgresql": (pg, 500),
-        "redis": (rd, 200),
-        "orca_core": (_http_check(settings.core_url.rstrip("/") + "/health"), 1000),
-        "otel_collector": (_http_check(settings.otel_health_url), 1000),
-        "worker": (lambda: None, 1000),
-    }
-    at = datetime.now(UTC)
-    results: list[ProbeResult] = []
-    pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe")
-    futures = {pool.submit(_timed, name, fn, slow): name for name, (fn, slow) in probes.items()}
-    done, _ = wait(futures, timeout=settings.probe_deadline_s)
-    for future, name in futures.items():
-        if future in done:
-            results.append(future.result())
-        else:
-            results.append(ProbeResult(name, "down", None, "timed out", at))
-    pool.shutdown(wait=False, cancel_futures=True)
-    live.write_probe_results(
-        client,
-        {
-            r.component: {
-                "status": r.status,
-                "latency_ms": r.latency_ms,
-                "message": r.message,
-                "checked_at": r.checked_at.isoformat(),
-            }
-            for r in results
-        },
-    )
+def store_probe_results(
+    engine: Engine, redis_client: redis.Redis, results: Sequence[ProbeResult]
+) -> None:
+    """Latest state to Redis first (so a dead PostgreSQL still shows), then the history rows."""
+    if not live.write_probe_results(redis_client, {r.component: r.to_live() for r in results}):
+        log.warning("probe results not written to Redis (unavailable)")
     try:
         with Session(engine) as session, session.begin():
             for r in results:
@@ -106,10 +75,65 @@ def run_probe_cycle(engine: Engine, client: redis.Redis) -> list[ProbeResult]:
                     session,
                     component=r.component,
                     status=r.status,
-                    checked_at=r.checked_at.replace(microsecond=0),
+                    checked_at=r.checked_at,
                     latency_ms=r.latency_ms,
                     message=r.message,
                 )
-    except Exception as exc:  # PostgreSQL down: the live state in Redis still tells the story
-        log.warning("could not store probe results: %s", exc.__class__.__name__)
+    except SQLAlchemyError as exc:
+        log.warning("probe results not written to PostgreSQL: %s", type(exc).__name__)
+        raise
+
+
+def run_probe_job(
+    engine: Engine,
+    redis_client: redis.Redis,
+    *,
+    settings: Settings | None = None,
+    probes: Sequence[Probe] | None = None,
+    now: datetime | None = None,
+    starting: bool = False,
+) -> list[ProbeResult]:
+    """One probe cycle (always under 5 s) and its storage."""
+    settings = settings or get_settings()
+    chosen = (
+        list(probes)
+        if probes is not None
+        else build_probes(
+            redis_client,
+            # The database the worker really uses (the same server the console reads).
+            database_url=engine.url.render_as_string(hide_password=False),
+            settings=settings,
+            starting=starting,
+        )
+    )
+    results = net.run_probe_cycle(
+        chosen, deadline_s=settings.probe_deadline_s, now=now or datetime.now(UTC)
+    )
+    for r in results:
+        # Log changes only: a collector that is simply not deployed must not fill the log.
+        if _last_status.get(r.component, CheckStatus.UP.value) != r.status:
+            log.info("probe %s: %s (%s)", r.component, r.status, r.message)
+        _last_status[r.component] = r.status
+    store_probe_results(engine, redis_client, results)
     return results
+
+
+_cycles_run = 0
+
+
+def run_probe_cycle(engine: Engine, client: redis.Redis) -> list[ProbeResult]:
+    """The worker's probe job (Worker.job_probes): one cycle, stored; never longer than 5 s."""
+    global _cycles_run
+    starting = _cycles_run == 0
+    _cycles_run += 1
+    return run_probe_job(engine, client, starting=starting)
+
+
+__all__ = [
+    "ProbeResult",
+    "build_probes",
+    "run_probe_cycle",
+    "run_probe_job",
+    "store_probe_results",
+    "worker_heartbeat_check",
+]

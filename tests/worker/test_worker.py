@@ -30,11 +30,20 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
     # Nothing listens on the configured ORCA Core port in this test: reported down, not raised.
     assert probes["orca_core"]["status"] == "down"
     with seeded_engine.connect() as conn:
-        assert conn.execute(text(
-            "SELECT count(*) FROM kpi_snapshots WHERE origin = 'worker'")).scalar_one() == 1
-        assert conn.execute(text(
-            "SELECT count(*) FROM health_checks WHERE checked_at > now() - interval '1 minute'"
-        )).scalar_one() == 5
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM kpi_snapshots WHERE origin = 'worker'")
+            ).scalar_one()
+            == 1
+        )
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM health_checks WHERE checked_at > now() - interval '1 minute'"
+                )
+            ).scalar_one()
+            == 5
+        )
     assert live.read_kpi_snapshot(redis_client).value["total_agents"] == 400
     worker.release_leadership()
     assert second.is_leader()  # leadership passes on when the leader goes
@@ -47,6 +56,7 @@ def test_demo_minute_is_written_once(seeded_engine: Engine) -> None:
     assert simulate_minute(seeded_engine, minute=minute, rng=rng) > 0
     assert simulate_minute(seeded_engine, minute=minute, rng=rng) == 0
     with seeded_engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM request_metrics WHERE minute = :m"),
-                         {"m": minute}).scalar_one()
+        n = conn.execute(
+            text("SELECT count(*) FROM request_metrics WHERE minute = :m"), {"m": minute}
+        ).scalar_one()
         assert n >= 20
