@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dashboard.ui import agent_view, components, registry_view
+from dashboard.ui import agent_actions, agent_view, auth, components, registry_view
 
+auth.require_page("agent_registry")
 agent_id = agent_view.parse_agent_id(components.query_params().get("agent"))
 if agent_id is not None:
     st.title("Agent detail")
@@ -17,4 +18,5 @@ else:
     if warning:
         st.warning(warning)
     registry_view.filter_form(current)
+    agent_actions.bulk_control(current)
     registry_view.table(current)

@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from dashboard.data import agents
-from dashboard.ui import charts, components, loaders, resources
+from dashboard.ui import agent_actions, charts, components, loaders, resources
 from dashboard.ui.trust_view import COMPONENTS
 
 PAGE = "agent_detail"
@@ -46,6 +46,7 @@ def render(agent_id: int) -> None:
     cols[2].metric("Type", str(a["type"]), border=True)
     cols[3].metric("Vendor", str(a["vendor"]), border=True)
     cols[4].metric("Compliance tier", str(a["compliance_tier"]), border=True)
+    agent_actions.single_control(a)
     with st.container(border=True):
         info = {
             "id": a["id"],

@@ -105,3 +105,10 @@ def load(
 def reset_for_tests() -> None:
     global _DB_DOWN_UNTIL
     _DB_DOWN_UNTIL = 0.0
+
+
+def invalidate(name: str, **kwargs: Any) -> None:
+    """Forget one cached panel (after an action changed what it shows); quiet when Redis is down."""
+    url = resources.database_url()
+    if url is not None:
+        resources.get_cache(resources.redis_url()).invalidate(_key(name, kwargs, url))

@@ -1,41 +1,62 @@
-"""The page list as data: title, script, icon and the permission needed to open it."""
+"""The page list as data: id, script, title, icon and the permission needed to open it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard.domain.permissions import PAGE_PERMISSIONS, Role, pages_for
+
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str
+    page_id: str
     title: str
     icon: str
-    permission: str
     default: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"pages/{self.page_id}.py"
+
+    @property
+    def permission(self) -> str:
+        """The permission named for this page in the one permission table."""
+        return PAGE_PERMISSIONS[self.page_id].value
 
 
 PAGES = (
-    PageSpec(
-        "pages/service_health.py",
-        "Service Health",
-        ":material/monitor_heart:",
-        "view_dashboards",
-        default=True,
-    ),
-    PageSpec("pages/trust_kpis.py", "Trust KPIs", ":material/insights:", "view_dashboards"),
-    PageSpec(
-        "pages/agent_registry.py", "Agent Registry", ":material/smart_toy:", "view_dashboards"
-    ),
+    PageSpec("service_health", "Service Health", ":material/monitor_heart:", default=True),
+    PageSpec("trust_kpis", "Trust KPIs", ":material/insights:"),
+    PageSpec("agent_registry", "Agent Registry", ":material/smart_toy:"),
+    PageSpec("review_queue", "Review Queue", ":material/fact_check:"),
+    PageSpec("audit", "Audit Trail", ":material/history:"),
+    PageSpec("drill", "Drill", ":material/crisis_alert:"),
 )
 
 
-def build_navigation(allowed: frozenset[str] | None = None) -> st.navigation:  # type: ignore[valid-type]
-    """st.navigation over the pages the user may open (all of them until sign-in exists)."""
-    pages = [
-        st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.default)
+def run_for(roles: Iterable[Role]) -> str | None:
+    """Route this run for a user with ``roles``; return the page id refused, if any.
+
+    Every page is registered (so a page opened by URL is recognised, not 'not found'), the
+    menu lists only the pages the user may open, and a refused page is not run.
+    """
+    permitted = set(pages_for(roles))
+    registered = {
+        spec.page_id: st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.default)
         for spec in PAGES
-        if allowed is None or spec.permission in allowed
-    ]
-    return st.navigation(pages)
+    }
+    current = st.navigation(list(registered.values()), position="hidden")
+    with st.sidebar:
+        for spec in PAGES:
+            if spec.page_id in permitted:
+                st.page_link(registered[spec.page_id], label=spec.title, icon=spec.icon)
+    page_id = next(
+        (pid for pid, page in registered.items() if page.url_path == current.url_path), None
+    )
+    if page_id is None or page_id not in permitted:
+        return page_id or "unknown"
+    current.run()
+    return None

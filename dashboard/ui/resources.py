@@ -13,7 +13,6 @@ from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
 
-
 CLOCK_STEP_S = 10
 
 

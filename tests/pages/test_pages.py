@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,14 +14,14 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.data import agents, kpis
 from tests.conftest import SEED_NOW
-from tests.pages.conftest import reset_app_state
+from tests.pages.conftest import new_app, reset_app_state
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=60)
+    return new_app()
 
 
 def _texts(at: AppTest) -> list[str]:
@@ -63,7 +63,9 @@ def test_trust_kpis_tiles_match_the_data_layer(app_env: None, seeded_engine: Eng
     at.switch_page("pages/trust_kpis.py").run()
     assert not at.exception, at.exception
     with Session(seeded_engine) as s:
-        expected = kpis.summarize_kpis(s, start=SEED_NOW - timedelta(hours=24), end=SEED_NOW, now=SEED_NOW)
+        expected = kpis.summarize_kpis(
+            s, start=SEED_NOW - timedelta(hours=24), end=SEED_NOW, now=SEED_NOW
+        )
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Trust Score"] == f"{expected.trust_score:.1f}"
     assert tiles["Risk Avoided $"] == f"${expected.risk_avoided_usd:,.0f}"
@@ -130,10 +132,12 @@ def test_agent_detail_shows_untrusted_name_as_text(app_env: None) -> None:
     assert any("No agent has id 999999" in w.value for w in missing.warning)
 
 
-@pytest.mark.parametrize("page", ["pages/service_health.py", "pages/trust_kpis.py",
-                                  "pages/agent_registry.py"])
-def test_postgresql_down_shows_a_banner_fast(app_env: None, page: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "page", ["pages/service_health.py", "pages/trust_kpis.py", "pages/agent_registry.py"]
+)
+def test_postgresql_down_shows_a_banner_fast(
+    app_env: None, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ORCA_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/orca")
     reset_app_state()
     at = _app()
@@ -146,8 +150,9 @@ def test_postgresql_down_shows_a_banner_fast(app_env: None, page: str,
     assert elapsed < 3.0, elapsed
 
 
-def test_redis_stopped_degrades_to_postgresql(app_env: None, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_redis_stopped_degrades_to_postgresql(
+    app_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """A real Redis is started, used, then stopped: the page says so and still has its data."""
     from dashboard.embedded import EmbeddedRedis
 

@@ -1,0 +1,282 @@
+"""The sign-in gate: login form, the signed session cookie, the actor of this run, logout.
+
+Only the session token is kept, in ``st.session_state["auth.token"]`` and in a cookie signed
+with the key from :func:`check_cookie_key`. Every run turns the token back into an Actor with
+:func:`actor_from_session`, which reads the session and the roles from PostgreSQL, so idle
+(30 min), expired (12 h), revoked and disabled sessions end here, and nothing the browser or
+session state holds can grant a role. Actions re-check the actor on the server anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+from extra_streamlit_components.CookieManager import (  # type: ignore[import-untyped]
+    _component_func as _cookie_component,
+)
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard.actions.auth import (
+    AuthenticationFailed,
+    CookieKeyError,
+    actor_from_session,
+    authenticate,
+    check_cookie_key,
+    logout,
+)
+from dashboard.actions.base import ABSOLUTE_TIMEOUT, Actor, audit_denial
+from dashboard.domain.permissions import PAGE_PERMISSIONS, can_open
+from dashboard.settings import get_settings
+from dashboard.ui import resources
+from dashboard.ui.navigation import PAGES
+
+log = logging.getLogger(__name__)
+
+COOKIE = "orca_session"
+TOKEN_KEY = "auth.token"  # noqa: S105 - a session-state key, not a secret
+ACTOR_KEY = "auth.actor"
+_COOKIE_WRITE = "auth.cookie_write"  # "set" after a sign-in, "delete" after a sign-out
+_COOKIE_EXPIRES = "auth.cookie_expires"  # when the browser drops it (the 12 h session limit)
+_DEAD_COOKIE = "auth.dead_cookie"  # a cookie already refused in this browser session
+_FAILED = "auth.failed"
+NO_ACCESS = "You don't have access to this page."
+DB_DOWN = (
+    "PostgreSQL is unreachable, so sign-in cannot be checked right now. "
+    "The console will recover by itself when the database is back."
+)
+
+
+class GateClosed(Exception):
+    """Raised internally when the console cannot run at all (no database, bad cookie key)."""
+
+
+def engine() -> Engine:
+    """The console's engine for actions (raises GateClosed when no database is configured)."""
+    url = resources.database_url()
+    if url is None:
+        raise GateClosed("No database is configured (ORCA_DATABASE_URL).")
+    return resources.get_engine(url)
+
+
+def _key() -> str:
+    try:
+        return check_cookie_key(get_settings())
+    except CookieKeyError as exc:
+        raise GateClosed(str(exc)) from None
+
+
+def _sign(key: str, token: str) -> str:
+    mac = hmac.new(key.encode(), token.encode(), hashlib.sha256).digest()
+    return token + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def cookie_value(key: str, token: str) -> str:
+    """The cookie's content: the token and its HMAC-SHA256 under the cookie key."""
+    return _sign(key, token)
+
+
+def token_from_cookie(key: str, value: object) -> str | None:
+    """The token of a signed cookie value, or None when it is missing or the signature is wrong."""
+    if not isinstance(value, str) or "." not in value or len(value) > 400:
+        return None
+    token = value.rsplit(".", 1)[0]
+    return token if hmac.compare_digest(_sign(key, token), value) else None
+
+
+def _browser_cookie() -> str | None:
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # no request context (bare runs): no cookie
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _write_cookie(key: str) -> None:
+    """Keep the browser's cookie in step with this session (a zero-height component)."""
+    action = st.session_state.get(_COOKIE_WRITE)
+    token = st.session_state.get(TOKEN_KEY)
+    with st.sidebar:
+        if action == "set" and isinstance(token, str):
+            # Fixed at sign-in: the same arguments every run, so the browser writes it once.
+            expires = str(st.session_state.get(_COOKIE_EXPIRES) or "")
+            _cookie_component(
+                method="set",
+                cookie=COOKIE,
+                value=cookie_value(key, token),
+                options={"path": "/", "expires": expires, "sameSite": "strict"},
+                key="auth.cookie_set",
+                default=False,
+            )
+        elif action == "delete":
+            _cookie_component(
+                method="delete", cookie=COOKIE, key="auth.cookie_delete", default=False
+            )
+
+
+def _resolve(engine: Engine, key: str) -> Actor | None:
+    """The actor of this run, from the session's token or else from the browser's cookie."""
+    token = st.session_state.get(TOKEN_KEY)
+    from_cookie = False
+    if not isinstance(token, str) or not token:
+        raw = _browser_cookie()
+        if raw is None or raw == st.session_state.get(_DEAD_COOKIE):
+            return None
+        token = token_from_cookie(key, raw)
+        if token is None:
+            st.session_state[_DEAD_COOKIE] = raw
+            st.session_state[_COOKIE_WRITE] = "delete"
+            return None
+        from_cookie = True
+    actor = actor_from_session(engine, token)
+    if actor is None:
+        st.session_state.pop(TOKEN_KEY, None)
+        if from_cookie:
+            st.session_state[_DEAD_COOKIE] = _browser_cookie()
+        st.session_state[_COOKIE_WRITE] = "delete"
+        return None
+    st.session_state[TOKEN_KEY] = token
+    return actor
+
+
+def _sign_in() -> None:
+    """on_click of the login form: authenticate, keep only the token."""
+    username = str(st.session_state.get("auth.username") or "")
+    password = str(st.session_state.get("auth.password") or "")
+    st.session_state["auth.password"] = ""
+    try:
+        token = authenticate(engine(), username, password)
+    except AuthenticationFailed as exc:
+        st.session_state[_FAILED] = exc.message
+        return
+    except (GateClosed, SQLAlchemyError):
+        st.session_state[_FAILED] = DB_DOWN
+        return
+    st.session_state.pop(_FAILED, None)
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[_COOKIE_WRITE] = "set"
+    st.session_state[_COOKIE_EXPIRES] = (datetime.now(UTC) + ABSOLUTE_TIMEOUT).isoformat()
+
+
+def _sign_out() -> None:
+    """on_click of the logout button: end the session on the server, then forget it here."""
+    token = st.session_state.pop(TOKEN_KEY, None)
+    st.session_state.pop(ACTOR_KEY, None)
+    st.session_state[_DEAD_COOKIE] = _browser_cookie()
+    st.session_state[_COOKIE_WRITE] = "delete"
+    if isinstance(token, str):
+        try:
+            logout(engine(), token)
+        except (GateClosed, SQLAlchemyError):
+            log.warning("logout could not reach PostgreSQL; the session ends by timeout")
+
+
+def login_form() -> None:
+    _, mid, _ = st.columns([1, 2, 1])
+    with mid:
+        st.title("Sign in to the ORCA Ops Console")
+        with st.form("auth.login", border=True):
+            st.text_input("User name", key="auth.username", max_chars=64)
+            st.text_input("Password", type="password", key="auth.password", max_chars=200)
+            st.form_submit_button("Sign in", type="primary", on_click=_sign_in)
+        failed = st.session_state.get(_FAILED)
+        if failed:
+            st.error(str(failed))
+
+
+def _only(body: Callable[[], object]) -> None:
+    """Run ``body`` as the one page of this run.
+
+    st.navigation must be called on every run: without it Streamlit falls back to the pages/
+    folder and would run the page named in the URL, signed in or not.
+    """
+
+    def sign_in() -> None:
+        body()
+
+    # Every page's address leads here too, so a deep link shows the form, not "page not found".
+    pages = [st.Page(sign_in, title="Sign in", default=True)] + [
+        st.Page(sign_in, title="Sign in", url_path=spec.page_id)
+        for spec in PAGES
+        if not spec.default
+    ]
+    st.navigation(pages, position="hidden").run()
+
+
+def gate() -> Actor | None:
+    """Resolve the signed-in actor for this run; show the login form (and return None) if none."""
+    try:
+        key = _key()
+        actor = _resolve(engine(), key)
+    except GateClosed as exc:
+        message = str(exc)
+        _only(lambda: st.error(message, icon="🛑"))
+        return None
+    except SQLAlchemyError:
+        _only(lambda: st.error(DB_DOWN, icon="🛑"))
+        return None
+    _write_cookie(key)
+    if actor is None:
+        st.session_state.pop(ACTOR_KEY, None)
+        _only(login_form)
+        return None
+    st.session_state[ACTOR_KEY] = actor
+    with st.sidebar:
+        st.caption(f"Signed in as **{actor.username}** ({', '.join(actor.roles) or 'no role'})")
+        st.button("Log out", key="auth.logout", on_click=_sign_out)
+    return actor
+
+
+def current_actor() -> Actor | None:
+    """The actor the gate resolved for this run (from the database, never from a widget)."""
+    value: Any = st.session_state.get(ACTOR_KEY)
+    return value if isinstance(value, Actor) else None
+
+
+def require_page(page_id: str) -> Actor:
+    """A page's own role check: the live actor from the database, or stop the run.
+
+    The router already did this, but a page can also be run straight from the pages/ folder
+    (Streamlit's fallback), so each page asks again instead of trusting a value left in
+    session state by an earlier run.
+    """
+    try:
+        actor = _resolve(engine(), _key())
+    except (GateClosed, SQLAlchemyError):
+        st.error(DB_DOWN, icon="🛑")
+        st.stop()
+    if actor is None:
+        st.session_state.pop(ACTOR_KEY, None)
+        login_form()
+        st.stop()
+    st.session_state[ACTOR_KEY] = actor
+    if not can_open(actor.roles, page_id):
+        refuse_page(actor, page_id)
+        st.stop()
+    return actor
+
+
+def refuse_page(actor: Actor, page_id: str) -> None:
+    """The plain answer to a page opened by URL without the permission; the refusal is audited."""
+    st.title("Access denied")
+    st.error(NO_ACCESS)
+    needed = PAGE_PERMISSIONS.get(page_id)
+    try:
+        with engine().connect() as conn:
+            audit_denial(
+                conn,
+                actor,
+                action="page.open",
+                target_type="page",
+                target_id=page_id,
+                detail=f"missing permission {needed.value if needed else 'unknown page'}",
+            )
+    except (GateClosed, SQLAlchemyError):
+        log.warning("could not audit a refused page %s", page_id)

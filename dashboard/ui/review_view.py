@@ -1,0 +1,171 @@
+"""Discovery review queue body: newly discovered agents, oldest first; approve or reject them.
+
+Select agents -> preview the decision -> confirm (``on_click``). One agent goes through
+approve/reject_discovery with the version the user saw; several go through the bulk actions
+(typing the count back above 10). Every call re-checks the actor's permission on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard.actions.agents import (
+    ReviewQueuePage,
+    approve_discovery,
+    bulk_approve_discoveries,
+    bulk_reject_discoveries,
+    list_review_queue,
+    needs_typed_confirmation,
+    reject_discovery,
+)
+from dashboard.actions.base import ActionDenied, ActionResult
+from dashboard.ui import auth
+from dashboard.ui.agent_actions import show_result
+
+PAGE = "review_queue"
+PAGE_SIZE = 100
+DECISIONS = {"approve": "Approve (becomes active)", "reject": "Reject (becomes deprecated)"}
+TEXT = st.column_config.TextColumn
+
+
+def load() -> ReviewQueuePage | None:
+    """This page of the queue for the signed-in actor, or None after showing why not."""
+    actor = auth.current_actor()
+    if actor is None:
+        return None
+    cursors: list[tuple[datetime, int] | None] = st.session_state.setdefault(f"{PAGE}.cursors", [])
+    try:
+        return list_review_queue(
+            auth.engine(), actor, limit=PAGE_SIZE, after=cursors[-1] if cursors else None
+        )
+    except ActionDenied as denied:
+        st.error(denied.message)
+    except (auth.GateClosed, SQLAlchemyError):
+        st.error("PostgreSQL is unreachable: the review queue cannot be shown right now.")
+    return None
+
+
+def _label(rows: pd.DataFrame) -> dict[int, str]:
+    return {int(r["id"]): f"#{int(r['id'])} · {r['name']}" for _, r in rows.iterrows()}
+
+
+def _stage() -> None:
+    chosen = [int(i) for i in st.session_state.get(f"{PAGE}.selected") or []]
+    if not chosen:
+        st.session_state[f"{PAGE}.result"] = ActionResult("invalid", "Select agents first.")
+        return
+    decision = str(st.session_state.get(f"{PAGE}.decision") or "approve")
+    st.session_state[f"{PAGE}.staged"] = (decision, tuple(chosen))
+    st.session_state[f"{PAGE}.typed"] = ""
+
+
+def _cancel() -> None:
+    st.session_state.pop(f"{PAGE}.staged", None)
+
+
+def _confirm(versions: dict[int, int]) -> None:
+    staged = st.session_state.pop(f"{PAGE}.staged", None)
+    actor = auth.current_actor()
+    if not isinstance(staged, tuple) or actor is None:
+        return
+    decision, ids = staged
+    note = str(st.session_state.get(f"{PAGE}.note") or "").strip() or None
+    try:
+        if len(ids) == 1:
+            single = approve_discovery if decision == "approve" else reject_discovery
+            result = single(auth.engine(), actor, ids[0], note, versions.get(ids[0]))
+        else:
+            confirm = None
+            if needs_typed_confirmation(len(ids)):
+                typed = str(st.session_state.get(f"{PAGE}.typed") or "").strip()
+                if typed != str(len(ids)):
+                    st.session_state[f"{PAGE}.staged"] = staged
+                    st.session_state[f"{PAGE}.result"] = ActionResult(
+                        "invalid", f"Type {len(ids)} to confirm; nothing was changed."
+                    )
+                    return
+                confirm = len(ids)
+            bulk = bulk_approve_discoveries if decision == "approve" else bulk_reject_discoveries
+            result = bulk(auth.engine(), actor, list(ids), note, confirm_count=confirm)
+    except (auth.GateClosed, SQLAlchemyError):
+        result = ActionResult("error", "PostgreSQL is unreachable; nothing was changed.")
+    st.session_state[f"{PAGE}.result"] = result
+    if result.ok:
+        st.session_state[f"{PAGE}.selected"] = []
+        st.session_state[f"{PAGE}.note"] = ""
+
+
+def queue(page: ReviewQueuePage) -> None:
+    """The table of waiting agents with paging, then the staged decision form."""
+    cursors: list[Any] = st.session_state.setdefault(f"{PAGE}.cursors", [])
+    st.caption(
+        f"{page.total:,} agents await review · page {len(cursors) + 1} · oldest discovery first"
+    )
+    show_result(f"{PAGE}.result")
+    if page.rows.empty:
+        st.info("No discovered agent awaits review.", icon="ℹ️")
+        return
+    st.dataframe(
+        page.rows,
+        hide_index=True,
+        key=f"{PAGE}.table",
+        column_config={
+            "id": st.column_config.NumberColumn("id", format="%d"),
+            "name": TEXT("name", width="large"),
+            "owner": TEXT("owner"),
+            "discovered_at": st.column_config.DatetimeColumn(
+                "discovered", format="YYYY-MM-DD HH:mm"
+            ),
+        },
+    )
+    nav = st.columns([1, 1, 6])
+    if nav[0].button("← Previous", disabled=not cursors, key=f"{PAGE}.prev"):
+        cursors.pop()
+        st.rerun()
+    if nav[1].button("Next →", disabled=page.next_after is None, key=f"{PAGE}.next"):
+        cursors.append(page.next_after)
+        st.rerun()
+    labels = _label(page.rows)
+    versions = {int(r["id"]): int(r["version"]) for _, r in page.rows.iterrows()}
+    current = [i for i in st.session_state.get(f"{PAGE}.selected") or [] if i in labels]
+    st.session_state[f"{PAGE}.selected"] = current
+    with st.container(border=True):
+        st.markdown("**Review**")
+        st.multiselect(
+            "Agents to review (from this page)",
+            list(labels),
+            format_func=labels.__getitem__,
+            key=f"{PAGE}.selected",
+        )
+        st.radio(
+            "Decision",
+            list(DECISIONS),
+            format_func=DECISIONS.__getitem__,
+            horizontal=True,
+            key=f"{PAGE}.decision",
+        )
+        st.text_input("Note (optional, kept in the audit trail)", key=f"{PAGE}.note")
+        staged = st.session_state.get(f"{PAGE}.staged")
+        if isinstance(staged, tuple):
+            decision, ids = staged
+            names = ", ".join(labels.get(i, f"#{i}") for i in ids[:10])
+            more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+            st.warning(f"{decision.capitalize()} {len(ids)} agent(s): {names}{more}")
+            if len(ids) > 1 and needs_typed_confirmation(len(ids)):
+                st.text_input(f"Type {len(ids)} to confirm", key=f"{PAGE}.typed", max_chars=12)
+            c = st.columns([1, 1, 4])
+            c[0].button(
+                f"Confirm: {decision} {len(ids)}",
+                type="primary",
+                key=f"{PAGE}.confirm",
+                on_click=_confirm,
+                args=(versions,),
+            )
+            c[1].button("Cancel", key=f"{PAGE}.cancel", on_click=_cancel)
+        else:
+            st.button("Preview decision", key=f"{PAGE}.preview", on_click=_stage)
