@@ -9,6 +9,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard.data.cache import SharedCache
+from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
@@ -19,7 +20,8 @@ CLOCK_STEP_S = 10
 @st.cache_resource(show_spinner=False)
 def get_engine(url: str) -> Engine:
     # Short connect timeout: a page with PostgreSQL down must render within 3 s.
-    return make_engine(url, connect_timeout_s=1, statement_timeout_ms=10_000)
+    # The console works as orca_app: it may add to the audit log but never rewrite it.
+    return install_app_role(make_engine(url, connect_timeout_s=1, statement_timeout_ms=10_000))
 
 
 @st.cache_resource(show_spinner=False)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dashboard.data import kpis, live, rollups
+from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
@@ -174,7 +175,7 @@ class Worker:
 
 def run_worker(*, once: bool = False) -> int:
     settings = get_settings()
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = install_app_role(make_engine(settings.sqlalchemy_url))
     worker = Worker(engine)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
