@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -138,18 +137,16 @@ class EmbeddedRedis:
         return pid
 
     def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-            self._proc = None
+        """Stop the server only if this process started it: a reused one belongs to another
+        process (e.g. `make run` while `orca-dashboard worker` runs in a second terminal)."""
+        if self._proc is None:
             return
-        pid = self._running_pid()
-        if pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._proc = None
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
