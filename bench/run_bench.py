@@ -25,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
 
 from dashboard.db.engine import make_engine  # noqa: E402
 from dashboard.db.migrate import upgrade  # noqa: E402
@@ -114,7 +113,7 @@ def main() -> int:
         else:
             upgrade(url)
             print(f"reusing {DB_NAME}\n")
-        with Session(engine) as s:
+        with engine.connect() as s:
             n = s.execute(text("SELECT count(*) FROM agents")).scalar_one()
             m = s.execute(text("SELECT count(*) FROM request_metrics")).scalar_one()
         print(f"data set: {n:,} agents, {m:,} request-metric rows; now = {NOW.isoformat()}\n")

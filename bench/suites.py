@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, text
 
 from dashboard.data import agents, health, kpis, metrics
 from dashboard.data.cache import SharedCache
@@ -65,13 +64,13 @@ def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Quer
 
 def _run_set(engine: Engine, queries: list[Query], cache: SharedCache | None, tag: str) -> float:
     started = time.perf_counter()
-    with Session(engine) as session:
+    with engine.connect() as conn:
         for name, fn, kwargs in queries:
             if cache is None:
-                fn(session, **kwargs)
+                fn(conn, **kwargs)
             else:
                 cache.get_or_compute(
-                    f"{tag}:{name}", 300, lambda fn=fn, kwargs=kwargs: fn(session, **kwargs)
+                    f"{tag}:{name}", 300, lambda fn=fn, kwargs=kwargs: fn(conn, **kwargs)
                 )
     return (time.perf_counter() - started) * 1000
 
@@ -118,14 +117,14 @@ def _deep_page(
     print(
         "== Agent search: page 1 vs page 10,000 (50 rows a page, keyset; target: deep <= 2x page 1)"
     )
-    with Session(engine) as session:
-        total = session.execute(text("SELECT count(*) FROM agents")).scalar_one()
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM agents")).scalar_one()
         offset = min(total - 60, 50 * 9_999)
         for sort, desc in (("name", False), ("trust_score", True), ("discovered_at", False)):
             column = agents.SORTS[sort][0]
             order = "DESC" if desc else "ASC"
             # Reach page 10,000's cursor once (not timed), as a user who paged there would hold it.
-            row = session.execute(
+            row = conn.execute(
                 text(
                     f"SELECT id, {column} AS v FROM agents WHERE {column} IS NOT NULL "  # noqa: S608
                     f"ORDER BY {column} {order}, id {order} OFFSET :o LIMIT 1"
@@ -144,8 +143,8 @@ def _deep_page(
                     "f": agents._fingerprint(agents.AgentFilter()),
                 }
             )
-            first = [_timed_search(session, sort, desc, None) for _ in range(runs)]
-            deep = [_timed_search(session, sort, desc, cursor) for _ in range(runs)]
+            first = [_timed_search(conn, sort, desc, None) for _ in range(runs)]
+            deep = [_timed_search(conn, sort, desc, cursor) for _ in range(runs)]
             p1, pd_ = statistics.median(first), statistics.median(deep)
             print(
                 f"  sort {sort:14} {'desc' if desc else 'asc ':4}  page 1 {fmt(p1)}  "
@@ -154,10 +153,10 @@ def _deep_page(
     print()
 
 
-def _timed_search(session: Session, sort: str, desc: bool, cursor: str | None) -> float:
+def _timed_search(conn: Connection, sort: str, desc: bool, cursor: str | None) -> float:
     started = time.perf_counter()
     page = agents.search_agents(
-        session,
+        conn,
         filters=agents.AgentFilter(),
         sort=sort,
         descending=desc,

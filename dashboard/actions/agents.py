@@ -18,7 +18,6 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from dashboard.actions.base import (
     ERROR_MESSAGE,
@@ -223,7 +222,7 @@ def _single(
     try:
         with engine.begin() as conn:
             try:
-                roles = authorize(conn, actor, t.permission, action=t.action, target=target)
+                roles = authorize(conn, actor, t.action, target=target)
             except ActionDenied as denied:
                 return ActionResult("denied", denied.message)
             if not _valid_id(agent_id):
@@ -338,23 +337,20 @@ def _describe(targets: Targets) -> tuple[str, dict[str, Any]]:
 def _resolve(conn: Connection, targets: Targets) -> list[int] | str:
     """Ids of the agents selected now (sorted), or a plain message when the selection is bad."""
     if isinstance(targets, AgentFilter):
-        with Session(bind=conn) as session:
-            total = count_agents(session, filters=targets)
-            if total > MAX_BULK:
-                return (
-                    f"This selection holds {total:,} agents; a bulk action may touch at most "
-                    f"{MAX_BULK:,}. Narrow the filters."
-                )
-            ids: list[int] = []
-            cursor: str | None = None
-            while True:
-                page = search_agents(
-                    session, filters=targets, sort="name", cursor=cursor, page_size=1000
-                )
-                ids.extend(int(i) for i in page.rows["id"])
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+        total = count_agents(conn, filters=targets)
+        if total > MAX_BULK:
+            return (
+                f"This selection holds {total:,} agents; a bulk action may touch at most "
+                f"{MAX_BULK:,}. Narrow the filters."
+            )
+        ids: list[int] = []
+        cursor: str | None = None
+        while True:
+            page = search_agents(conn, filters=targets, sort="name", cursor=cursor, page_size=1000)
+            ids.extend(int(i) for i in page.rows["id"])
+            cursor = page.next_cursor
+            if cursor is None:
+                break
         return sorted(set(ids))
     if isinstance(targets, str | bytes) or not isinstance(targets, Sequence):
         return "Choose agents with a filter or a list of agent ids."
@@ -384,9 +380,7 @@ def _bulk(
     try:
         with engine.begin() as conn:
             try:
-                roles = authorize(
-                    conn, actor, t.permission, action=t.bulk_action, target=("agents", label)
-                )
+                roles = authorize(conn, actor, t.bulk_action, target=("agents", label))
             except ActionDenied as denied:
                 return ActionResult("denied", denied.message)
             try:
@@ -558,8 +552,7 @@ def list_review_queue(
             authorize(
                 conn,
                 actor,
-                Permission.REVIEW_DISCOVERIES,
-                action="discovery.list",
+                "discovery.list",
                 target=("agents", "review_queue"),
             )
         finally:

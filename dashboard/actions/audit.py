@@ -80,9 +80,7 @@ def _query(
     """The query this actor may run (None: nothing to see), and whether it is own rows only."""
     with engine.connect() as conn:
         try:
-            roles = authorize(
-                conn, actor, Permission.VIEW_AUDIT_OWN, action=action, target=("audit", None)
-            )
+            roles = authorize(conn, actor, action, target=("audit", None))
         finally:
             conn.commit()
     own_only = not allowed(roles, Permission.VIEW_AUDIT_ALL)

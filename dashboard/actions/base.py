@@ -14,14 +14,16 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from dashboard.db.auth_store import AuditRecord, get_session, record_audit, revoke_session
-from dashboard.domain.permissions import Permission, Role, allowed
+from dashboard.domain.permissions import Role, allowed, permission_for
 
 log = logging.getLogger(__name__)
 
@@ -202,18 +204,19 @@ def audit_denial(
 def authorize(
     conn: Connection,
     actor: Actor,
-    permission: Permission,
-    *,
     action: str,
+    *,
     target: tuple[str, str | None] | None = None,
     reason: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Role, ...]:
-    """Check on the server that ``actor`` may ``permission``; return the live roles.
+    """Check on the server that ``actor`` may perform ``action``; return the live roles.
 
-    A refusal (no permission, or no live session) is audited and raised as ActionDenied with
-    a plain message. ``target`` is (type, id) for the audit row.
+    The permission comes from ACTION_PERMISSIONS (an action missing there raises LookupError
+    before anything else happens). A refusal (no permission, or no live session) is audited
+    and raised as ActionDenied with a plain message. ``target`` is (type, id) for the audit row.
     """
+    permission = permission_for(action)
     target_type, target_id = target if target is not None else (None, None)
     try:
         roles = live_roles(conn, actor, now=now)
@@ -240,6 +243,43 @@ def authorize(
         )
         raise ActionDenied(DENIED_MESSAGE)
     return roles
+
+
+Body = Callable[[Connection, tuple[Role, ...]], ActionResult]
+
+
+def run_authorised(
+    engine: Engine,
+    actor: Actor,
+    action: str,
+    body: Body,
+    *,
+    target: tuple[str, str | None] | None = None,
+    reason: str | None = None,
+    integrity_message: str | None = None,
+) -> ActionResult:
+    """The one shape of a state change: authorise ``action``, then ``body`` in one transaction.
+
+    ``body(conn, roles)`` locks, changes and writes its audit row on ``conn``; everything
+    commits together or not at all. A denial is audited (on its own connection) and answered
+    as a "denied" result; a database failure rolls everything back and is answered as "error"
+    (an IntegrityError as ``integrity_message`` when given). Never raises for those.
+    """
+    try:
+        with engine.begin() as conn:
+            try:
+                roles = authorize(conn, actor, action, target=target, reason=reason)
+            except ActionDenied as denied:
+                return ActionResult("denied", denied.message)
+            return body(conn, roles)
+    except IntegrityError:
+        if integrity_message is None:
+            log.exception("%s on %s failed", action, target)
+            return ActionResult("error", ERROR_MESSAGE)
+        return ActionResult("invalid", integrity_message)
+    except SQLAlchemyError:
+        log.exception("%s on %s failed", action, target)
+        return ActionResult("error", ERROR_MESSAGE)
 
 
 def clean_reason(reason: object, *, required: bool = True) -> str | None:

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, authorize
 from dashboard.core.faults import clear_fault, inject_fault
 from dashboard.db.auth_store import AuditRecord, record_audit
-from dashboard.domain.permissions import Permission
 
 
 def start_drill(
@@ -29,8 +28,7 @@ def start_drill(
             roles = authorize(
                 conn,
                 actor,
-                Permission.RUN_DRILLS,
-                action="drill.start",
+                "drill.start",
                 target=("fault", str(name)[:40]),
             )
         except ActionDenied as denied:
@@ -68,8 +66,7 @@ def stop_drill(
             roles = authorize(
                 conn,
                 actor,
-                Permission.RUN_DRILLS,
-                action="drill.stop",
+                "drill.stop",
                 target=("fault", name or "all"),
             )
         except ActionDenied as denied:

@@ -15,17 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from dashboard.actions.auth import hash_password, password_problem
 from dashboard.actions.base import (
-    ERROR_MESSAGE,
-    ActionDenied,
     ActionResult,
     Actor,
     authorize,
     clean_reason,
     now_utc,
+    run_authorised,
 )
 from dashboard.db.auth_store import (
     AuditRecord,
@@ -38,7 +36,7 @@ from dashboard.db.auth_store import (
     update_user,
 )
 from dashboard.db.auth_store import list_users as _select_users
-from dashboard.domain.permissions import Permission, Role, parse_roles
+from dashboard.domain.permissions import Role, parse_roles
 
 log = logging.getLogger(__name__)
 
@@ -114,27 +112,16 @@ def _run(
     *,
     reason: str | None = None,
 ) -> ActionResult:
-    """Authorise (manage_users) and run ``body`` in one transaction; plain answers throughout."""
-    target = ("user", str(username)[:64])
-    try:
-        with engine.begin() as conn:
-            try:
-                roles = authorize(
-                    conn,
-                    actor,
-                    Permission.MANAGE_USERS,
-                    action=action,
-                    target=target,
-                    reason=reason,
-                )
-            except ActionDenied as denied:
-                return ActionResult("denied", denied.message)
-            return body(conn, roles)
-    except IntegrityError:
-        return ActionResult("invalid", f"A user named {username} already exists.")
-    except SQLAlchemyError:
-        log.exception("%s of %s failed", action, username)
-        return ActionResult("error", ERROR_MESSAGE)
+    """A user change through the one authorised-transaction helper."""
+    return run_authorised(
+        engine,
+        actor,
+        action,
+        body,
+        target=("user", str(username)[:64]),
+        reason=reason,
+        integrity_message=f"A user named {username} already exists.",
+    )
 
 
 def _audit(
@@ -219,7 +206,7 @@ def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
     """Every user, by name. Needs manage_users (raises ActionDenied otherwise, audited)."""
     with engine.connect() as conn:
         try:
-            authorize(conn, actor, Permission.MANAGE_USERS, action="user.list")
+            authorize(conn, actor, "user.list")
         finally:
             conn.commit()
         return [_info(row) for row in _select_users(conn)]

@@ -20,9 +20,8 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from dashboard.core.faults import FaultView
 from dashboard.data.kpis import summarize_kpis
@@ -107,7 +106,7 @@ AGENT_FILTER: Final = """(CAST(:status AS text) IS NULL OR status = :status)
       AND (CAST(:vendor AS text) IS NULL OR vendor = :vendor)"""
 
 
-def query_agents(session: Session, query: Mapping[str, list[str]]) -> dict[str, Any]:
+def query_agents(conn: Connection, query: Mapping[str, list[str]]) -> dict[str, Any]:
     params: dict[str, Any] = {
         "status": _allowed(query, "status", values(AgentStatus)),
         "type": _allowed(query, "type", values(AgentType)),
@@ -128,7 +127,7 @@ def query_agents(session: Session, query: Mapping[str, list[str]]) -> dict[str, 
         except (ValueError, KeyError, TypeError):
             raise ApiError(400, "invalid cursor") from None
     rows = (
-        session.execute(
+        conn.execute(
             text(
                 f"SELECT {AGENT_COLUMNS} FROM agents WHERE {AGENT_FILTER} AND id > :after "  # noqa: S608 - constant SQL pieces
                 "ORDER BY id LIMIT :lim"
@@ -138,7 +137,7 @@ def query_agents(session: Session, query: Mapping[str, list[str]]) -> dict[str, 
         .mappings()
         .all()
     )
-    total = session.execute(
+    total = conn.execute(
         text(f"SELECT count(*) FROM agents WHERE {AGENT_FILTER}"),  # noqa: S608
         params,
     ).scalar_one()
@@ -151,8 +150,8 @@ def query_agents(session: Session, query: Mapping[str, list[str]]) -> dict[str, 
     }
 
 
-def query_trust(session: Session, now: datetime) -> dict[str, Any]:
-    kpis = summarize_kpis(session, start=now - KPI_PERIOD, end=now, now=now)
+def query_trust(conn: Connection, now: datetime) -> dict[str, Any]:
+    kpis = summarize_kpis(conn, start=now - KPI_PERIOD, end=now, now=now)
     return {
         "trust_score": None if kpis.trust_score is None else round(kpis.trust_score, 3),
         "risk_avoided_usd": kpis.risk_avoided_usd,
@@ -165,7 +164,7 @@ def query_trust(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
-def query_trust_score(session: Session, raw_id: str) -> dict[str, Any]:
+def query_trust_score(conn: Connection, raw_id: str) -> dict[str, Any]:
     try:
         agent_id = int(raw_id)
     except ValueError:
@@ -173,7 +172,7 @@ def query_trust_score(session: Session, raw_id: str) -> dict[str, Any]:
     if not 0 < agent_id < 2**62:
         raise ApiError(400, "agent_id out of range")
     row = (
-        session.execute(
+        conn.execute(
             text("""SELECT a.id, h.score, h.reliability, h.policy_adherence, h.sync_freshness,
                            h.risk_exposure, h.computed_at
                     FROM agents a LEFT JOIN LATERAL (
@@ -210,19 +209,19 @@ GAPS_COUNT_SQL: Final = f"SELECT count(*) FROM sync_gaps WHERE {GAPS_WHERE}"  # 
 
 
 def query_sync_gaps(
-    session: Session, query: Mapping[str, list[str]], now: datetime
+    conn: Connection, query: Mapping[str, list[str]], now: datetime
 ) -> dict[str, Any]:
     severity = _allowed(query, "severity", values(Severity))
     params = {"severity": severity, "lim": MAX_GAPS}
-    gaps = session.execute(text(GAPS_SQL), params).mappings().all()
-    count = session.execute(text(GAPS_COUNT_SQL), {"severity": severity}).scalar_one()
-    fresh, total = session.execute(
+    gaps = conn.execute(text(GAPS_SQL), params).mappings().all()
+    count = conn.execute(text(GAPS_COUNT_SQL), {"severity": severity}).scalar_one()
+    fresh, total = conn.execute(
         text("""SELECT count(*) FILTER (WHERE last_success_at >= CAST(:now AS timestamptz)
                                               - make_interval(secs => :slo)), count(*)
                 FROM data_sources"""),
         {"now": now, "slo": FRESHNESS_SLO_SECONDS},
     ).one()
-    drifting, active = session.execute(
+    drifting, active = conn.execute(
         text("""SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM drift_detections d
                          WHERE d.agent_id = a.id AND d.resolved_at IS NULL)), count(*)
                 FROM agents a WHERE a.status = 'active'"""),
@@ -269,17 +268,17 @@ class CoreApi:
         self.on_crash = on_crash
         self.rng = rng or random.Random()  # noqa: S311 - fault sampling, not security
 
-    def _read_only(self) -> Session:
-        session = Session(self.engine)
-        session.execute(text("SET TRANSACTION READ ONLY"))
-        return session
+    def _read_only(self) -> Connection:
+        conn = self.engine.connect()
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+        return conn
 
     def health(self) -> tuple[int, dict[str, Any]]:
         checks: list[dict[str, Any]] = []
         started = time.monotonic()
         try:
-            with self._read_only() as session:
-                session.execute(text("SELECT 1"))
+            with self._read_only() as conn:
+                conn.execute(text("SELECT 1"))
             checks.append(
                 {
                     "name": "database",
@@ -318,15 +317,15 @@ class CoreApi:
 
     def dispatch(self, route: str, param: str | None, query: Mapping[str, list[str]]) -> Any:
         now = datetime.now(UTC)
-        with self._read_only() as session:
+        with self._read_only() as conn:
             if route == "/api/v1/agents":
-                return query_agents(session, query)
+                return query_agents(conn, query)
             if route == "/api/v1/trust":
-                return query_trust(session, now)
+                return query_trust(conn, now)
             if route == "/api/v1/trust/sync-gaps":
-                return query_sync_gaps(session, query, now)
+                return query_sync_gaps(conn, query, now)
             assert param is not None
-            return query_trust_score(session, param)
+            return query_trust_score(conn, param)
 
     def _wait(self, seconds: float, still: Callable[[], bool] | None = None) -> None:
         end = time.monotonic() + seconds

@@ -17,8 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, text
 
 from dashboard.core.api import RequestRecorder
 from dashboard.core.faults import FaultView
@@ -99,19 +98,19 @@ class TrafficGenerator:
         self._wave_ids: list[int] = []
 
     # -- helpers ----------------------------------------------------------------------------
-    def _part(self, report: TickReport | None, name: str, fn: Callable[[Session], Any]) -> Any:
+    def _part(self, report: TickReport | None, name: str, fn: Callable[[Connection], Any]) -> Any:
         try:
-            with Session(self.engine) as session, session.begin():
-                return fn(session)
+            with self.engine.begin() as conn:
+                return fn(conn)
         except Exception as exc:  # one failing part must not stop the others
             log.warning("stand-in %s failed: %s: %s", name, type(exc).__name__, exc)
             if report is not None:
                 report.failed_parts.append(name)
             return None
 
-    def _ensure_partitions(self, session: Session, day: date) -> None:
+    def _ensure_partitions(self, conn: Connection, day: date) -> None:
         if day not in self._partition_days:
-            ensure_partitions(session, first_day=day, last_day=day + timedelta(days=1))
+            ensure_partitions(conn, first_day=day, last_day=day + timedelta(days=1))
             self._partition_days.add(day)
 
     def _poisson(self, lam: float) -> int:
@@ -157,9 +156,9 @@ class TrafficGenerator:
         return out
 
     def write_request_metrics(
-        self, session: Session, now: datetime, tick_s: float
+        self, conn: Connection, now: datetime, tick_s: float
     ) -> tuple[int, int]:
-        self._ensure_partitions(session, now.date())
+        self._ensure_partitions(conn, now.date())
         rows = self._simulated(now, tick_s)
         for k, served in self.recorder.drain().items():
             mine = rows.setdefault(k, [0.0] * len(served))
@@ -179,12 +178,12 @@ class TrafficGenerator:
             row.update({c: int(v) for c, v in zip(BUCKET_COLUMNS, vals[3:], strict=True)})
             params.append(row)
         if params:
-            session.execute(text(REQUEST_UPSERT), params)
+            conn.execute(text(REQUEST_UPSERT), params)
         return sum(int(v[0]) for v in rows.values()), sum(int(v[1]) for v in rows.values())
 
     # -- resources --------------------------------------------------------------------------
-    def write_resources(self, session: Session, now: datetime) -> None:
-        self._ensure_partitions(session, now.date())
+    def write_resources(self, conn: Connection, now: datetime) -> None:
+        self._ensure_partitions(conn, now.date())
         faults = self.faults.active()
         hour = now.hour + now.minute / 60.0
         load = 0.5 + 0.5 * math.sin((hour - 8) / 24 * 2 * math.pi) ** 2
@@ -215,7 +214,7 @@ class TrafficGenerator:
                     "net_tx_bytes": int(load * 6e6 + self.rng.exponential(5e5)),
                 }
             )
-        session.execute(
+        conn.execute(
             text("""INSERT INTO resource_samples (minute, instance, cpu_pct, memory_pct, disk_pct,
                         db_connections, db_pool_size, net_rx_bytes, net_tx_bytes)
                     VALUES (:minute, :instance, :cpu_pct, :memory_pct, :disk_pct, :db_connections,
@@ -229,13 +228,13 @@ class TrafficGenerator:
         )
 
     # -- violations -------------------------------------------------------------------------
-    def write_violations(self, session: Session, now: datetime, tick_s: float) -> int:
+    def write_violations(self, conn: Connection, now: datetime, tick_s: float) -> int:
         boost = 10.0 if self.faults.get("trust_collapse") is not None else 1.0
         new = self._poisson(1.0 * boost * tick_s / 60.0)
         made = 0
         if new:
             ids = (
-                session.execute(
+                conn.execute(
                     text(
                         "SELECT id FROM agents WHERE status = 'active' ORDER BY random() LIMIT :k"
                     ),
@@ -255,7 +254,7 @@ class TrafficGenerator:
                 for agent_id in ids
             ]
             if rows:
-                session.execute(
+                conn.execute(
                     text("""INSERT INTO policy_violations (agent_id, policy_id, severity, action,
                                 occurred_at) VALUES (:agent, :policy, :severity, :action, :at)"""),
                     rows,
@@ -263,7 +262,7 @@ class TrafficGenerator:
             made = len(rows)
         resolve = self._poisson(1.0 * tick_s / 60.0)
         if resolve:
-            session.execute(
+            conn.execute(
                 text("""UPDATE policy_violations SET resolved_at = :now WHERE id IN (
                             SELECT id FROM policy_violations WHERE resolved_at IS NULL
                             AND occurred_at < CAST(:now AS timestamptz) - interval '2 minutes'
@@ -273,15 +272,13 @@ class TrafficGenerator:
         return made
 
     # -- trust ------------------------------------------------------------------------------
-    def _pick(self, session: Session, sql: str, limit: int) -> list[int]:
-        return [int(i) for i in session.execute(text(sql), {"k": limit}).scalars().all()]
+    def _pick(self, conn: Connection, sql: str, limit: int) -> list[int]:
+        return [int(i) for i in conn.execute(text(sql), {"k": limit}).scalars().all()]
 
-    def write_trust(self, session: Session, now: datetime, tick_s: float) -> int:
+    def write_trust(self, conn: Connection, now: datetime, tick_s: float) -> int:
         collapse = self.faults.get("trust_collapse")
         active = int(
-            session.execute(
-                text("SELECT count(*) FROM agents WHERE status = 'active'")
-            ).scalar_one()
+            conn.execute(text("SELECT count(*) FROM agents WHERE status = 'active'")).scalar_one()
         )
         plan: dict[int, tuple[tuple[float, float, float], float]] = {}
         if collapse is not None:
@@ -289,7 +286,7 @@ class TrafficGenerator:
                 MAX_BATCH, max(20, math.ceil(float(collapse.params.get("share", 0.35)) * active))
             )
             for i in self._pick(
-                session,
+                conn,
                 """SELECT id FROM agents WHERE status = 'active' AND coalesce(trust_score, 100) >= 45
                    ORDER BY random() LIMIT :k""",
                 cap,
@@ -299,7 +296,7 @@ class TrafficGenerator:
             # Mean reversion: scores below the guide's threshold (70) heal within a few ticks.
             cap = min(MAX_BATCH, max(20, math.ceil(0.35 * active)))
             for i in self._pick(
-                session,
+                conn,
                 """SELECT id FROM agents WHERE status = 'active' AND trust_score < 70
                    ORDER BY trust_score LIMIT :k""",
                 cap,
@@ -307,14 +304,14 @@ class TrafficGenerator:
                 plan[i] = (HEALTHY, 0.6)
         walkers = max(1, round(5 * tick_s / 60.0))
         for i in self._pick(
-            session,
+            conn,
             "SELECT id FROM agents WHERE status = 'active' ORDER BY random() LIMIT :k",
             walkers,
         ):
             plan.setdefault(i, (HEALTHY, 0.1))
         if not plan:
             return 0
-        rows = session.execute(
+        rows = conn.execute(
             text("""SELECT a.id, a.compliance_tier, a.status, h.reliability, h.policy_adherence,
                            h.sync_freshness
                     FROM agents a LEFT JOIN LATERAL (
@@ -348,26 +345,26 @@ class TrafficGenerator:
                     "risk": risk,
                 }
             )
-        session.execute(
+        conn.execute(
             text("""INSERT INTO agent_trust_history (agent_id, computed_at, score, reliability,
                         policy_adherence, sync_freshness, risk_exposure)
                     VALUES (:agent, :at, :score, :rel, :adh, :frs, :risk)
                     ON CONFLICT (agent_id, computed_at) DO NOTHING"""),
             history,
         )
-        session.execute(
+        conn.execute(
             text("UPDATE agents SET trust_score = :score WHERE id = :agent"),
             [{"agent": h["agent"], "score": h["score"]} for h in history],
         )
         return len(history)
 
     # -- drift ------------------------------------------------------------------------------
-    def write_drift(self, session: Session, now: datetime, tick_s: float) -> int:
+    def write_drift(self, conn: Connection, now: datetime, tick_s: float) -> int:
         wave = self.faults.get("drift_wave")
         count = self._poisson(0.25 * tick_s / 60.0)
         if wave is not None:
             active = int(
-                session.execute(
+                conn.execute(
                     text("SELECT count(*) FROM agents WHERE status = 'active'")
                 ).scalar_one()
             )
@@ -377,7 +374,7 @@ class TrafficGenerator:
         made: list[int] = []
         if count:
             ids = self._pick(
-                session,
+                conn,
                 """SELECT a.id FROM agents a WHERE a.status = 'active' AND NOT EXISTS (
                        SELECT 1 FROM drift_detections d
                        WHERE d.agent_id = a.id AND d.resolved_at IS NULL)
@@ -390,7 +387,7 @@ class TrafficGenerator:
             scores = [round(float(s), 1) for s in self.rng.uniform(30, 98, len(ids))]
             made = [
                 int(i)
-                for i in session.execute(
+                for i in conn.execute(
                     text("""INSERT INTO drift_detections (agent_id, kind, score, detected_at)
                             SELECT a, k, s, :at FROM unnest(CAST(:agents AS bigint[]),
                                 CAST(:kinds AS text[]), CAST(:scores AS float8[])) AS t(a, k, s)
@@ -404,12 +401,12 @@ class TrafficGenerator:
             # After the wave: its detections are resolved within a few ticks.
             half = self._wave_ids[: max(1, len(self._wave_ids) // 2)]
             self._wave_ids = self._wave_ids[len(half) :]
-            session.execute(
+            conn.execute(
                 text("""UPDATE drift_detections SET resolved_at = :now
                         WHERE id = ANY(:ids) AND resolved_at IS NULL"""),
                 {"now": now, "ids": half},
             )
-        session.execute(
+        conn.execute(
             text("""UPDATE drift_detections SET resolved_at = :now
                     WHERE resolved_at IS NULL AND random() < :p"""),
             {"now": now, "p": tick_s / 60.0 / 600.0},
@@ -428,9 +425,9 @@ class TrafficGenerator:
         now = now or datetime.now(UTC)
         stalled = self._stalled()
 
-        def run(session: Session) -> int:
+        def run(conn: Connection) -> int:
             if stalled:
-                session.execute(
+                conn.execute(
                     text("""UPDATE data_sources SET last_attempt_at = :now,
                                 status = CASE
                                     WHEN last_success_at < CAST(:now AS timestamptz) - interval '6 hours'
@@ -441,7 +438,7 @@ class TrafficGenerator:
                             WHERE source = ANY(:stalled)"""),
                     {"now": now, "stalled": stalled},
                 )
-            result = session.execute(
+            result = conn.execute(
                 text("""UPDATE data_sources SET
                             last_success_at = CAST(:now AS timestamptz)
                                 - make_interval(secs => random() * 8),
@@ -458,11 +455,11 @@ class TrafficGenerator:
         return int(self._part(None, "sync refresh", run) or 0)
 
     def write_sync_samples(
-        self, session: Session, now: datetime, tick_s: float, *, gap_chance: float | None = None
+        self, conn: Connection, now: datetime, tick_s: float, *, gap_chance: float | None = None
     ) -> int:
         """Per-source lag samples of the minute; now and then a new sync gap (often in a stall)."""
-        self._ensure_partitions(session, now.date())
-        session.execute(
+        self._ensure_partitions(conn, now.date())
+        conn.execute(
             text("""INSERT INTO sync_lag_samples (minute, source, sources_total, sources_stale,
                         lag_avg_s, lag_max_s)
                     SELECT :minute, source, count(*),
@@ -485,7 +482,7 @@ class TrafficGenerator:
         chance = (0.5 if stalled else 0.05) * tick_s / 60.0 if gap_chance is None else gap_chance
         made = 0
         if self.rng.random() < chance:
-            row = session.execute(
+            row = conn.execute(
                 text("""SELECT id, source, name, last_success_at FROM data_sources
                         WHERE (cardinality(CAST(:stalled AS text[])) = 0 OR source = ANY(:stalled))
                         ORDER BY random() LIMIT 1"""),
@@ -503,7 +500,7 @@ class TrafficGenerator:
                     if row.last_success_at is not None
                     else int(self.rng.exponential(300_000))
                 )
-                session.execute(
+                conn.execute(
                     text("""INSERT INTO sync_gaps (data_source_id, source, target, gap_type,
                                 severity, detected_at, lag_ms, external_key)
                             VALUES (:ds, :source, :target, :type, :sev, :at, :lag, :key)
@@ -520,7 +517,7 @@ class TrafficGenerator:
                     },
                 )
                 made = 1
-        session.execute(
+        conn.execute(
             text("""UPDATE sync_gaps SET resolved_at = :now
                     WHERE resolved_at IS NULL AND detected_at < :now AND random() < :p"""),
             {"now": now, "p": tick_s / 60.0 / 180.0},
@@ -530,8 +527,8 @@ class TrafficGenerator:
     def backfill_gap_keys(self) -> int:
         """Give older gaps (seeded ones) the key the API's consumers derive, once at start."""
 
-        def run(session: Session) -> int:
-            rows = session.execute(
+        def run(conn: Connection) -> int:
+            rows = conn.execute(
                 text("""SELECT id, source, target, gap_type, detected_at FROM sync_gaps
                         WHERE external_key IS NULL ORDER BY id LIMIT 100000""")
             ).all()
@@ -541,7 +538,7 @@ class TrafficGenerator:
             if not keys:
                 return 0
             taken = set(
-                session.execute(
+                conn.execute(
                     text("SELECT external_key FROM sync_gaps WHERE external_key = ANY(:k)"),
                     {"k": list(keys.values())},
                 ).scalars()
@@ -552,7 +549,7 @@ class TrafficGenerator:
                     used.add(k)
                     updates.append({"id": gap_id, "k": k})
             if updates:
-                session.execute(
+                conn.execute(
                     text(
                         "UPDATE sync_gaps SET external_key = :k WHERE id = :id AND external_key IS NULL"
                     ),

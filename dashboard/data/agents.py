@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from dashboard.data.cache import register
 from dashboard.data.errors import InvalidQuery
@@ -77,7 +76,7 @@ MAX_WORDS = 8
 _ALL_SOURCES = list(values(DiscoverySource))
 
 
-def count_agents_by(session: Session, *, dimension: str) -> pd.DataFrame:
+def count_agents_by(conn: Connection, *, dimension: str) -> pd.DataFrame:
     """Agents per value of one dimension (status, type, vendor, source, tier), most first."""
     column = DIMENSIONS.get(dimension)
     if column is None:
@@ -85,7 +84,7 @@ def count_agents_by(session: Session, *, dimension: str) -> pd.DataFrame:
             f"cannot group agents by {dimension[:40]!r}; use one of {', '.join(DIMENSIONS)}"
         )
     df = frame(
-        session,
+        conn,
         f"SELECT {column} AS value, count(*) AS agents FROM agents GROUP BY 1 ORDER BY 2 DESC",
         {},
     )
@@ -94,12 +93,12 @@ def count_agents_by(session: Session, *, dimension: str) -> pd.DataFrame:
 
 
 def list_discovery_rate(
-    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+    conn: Connection, *, start: datetime, end: datetime, bucket: timedelta
 ) -> pd.DataFrame:
     """Agents first discovered per bucket and source (ts, source, agents)."""
     check_range(start, end, bucket)
     df = frame(
-        session,
+        conn,
         """SELECT date_bin(CAST(:bucket AS interval), discovered_at, CAST(:origin AS timestamptz))
                   AS ts, discovery_source AS source, count(*) AS agents
            FROM agents WHERE discovered_at >= :start AND discovered_at < :end
@@ -110,12 +109,12 @@ def list_discovery_rate(
     return df
 
 
-def list_quarantined_agents(session: Session, *, limit: int = 100) -> pd.DataFrame:
+def list_quarantined_agents(conn: Connection, *, limit: int = 100) -> pd.DataFrame:
     """Quarantined agents, most recently quarantined first."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
     return frame(
-        session,
+        conn,
         """SELECT id, name, type, vendor, owner, discovery_source, quarantined_at,
                   quarantine_reason, trust_score, reviewed_at
            FROM agents WHERE status = 'quarantined'
@@ -310,12 +309,12 @@ def _where(filters: AgentFilter, params: dict[str, Any]) -> list[str]:
     return clauses
 
 
-def count_agents(session: Session, *, filters: AgentFilter) -> int:
+def count_agents(conn: Connection, *, filters: AgentFilter) -> int:
     """Exact number of agents matching ``filters`` (what a bulk action would touch)."""
     params: dict[str, Any] = {}
     where = _where(filters, params)
     sql = "SELECT count(*) FROM agents" + (" WHERE " + " AND ".join(where) if where else "")
-    return int(session.execute(text(sql), params).scalar_one())
+    return int(conn.execute(text(sql), params).scalar_one())
 
 
 @register
@@ -438,7 +437,7 @@ def _order(column: str, descending: bool) -> str:
 
 
 def search_agents(
-    session: Session,
+    conn: Connection,
     *,
     filters: AgentFilter,
     sort: str = "name",
@@ -470,7 +469,7 @@ def search_agents(
     )
     params: dict[str, Any] = {}
     base = _where(filters, params)
-    total = _estimate(session, base, params)
+    total = _estimate(conn, base, params)
     cols = ", ".join(AGENT_COLUMNS)
     if base and total is not None and total < ESTIMATE_EXACT_UP_TO:
         # Few matches (a name search, a rare owner): collect them through the filters' own
@@ -499,7 +498,7 @@ def search_agents(
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {_order(column, descending)} LIMIT :limit"
         )
-        rows = list(session.execute(text(sql), page_params).mappings())
+        rows = list(conn.execute(text(sql), page_params).mappings())
     if nullable and len(rows) <= page_size:
         where = [*base, f"{column} IS NULL"]
         null_params = {**params, "limit": page_size + 1 - len(rows)}
@@ -508,7 +507,7 @@ def search_agents(
             where.append(f"id {'<' if descending else '>'} :ci")
         order = "DESC" if descending else "ASC"
         sql = select + " WHERE " + " AND ".join(where) + f" ORDER BY id {order} LIMIT :limit"
-        rows += list(session.execute(text(sql), null_params).mappings())
+        rows += list(conn.execute(text(sql), null_params).mappings())
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = None
@@ -540,7 +539,7 @@ def search_agents(
     )
 
 
-def _estimate(session: Session, where: list[str], params: dict[str, Any]) -> int | None:
+def _estimate(conn: Connection, where: list[str], params: dict[str, Any]) -> int | None:
     """How many agents match: exact up to ESTIMATE_EXACT_UP_TO, else the planner's estimate.
 
     The capped count reads at most that many index entries, so it costs the same on every
@@ -551,13 +550,13 @@ def _estimate(session: Session, where: list[str], params: dict[str, Any]) -> int
     clause = " WHERE " + " AND ".join(where) if where else ""
     capped = f"SELECT count(*) FROM (SELECT 1 FROM agents{clause} LIMIT :cap) t"
     try:
-        with session.begin_nested():
+        with conn.begin_nested():
             exact = int(
-                session.execute(text(capped), {**params, "cap": ESTIMATE_EXACT_UP_TO}).scalar_one()
+                conn.execute(text(capped), {**params, "cap": ESTIMATE_EXACT_UP_TO}).scalar_one()
             )
             if exact < ESTIMATE_EXACT_UP_TO:
                 return exact
-            plan = session.execute(
+            plan = conn.execute(
                 text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM agents{clause}"), params
             ).scalar_one()
     except SQLAlchemyError:  # an estimate is a nicety; never fail a page over it
@@ -580,12 +579,12 @@ class AgentDetail:
 
 
 def get_agent_detail(
-    session: Session, *, agent_id: int, now: datetime | None = None
+    conn: Connection, *, agent_id: int, now: datetime | None = None
 ) -> AgentDetail | None:
     if not isinstance(agent_id, int) or not 0 < agent_id < 2**63:
         raise InvalidQuery("an agent id is a positive whole number")
     row = (
-        session.execute(
+        conn.execute(
             text("""SELECT id, external_id, discovery_source, name, type, vendor, model, status,
                        compliance_tier, owner, discovered_at, last_seen_at, trust_score,
                        quarantine_reason, quarantined_by, quarantined_at, reviewed_at,
@@ -602,33 +601,33 @@ def get_agent_detail(
     return AgentDetail(
         agent=dict(row),
         status_history=frame(
-            session,
+            conn,
             """SELECT changed_at, from_status, to_status, changed_by, reason
             FROM agent_status_changes WHERE agent_id = :id ORDER BY changed_at DESC, id DESC LIMIT 200""",
             p,
         ),
         trust_history=frame(
-            session,
+            conn,
             """SELECT computed_at, score, reliability, policy_adherence,
             sync_freshness, risk_exposure FROM agent_trust_history WHERE agent_id = :id
             ORDER BY computed_at LIMIT 2000""",
             p,
         ),
         violations=frame(
-            session,
+            conn,
             """SELECT occurred_at, policy_id, severity, action, resolved_at
             FROM policy_violations WHERE agent_id = :id ORDER BY occurred_at DESC LIMIT 500""",
             p,
         ),
         data_sources=frame(
-            session,
+            conn,
             """SELECT name, source, status, last_success_at,
             extract(epoch FROM (CAST(:now AS timestamptz) - last_success_at))::float AS lag_s,
             records_synced FROM data_sources WHERE agent_id = :id ORDER BY name LIMIT 200""",
             p,
         ),
         drift=frame(
-            session,
+            conn,
             """SELECT detected_at, kind, score, resolved_at FROM drift_detections
             WHERE agent_id = :id ORDER BY detected_at DESC LIMIT 200""",
             p,

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.enums import CheckStatus, Component, values
@@ -27,7 +26,7 @@ def _hour_floor(moment: datetime) -> datetime:
 
 
 def summarize_uptime(
-    session: Session, *, now: datetime, windows: Sequence[timedelta] = DEFAULT_WINDOWS
+    conn: Connection, *, now: datetime, windows: Sequence[timedelta] = DEFAULT_WINDOWS
 ) -> pd.DataFrame:
     """Uptime % (share of `up` checks) per component over each window [now - window, now].
 
@@ -52,7 +51,7 @@ def summarize_uptime(
             head_end = hours_from = hours_to = tail_from = since
         else:
             head_end, hours_from, hours_to, tail_from = first_hour, first_hour, this_hour, this_hour
-        result = session.execute(
+        result = conn.execute(
             text("""
             SELECT component, sum(up) AS up, sum(checks) AS checks FROM (
                 SELECT component, up, checks FROM health_checks_hourly
@@ -89,7 +88,7 @@ def summarize_uptime(
 
 
 def list_health_checks(
-    session: Session,
+    conn: Connection,
     *,
     since: datetime,
     until: datetime | None = None,
@@ -106,7 +105,7 @@ def list_health_checks(
                                              OR checked_at <= :until)
                AND (CAST(:component AS text) IS NULL OR component = :component)
              ORDER BY checked_at DESC LIMIT :limit"""
-    result = session.execute(
+    result = conn.execute(
         text(sql), {"since": since, "until": until, "component": component, "limit": limit}
     )
     df = pd.DataFrame(
@@ -118,7 +117,7 @@ def list_health_checks(
 
 
 def record_health_check(
-    session: Session,
+    conn: Connection,
     *,
     component: str,
     status: str,
@@ -137,10 +136,8 @@ def record_health_check(
     # process-wide "already made" memo would lie after a rolled-back transaction or a
     # retention drop, and the insert would then fail for want of a partition.
     day = checked_at.astimezone(UTC).date()
-    session.execute(
-        text("SELECT orca_ensure_daily_partitions('health_checks', :d, :d)"), {"d": day}
-    )
-    session.execute(
+    conn.execute(text("SELECT orca_ensure_daily_partitions('health_checks', :d, :d)"), {"d": day})
+    conn.execute(
         text("""INSERT INTO health_checks (checked_at, component, status, latency_ms, message)
                 VALUES (:at, :c, :s, :l, :m)
                 ON CONFLICT (checked_at, component) DO UPDATE SET status = EXCLUDED.status,

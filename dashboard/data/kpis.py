@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 from dashboard.data.cache import register
 from dashboard.data.errors import InvalidQuery
@@ -59,20 +58,20 @@ class KpiSummary:
     computed_at: datetime
 
 
-def _status_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(text("SELECT status, count(*) FROM agents GROUP BY status")).all()
+def _status_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(text("SELECT status, count(*) FROM agents GROUP BY status")).all()
     return {str(s): int(n) for s, n in rows}
 
 
-def _trust_now(session: Session) -> float | None:
-    value = session.execute(
+def _trust_now(conn: Connection) -> float | None:
+    value = conn.execute(
         text("SELECT avg(trust_score) FROM agents WHERE status = 'active'")
     ).scalar_one()
     return None if value is None else float(value)
 
 
-def _freshness_pct(session: Session, now: datetime, slo_s: int) -> float:
-    fresh, total = session.execute(
+def _freshness_pct(conn: Connection, now: datetime, slo_s: int) -> float:
+    fresh, total = conn.execute(
         text("""SELECT count(*) FILTER (WHERE last_success_at >= CAST(:now AS timestamptz)
                                                 - make_interval(secs => :slo)),
                        count(*) FROM data_sources"""),
@@ -81,8 +80,8 @@ def _freshness_pct(session: Session, now: datetime, slo_s: int) -> float:
     return 100.0 if total == 0 else 100.0 * int(fresh) / int(total)
 
 
-def _drift_pct(session: Session, now: datetime, active: int) -> float:
-    drifting = session.execute(
+def _drift_pct(conn: Connection, now: datetime, active: int) -> float:
+    drifting = conn.execute(
         text("""SELECT count(*) FROM agents a WHERE a.status = 'active' AND EXISTS (
                     SELECT 1 FROM drift_detections d WHERE d.agent_id = a.id
                     AND d.detected_at <= :now
@@ -92,8 +91,8 @@ def _drift_pct(session: Session, now: datetime, active: int) -> float:
     return kpi.drift_rate_percent(min(int(drifting), active), active)
 
 
-def _risk_avoided(session: Session, start: datetime | None, end: datetime) -> float:
-    value = session.execute(
+def _risk_avoided(conn: Connection, start: datetime | None, end: datetime) -> float:
+    value = conn.execute(
         text(f"""SELECT coalesce(sum({_COST_CASE}), 0) FROM policy_violations
                  WHERE action = 'blocked' AND occurred_at < :end
                    AND (CAST(:start AS timestamptz) IS NULL OR occurred_at >= :start)"""),  # noqa: S608
@@ -103,9 +102,9 @@ def _risk_avoided(session: Session, start: datetime | None, end: datetime) -> fl
 
 
 def _compliance(
-    session: Session, start: datetime, end: datetime, now: datetime
+    conn: Connection, start: datetime, end: datetime, now: datetime
 ) -> tuple[float, int]:
-    met, missed, total = session.execute(
+    met, missed, total = conn.execute(
         text(f"""SELECT
               count(*) FILTER (WHERE resolved_at IS NOT NULL
                                AND resolved_at <= occurred_at + {_DEADLINE_CASE}),
@@ -122,7 +121,7 @@ def _compliance(
 
 
 def summarize_kpis(
-    session: Session,
+    conn: Connection,
     *,
     start: datetime,
     end: datetime,
@@ -131,16 +130,16 @@ def summarize_kpis(
 ) -> KpiSummary:
     """The KPI tiles for a period: live values now, period values over [start, end)."""
     check_range(start, end)
-    counts = _status_counts(session)
+    counts = _status_counts(conn)
     active = counts.get("active", 0)
-    trust = _trust_now(session)
-    sla, violations = _compliance(session, start, end, now)
+    trust = _trust_now(conn)
+    sla, violations = _compliance(conn, start, end, now)
     return KpiSummary(
         trust_score=trust,
         trust_band=kpi.trust_band(trust),
-        risk_avoided_usd=_risk_avoided(session, start, end),
-        sync_freshness_pct=_freshness_pct(session, now, slo_s),
-        drift_rate_pct=_drift_pct(session, now, active),
+        risk_avoided_usd=_risk_avoided(conn, start, end),
+        sync_freshness_pct=_freshness_pct(conn, now, slo_s),
+        drift_rate_pct=_drift_pct(conn, now, active),
         compliance_sla_pct=sla,
         active_agents=active,
         total_agents=sum(counts.values()),
@@ -176,7 +175,7 @@ class KpiSnapshotValues:
 
 
 def compute_kpi_snapshot(
-    session: Session,
+    conn: Connection,
     *,
     now: datetime,
     window: timedelta = kpi.TRUST_WINDOW,
@@ -193,9 +192,9 @@ def compute_kpi_snapshot(
         raise InvalidQuery("now must carry a time zone")
     if not timedelta(0) < window <= timedelta(days=400):
         raise InvalidQuery("the snapshot window must be between 0 and 400 days")
-    counts = _status_counts(session)
+    counts = _status_counts(conn)
     active = counts.get("active", 0)
-    comps = session.execute(
+    comps = conn.execute(
         text("""SELECT avg(l.reliability), avg(l.policy_adherence), avg(l.sync_freshness),
                        avg(l.risk_exposure)
                 FROM (SELECT DISTINCT ON (h.agent_id) h.agent_id, h.reliability,
@@ -206,17 +205,17 @@ def compute_kpi_snapshot(
                 JOIN agents a ON a.id = l.agent_id AND a.status = 'active'"""),
         {"now": now, "since": now - TRUST_LOOKBACK},
     ).one()
-    sla, _ = _compliance(session, now - window, now, now)
+    sla, _ = _compliance(conn, now - window, now, now)
     return KpiSnapshotValues(
         computed_at=now,
-        trust_score=_trust_now(session),
+        trust_score=_trust_now(conn),
         reliability=None if comps[0] is None else float(comps[0]),
         policy_adherence=None if comps[1] is None else float(comps[1]),
         sync_freshness=None if comps[2] is None else float(comps[2]),
         risk_exposure=None if comps[3] is None else float(comps[3]),
-        risk_avoided_usd_total=_risk_avoided(session, None, now),
-        sync_freshness_pct=_freshness_pct(session, now, slo_s),
-        drift_rate_pct=_drift_pct(session, now, active),
+        risk_avoided_usd_total=_risk_avoided(conn, None, now),
+        sync_freshness_pct=_freshness_pct(conn, now, slo_s),
+        drift_rate_pct=_drift_pct(conn, now, active),
         compliance_sla_pct=sla,
         active_agents=active,
         total_agents=sum(counts.values()),
@@ -225,14 +224,14 @@ def compute_kpi_snapshot(
 
 
 def record_kpi_snapshot(
-    session: Session, *, snapshot: KpiSnapshotValues, origin: str = "worker"
+    conn: Connection, *, snapshot: KpiSnapshotValues, origin: str = "worker"
 ) -> None:
     """Store one snapshot; a second one with the same time and origin replaces it."""
     if origin not in ("worker", "core", "seed"):
         raise InvalidQuery(f"unknown snapshot origin {origin[:20]!r}")
     data = asdict(snapshot)
     data["origin"] = origin
-    session.execute(
+    conn.execute(
         text("""INSERT INTO kpi_snapshots (computed_at, origin, trust_score, reliability,
                     policy_adherence, sync_freshness, risk_exposure, risk_avoided_usd_total,
                     sync_freshness_pct, drift_rate_pct, compliance_sla_pct, active_agents,
@@ -272,13 +271,13 @@ KPI_SERIES_COLUMNS = [
 
 
 def list_kpi_series(
-    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+    conn: Connection, *, start: datetime, end: datetime, bucket: timedelta
 ) -> pd.DataFrame:
     """KPI trends per bucket (mean of the snapshots inside it) from kpi_snapshots."""
     check_range(start, end, bucket)
     avgs = ", ".join(f"avg({c}) AS {c}" for c in KPI_SERIES_COLUMNS[1:])
     df = frame(
-        session,
+        conn,
         f"""SELECT date_bin(CAST(:bucket AS interval), computed_at, CAST(:origin AS timestamptz))
                    AS ts, {avgs}
             FROM kpi_snapshots WHERE computed_at >= :start AND computed_at < :end
@@ -290,27 +289,27 @@ def list_kpi_series(
     return df[KPI_SERIES_COLUMNS]
 
 
-def summarize_kpis_at(session: Session, *, start: datetime, end: datetime) -> dict[str, Any]:
+def summarize_kpis_at(conn: Connection, *, start: datetime, end: datetime) -> dict[str, Any]:
     """KPI values for a past period, for "change versus the previous period".
 
     Trust, freshness, drift and compliance are the snapshot at the period's end (they are
     point-in-time values); Risk Avoided $ is the sum over the period.
     """
     check_range(start, end)
-    snap = get_kpi_snapshot_at(session, at=end) or {}
+    snap = get_kpi_snapshot_at(conn, at=end) or {}
     return {
         "trust_score": snap.get("trust_score"),
         "sync_freshness_pct": snap.get("sync_freshness_pct"),
         "drift_rate_pct": snap.get("drift_rate_pct"),
         "compliance_sla_pct": snap.get("compliance_sla_pct"),
-        "risk_avoided_usd": _risk_avoided(session, start, end),
+        "risk_avoided_usd": _risk_avoided(conn, start, end),
     }
 
 
-def get_kpi_snapshot_at(session: Session, *, at: datetime) -> dict[str, Any] | None:
+def get_kpi_snapshot_at(conn: Connection, *, at: datetime) -> dict[str, Any] | None:
     """The newest snapshot at or before ``at`` (for "change versus the previous period")."""
     row = (
-        session.execute(
+        conn.execute(
             text("""SELECT * FROM kpi_snapshots WHERE computed_at <= :at
                 AND computed_at > CAST(:at AS timestamptz) - interval '1 day'
                 ORDER BY computed_at DESC LIMIT 1"""),
@@ -323,12 +322,12 @@ def get_kpi_snapshot_at(session: Session, *, at: datetime) -> dict[str, Any] | N
 
 
 def list_risk_avoided_series(
-    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+    conn: Connection, *, start: datetime, end: datetime, bucket: timedelta
 ) -> pd.DataFrame:
     """RA$ per bucket from blocked violations, and its running total within the range."""
     check_range(start, end, bucket)
     df = frame(
-        session,
+        conn,
         f"""SELECT date_bin(CAST(:bucket AS interval), occurred_at, CAST(:origin AS timestamptz))
                    AS ts, sum({_COST_CASE}) AS risk_avoided_usd
             FROM policy_violations
@@ -342,11 +341,11 @@ def list_risk_avoided_series(
 
 
 def list_sync_lag_by_source(
-    session: Session, *, now: datetime, slo_s: int = kpi.FRESHNESS_SLO_SECONDS
+    conn: Connection, *, now: datetime, slo_s: int = kpi.FRESHNESS_SLO_SECONDS
 ) -> pd.DataFrame:
     """Per integration source: data sources, stale ones, freshness %, mean and max lag (s)."""
     df = frame(
-        session,
+        conn,
         """SELECT source, count(*) AS data_sources,
                   count(*) FILTER (WHERE last_success_at IS NULL OR last_success_at
                                    < CAST(:now AS timestamptz) - make_interval(secs => :slo))
@@ -368,14 +367,14 @@ def list_sync_lag_by_source(
 
 
 def list_sync_lag_series(
-    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+    conn: Connection, *, start: datetime, end: datetime, bucket: timedelta
 ) -> pd.DataFrame:
     """Per bucket and source: mean lag, max lag (s), mean number of stale data sources."""
     check_range(start, end, bucket)
     table, ts = series_source("sync_lag_samples", "sync_lag_samples_hourly", "minute", bucket)
     stale = "sources_stale_avg" if table.endswith("hourly") else "sources_stale"
     df = frame(
-        session,
+        conn,
         f"""SELECT date_bin(CAST(:bucket AS interval), {ts}, CAST(:origin AS timestamptz)) AS ts,
                    source, avg(lag_avg_s) AS lag_avg_s, max(lag_max_s) AS lag_max_s,
                    avg({stale}) AS sources_stale
@@ -394,7 +393,7 @@ _SEVERITY_RANK = (
 
 
 def list_sync_gaps(
-    session: Session, *, open_only: bool = True, severity: str | None = None, limit: int = 500
+    conn: Connection, *, open_only: bool = True, severity: str | None = None, limit: int = 500
 ) -> pd.DataFrame:
     """Sync gaps, most severe and newest first."""
     if severity is not None and severity not in values(Severity):
@@ -404,7 +403,7 @@ def list_sync_gaps(
     if not 1 <= limit <= 1000:
         raise InvalidQuery("limit must be between 1 and 1,000")
     return frame(
-        session,
+        conn,
         f"""SELECT detected_at, source, target, gap_type, severity, lag_ms, resolved_at
             FROM sync_gaps
             WHERE (NOT :open_only OR resolved_at IS NULL)
@@ -428,7 +427,7 @@ class TrustDrivers:
 
 
 def summarize_trust_drivers(
-    session: Session, *, start: datetime, end: datetime, limit: int = 20
+    conn: Connection, *, start: datetime, end: datetime, limit: int = 20
 ) -> TrustDrivers:
     """Why the Trust Score moved between ``start`` and ``end``.
 
@@ -443,11 +442,11 @@ def summarize_trust_drivers(
     names = ["reliability", "policy_adherence", "sync_freshness", "risk_exposure"]
     cols = ", ".join(f"avg({n}) AS {n}" for n in names)
     edge = min(timedelta(hours=1), (end - start) / 4)
-    before = session.execute(
+    before = conn.execute(
         text(f"SELECT {cols} FROM kpi_snapshots WHERE computed_at >= :a AND computed_at < :b"),  # noqa: S608
         {"a": start, "b": start + edge},
     ).one()
-    after = session.execute(
+    after = conn.execute(
         text(f"SELECT {cols} FROM kpi_snapshots WHERE computed_at > :a AND computed_at <= :b"),  # noqa: S608
         {"a": end - edge, "b": end},
     ).one()
@@ -463,7 +462,7 @@ def summarize_trust_drivers(
     # its latest score at or before start (one primary-key probe each). About 2 s at a million
     # agents; pages read it through the shared cache, so it runs once per TTL for everyone.
     agents = frame(
-        session,
+        conn,
         """WITH f AS (
                SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
                FROM agent_trust_history h

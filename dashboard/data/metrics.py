@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.sql import BIN_ORIGIN, check_range, frame, series_source
@@ -48,7 +48,7 @@ def _rates(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def list_request_series(
-    session: Session,
+    conn: Connection,
     *,
     start: datetime,
     end: datetime,
@@ -84,12 +84,12 @@ def list_request_series(
                sum(request_count) AS requests, sum(error_count) AS errors, {_SUMS}
         FROM {table} WHERE {" AND ".join(where)}
         GROUP BY 1 ORDER BY 1"""  # noqa: S608 - table/column names come from constants
-    df = _rates(frame(session, sql, params))
+    df = _rates(frame(conn, sql, params))
     df["rps"] = df["requests"] / bucket.total_seconds()
     return _percentiles(df)[REQUEST_COLUMNS]
 
 
-def list_endpoint_stats(session: Session, *, start: datetime, end: datetime) -> pd.DataFrame:
+def list_endpoint_stats(conn: Connection, *, start: datetime, end: datetime) -> pd.DataFrame:
     """Per endpoint over the range: requests, errors, error rate % and latency percentiles.
 
     Columns: method, route, requests, errors, error_rate_pct, p50_ms, p95_ms, p99_ms. Ranked
@@ -103,17 +103,17 @@ def list_endpoint_stats(session: Session, *, start: datetime, end: datetime) -> 
         SELECT method, route, sum(request_count) AS requests, sum(error_count) AS errors, {_SUMS}
         FROM {table} WHERE {ts} >= :start AND {ts} < :end
         GROUP BY method, route"""  # noqa: S608 - table/column names come from constants
-    df = _percentiles(_rates(frame(session, sql, {"start": start, "end": end})))
+    df = _percentiles(_rates(frame(conn, sql, {"start": start, "end": end})))
     df = df.sort_values(["error_rate_pct", "p99_ms"], ascending=False, na_position="last")
     cols = ["method", "route", "requests", "errors", "error_rate_pct", "p50_ms", "p95_ms", "p99_ms"]
     return df[cols].reset_index(drop=True)
 
 
-def list_endpoints(session: Session, *, since: datetime | None = None) -> list[tuple[str, str]]:
+def list_endpoints(conn: Connection, *, since: datetime | None = None) -> list[tuple[str, str]]:
     """Endpoints (method, route) seen in the rollups over the last 30 days, sorted by route."""
     since = since or datetime.now(UTC) - timedelta(days=30)
     df = frame(
-        session,
+        conn,
         "SELECT DISTINCT method, route FROM request_metrics_hourly WHERE hour >= :since "
         "ORDER BY route, method",
         {"since": since},
@@ -136,7 +136,7 @@ RESOURCE_COLUMNS = [
 
 
 def list_resource_series(
-    session: Session, *, start: datetime, end: datetime, bucket: timedelta
+    conn: Connection, *, start: datetime, end: datetime, bucket: timedelta
 ) -> pd.DataFrame:
     """Per instance and bucket: mean CPU and memory %, max disk %, peak DB connections vs pool.
 
@@ -168,7 +168,7 @@ def list_resource_series(
                    sum(net_tx_bytes) AS net_tx_bytes
             FROM resource_samples WHERE minute >= :start AND minute < :end
             GROUP BY 1, 2 ORDER BY 1, 2"""
-    df = frame(session, sql, params)
+    df = frame(conn, sql, params)
     for col in ("cpu_pct", "memory_pct", "disk_pct"):
         df[col] = df[col].astype(float)
     df["db_conn_pct"] = (
@@ -177,11 +177,11 @@ def list_resource_series(
     return df[RESOURCE_COLUMNS]
 
 
-def summarize_resources_latest(session: Session, *, now: datetime | None = None) -> pd.DataFrame:
+def summarize_resources_latest(conn: Connection, *, now: datetime | None = None) -> pd.DataFrame:
     """The newest sample of each instance within the last day (age tells if it is stale)."""
     now = now or datetime.now(UTC)
     df = frame(
-        session,
+        conn,
         """SELECT DISTINCT ON (instance) instance, minute, cpu_pct, memory_pct, disk_pct,
                   100.0 * db_connections / NULLIF(db_pool_size, 0) AS db_conn_pct
            FROM resource_samples WHERE minute > :since AND minute <= :now

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 from dashboard.domain.histogram import BUCKET_COLUMNS
 
@@ -71,25 +70,25 @@ ROLLUP_SQL: dict[str, str] = {
 }
 
 
-def refresh_rollups(session: Session, *, since: datetime) -> dict[str, int]:
+def refresh_rollups(conn: Connection, *, since: datetime) -> dict[str, int]:
     """Recompute every hourly rollup for the hours from ``since`` on; rows written per table."""
     if since.tzinfo is None:
         raise ValueError("since must carry a time zone")
     written: dict[str, int] = {}
     for table, sql in ROLLUP_SQL.items():
-        result = session.execute(text(sql), {"since": since})
+        result = conn.execute(text(sql), {"since": since})
         written[table] = int(getattr(result, "rowcount", 0) or 0)
     return written
 
 
-def ensure_partitions(session: Session, *, first_day: date, last_day: date) -> int:
+def ensure_partitions(conn: Connection, *, first_day: date, last_day: date) -> int:
     """Create the missing daily partitions of every time-series table; how many were made."""
     if last_day < first_day:
         raise ValueError("last_day is before first_day")
     made = 0
     for parent in PARTITIONED:
         made += int(
-            session.execute(
+            conn.execute(
                 text("SELECT orca_ensure_daily_partitions(:p, :a, :b)"),
                 {"p": parent, "a": first_day, "b": last_day},
             ).scalar_one()
@@ -97,12 +96,12 @@ def ensure_partitions(session: Session, *, first_day: date, last_day: date) -> i
     return made
 
 
-def drop_partitions_before(session: Session, *, cutoff: date) -> int:
+def drop_partitions_before(conn: Connection, *, cutoff: date) -> int:
     """Retention: drop raw daily partitions older than ``cutoff`` (rollups stay)."""
     dropped = 0
     for parent in PARTITIONED:
         dropped += int(
-            session.execute(
+            conn.execute(
                 text("SELECT orca_drop_partitions_before(:p, :c)"), {"p": parent, "c": cutoff}
             ).scalar_one()
         )

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.timebuckets import use_hourly_rollup
@@ -41,10 +40,10 @@ def series_source(raw: str, hourly: str, raw_ts: str, bucket: timedelta) -> tupl
 
 
 def frame(
-    session: Session, sql: str, params: Mapping[str, Any], columns: Sequence[str] | None = None
+    conn: Connection, sql: str, params: Mapping[str, Any], columns: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Run a bound-parameter query and return its rows as a DataFrame (typed, even when empty)."""
-    result = session.execute(text(sql), dict(params))
+    result = conn.execute(text(sql), dict(params))
     cols = list(columns) if columns is not None else list(result.keys())
     df = pd.DataFrame(result.fetchall(), columns=cols)
     for col in df.columns:

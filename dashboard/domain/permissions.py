@@ -74,6 +74,8 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "agent.quarantine": P.QUARANTINE_AGENTS,
         "agent.bulk_quarantine": P.QUARANTINE_AGENTS,
         "agent.release": P.RELEASE_AGENTS,
+        "agent.bulk_release": P.RELEASE_AGENTS,
+        "discovery.list": P.REVIEW_DISCOVERIES,
         "discovery.approve": P.REVIEW_DISCOVERIES,
         "discovery.reject": P.REVIEW_DISCOVERIES,
         "discovery.bulk_approve": P.REVIEW_DISCOVERIES,
@@ -84,10 +86,28 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "user.enable": P.MANAGE_USERS,
         "user.set_roles": P.MANAGE_USERS,
         "user.reset_password": P.MANAGE_USERS,
+        "audit.list": P.VIEW_AUDIT_OWN,
         "audit.export": P.VIEW_AUDIT_OWN,
+        "drill.start": P.RUN_DRILLS,
+        "drill.stop": P.RUN_DRILLS,
     }
 )
-"""Action name (as written to the audit log) -> the permission it needs (buttons ask this)."""
+"""Action name (as written to the audit log) -> the permission it needs.
+
+The only place an action's permission is written: ``dashboard.actions.base.authorize`` looks
+the action up here (an unknown name is a programming error, raised loudly), buttons ask
+:func:`can_do`, and the role-matrix test enumerates this table.
+"""
+
+
+def permission_for(action: str) -> Permission:
+    """The permission ``action`` needs; LookupError for an action missing from the table."""
+    try:
+        return ACTION_PERMISSIONS[action]
+    except KeyError:
+        raise LookupError(
+            f"unknown action {action!r}: add it to ACTION_PERMISSIONS before using it"
+        ) from None
 
 
 def parse_roles(values: Iterable[str | Role]) -> tuple[Role, ...]:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
 from dashboard.data.rollups import ensure_partitions
 from dashboard.domain.histogram import BUCKET_COLUMNS
@@ -24,11 +23,9 @@ from dashboard.sim.vocab import ENDPOINTS, INSTANCES
 def simulate_minute(engine: Engine, *, minute: datetime, rng: np.random.Generator) -> int:
     """Write one minute of demo activity (idempotent per minute); rows written."""
     minute = minute.astimezone(UTC).replace(second=0, microsecond=0)
-    with Session(engine) as session, session.begin():
-        ensure_partitions(
-            session, first_day=minute.date(), last_day=minute.date() + timedelta(days=1)
-        )
-        done = session.execute(
+    with engine.begin() as conn:
+        ensure_partitions(conn, first_day=minute.date(), last_day=minute.date() + timedelta(days=1))
+        done = conn.execute(
             text("SELECT EXISTS (SELECT 1 FROM request_metrics WHERE minute = :m)"), {"m": minute}
         ).scalar_one()
         if done:
@@ -75,21 +72,21 @@ def simulate_minute(engine: Engine, *, minute: datetime, rng: np.random.Generato
     )
     raw = engine.raw_connection()
     try:
-        conn: Any = raw.driver_connection
-        written = copy_frame(conn, "request_metrics", pd.DataFrame(rows))
-        written += copy_frame(conn, "resource_samples", resources)
+        pg: Any = raw.driver_connection
+        written = copy_frame(pg, "request_metrics", pd.DataFrame(rows))
+        written += copy_frame(pg, "resource_samples", resources)
         raw.commit()
     finally:
         raw.close()
-    with Session(engine) as session, session.begin():
+    with engine.begin() as conn:
         # Most data sources sync every minute; a few lag behind, as in the seeded history.
-        result = session.execute(
+        result = conn.execute(
             text("""UPDATE data_sources SET last_success_at = :m, last_attempt_at = :m, status = 'ok'
                     WHERE status <> 'failed' AND (id * 7919 + :salt) % 100 >= 4"""),
             {"m": minute, "salt": int(rng.integers(0, 100))},
         )
         written += int(getattr(result, "rowcount", 0) or 0)
-        session.execute(
+        conn.execute(
             text("""INSERT INTO sync_lag_samples (minute, source, sources_total, sources_stale,
                         lag_avg_s, lag_max_s)
                     SELECT :m, source, count(*),

@@ -18,7 +18,6 @@ from typing import Any, Generic, Literal, TypeVar
 
 import pandas as pd
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from dashboard.data.errors import InvalidQuery
 from dashboard.ui import resources
@@ -65,7 +64,7 @@ def load(
     stale_after_s: float | None = None,
     **kwargs: Any,
 ) -> Panel[T]:
-    """Run ``fn(session, **kwargs)`` once per TTL for all viewers; report its state."""
+    """Run ``fn(conn, **kwargs)`` once per TTL for all viewers; report its state."""
     global _DB_DOWN_UNTIL
     url = resources.database_url()
     if url is None:
@@ -74,8 +73,8 @@ def load(
         return Panel(None, "error", "PostgreSQL is unreachable; showing no data for this panel.")
 
     def compute() -> T:
-        with Session(resources.get_engine(url)) as session:
-            return fn(session, **kwargs)
+        with resources.get_engine(url).connect() as conn:
+            return fn(conn, **kwargs)
 
     try:
         result = resources.get_cache(resources.redis_url()).get_or_compute(

@@ -14,7 +14,6 @@ from types import FrameType
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from dashboard.data import kpis, live, rollups
 from dashboard.db.app_role import install_app_role
@@ -104,25 +103,25 @@ class Worker:
     # -- jobs -------------------------------------------------------------------------------
     def job_partitions(self) -> object:
         today = _now().date()
-        with Session(self.engine) as session, session.begin():
+        with self.engine.begin() as conn:
             rollups.ensure_partitions(
-                session, first_day=today - timedelta(days=1), last_day=today + timedelta(days=3)
+                conn, first_day=today - timedelta(days=1), last_day=today + timedelta(days=3)
             )
             return rollups.drop_partitions_before(
-                session, cutoff=today - timedelta(days=RAW_RETENTION_DAYS)
+                conn, cutoff=today - timedelta(days=RAW_RETENTION_DAYS)
             )
 
     def job_rollups(self) -> object:
         # Two hours back: late rows for the previous hour are folded in too.
         since = _now() - timedelta(hours=2)
-        with Session(self.engine) as session, session.begin():
-            return rollups.refresh_rollups(session, since=since)
+        with self.engine.begin() as conn:
+            return rollups.refresh_rollups(conn, since=since)
 
     def job_kpi_snapshot(self) -> object:
         now = _now()
-        with Session(self.engine) as session, session.begin():
-            snapshot = kpis.compute_kpi_snapshot(session, now=now)
-            kpis.record_kpi_snapshot(session, snapshot=snapshot, origin="worker")
+        with self.engine.begin() as conn:
+            snapshot = kpis.compute_kpi_snapshot(conn, now=now)
+            kpis.record_kpi_snapshot(conn, snapshot=snapshot, origin="worker")
         live.write_kpi_snapshot(self.redis, snapshot)
         return snapshot
 

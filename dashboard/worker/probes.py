@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from dashboard.data import health, live
 from dashboard.domain.enums import CheckStatus
@@ -69,10 +68,10 @@ def store_probe_results(
     if not live.write_probe_results(redis_client, {r.component: r.to_live() for r in results}):
         log.warning("probe results not written to Redis (unavailable)")
     try:
-        with Session(engine) as session, session.begin():
+        with engine.begin() as conn:
             for r in results:
                 health.record_health_check(
-                    session,
+                    conn,
                     component=r.component,
                     status=r.status,
                     checked_at=r.checked_at,

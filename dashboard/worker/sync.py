@@ -21,8 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import redis
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, text
 
 from dashboard.data.kpis import KpiSnapshotValues, record_kpi_snapshot
 from dashboard.integrations.http import Deadline, run_with_deadline
@@ -184,7 +183,7 @@ def _gap_row(gap: SyncGap) -> dict[str, Any]:
 
 
 def upsert_agents(
-    session: Session, agents: list[CoreAgent], *, now: datetime
+    conn: Connection, agents: list[CoreAgent], *, now: datetime
 ) -> tuple[int, int, int]:
     """Upsert one page (needs the orca_sync_seen temp table); (new, updated, duplicates)."""
     unique: dict[tuple[str, str], CoreAgent] = {}
@@ -193,7 +192,7 @@ def upsert_agents(
     if not unique:
         return 0, 0, 0
     rows = json.dumps([_agent_row(a) for a in unique.values()], default=str)
-    inserted, updated = session.execute(text(AGENT_UPSERT), {"rows": rows, "now": now}).one()
+    inserted, updated = conn.execute(text(AGENT_UPSERT), {"rows": rows, "now": now}).one()
     return int(inserted), int(updated), len(agents) - len(unique)
 
 
@@ -206,8 +205,8 @@ async def _sync_agents(
     deadline: Deadline,
     page_size: int,
 ) -> None:
-    with Session(engine) as session, session.begin():
-        session.execute(
+    with engine.begin() as conn:
+        conn.execute(
             text("""CREATE TEMP TABLE IF NOT EXISTS orca_sync_seen (
                         discovery_source text, external_id text) ON COMMIT DROP""")
         )
@@ -227,7 +226,7 @@ async def _sync_agents(
                         report.agent_pages,
                         "; ".join(page.invalid[:3]),
                     )
-                new, updated, duplicates = upsert_agents(session, page.agents, now=now)
+                new, updated, duplicates = upsert_agents(conn, page.agents, now=now)
                 report.agents_seen += len(page.agents) - duplicates
                 report.agents_new += new
                 report.agents_updated += updated
@@ -239,14 +238,14 @@ async def _sync_agents(
             report.errors.append(
                 f"listing ended after {report.agents_seen} of {reported_total} agents"
             )
-        registry = int(session.execute(text("SELECT count(*) FROM agents")).scalar_one())
+        registry = int(conn.execute(text("SELECT count(*) FROM agents")).scalar_one())
         if complete and report.agents_seen == 0 and registry > 0:
             # An empty answer never empties the registry: more likely a broken Core than none.
             complete = False
             report.errors.append("empty agent listing ignored (the registry is not empty)")
         report.listing_complete = complete
         if complete:
-            result = session.execute(text(MARK_MISSING), {"now": now})
+            result = conn.execute(text(MARK_MISSING), {"now": now})
             report.agents_marked_missing = int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -262,10 +261,10 @@ async def _fetch_trust(
 
 def _store_trust(engine: Engine, report: SyncReport, trust: TrustKpis) -> None:
     """A kpi_snapshots row of origin 'core' (registry counts as the console sees them)."""
-    with Session(engine) as session, session.begin():
+    with engine.begin() as conn:
         counts: dict[str, int] = {
             str(status): int(n)
-            for status, n in session.execute(
+            for status, n in conn.execute(
                 text("SELECT status, count(*) FROM agents GROUP BY status")
             ).all()
         }
@@ -284,7 +283,7 @@ def _store_trust(engine: Engine, report: SyncReport, trust: TrustKpis) -> None:
             total_agents=int(sum(counts.values())),
             quarantined_agents=int(counts.get("quarantined", 0)),
         )
-        record_kpi_snapshot(session, snapshot=snapshot, origin="core")
+        record_kpi_snapshot(conn, snapshot=snapshot, origin="core")
     report.trust_stored = True
 
 
@@ -305,13 +304,13 @@ async def _sync_gaps(
             "; ".join(page.invalid[:3]),
         )
     rows = {g.external_key: _gap_row(g) for g in page.gaps}
-    with Session(engine) as session, session.begin():
+    with engine.begin() as conn:
         if rows:
-            result = session.execute(text(GAP_UPSERT), {"rows": json.dumps(list(rows.values()))})
+            result = conn.execute(text(GAP_UPSERT), {"rows": json.dumps(list(rows.values()))})
             report.gaps_upserted = int(getattr(result, "rowcount", 0) or 0)
         # Gaps Core no longer lists are resolved, but only when the list is whole.
         if not page.invalid and page.count == len(page.gaps):
-            result = session.execute(
+            result = conn.execute(
                 text(RESOLVE_GAPS),
                 {"now": now, "prefix": GAP_KEY_PREFIX + "%", "keys": list(rows)},
             )

@@ -238,18 +238,17 @@ def test_crash_takes_the_stand_in_down(
 def test_new_sync_gaps_carry_the_console_key(
     live_core: CoreStandIn, live_db: Engine, redis_client: redis.Redis
 ) -> None:
-    from sqlalchemy.orm import Session
 
     from dashboard.integrations.orca_core import gap_external_key
 
     gen = live_core.generator
     inject_fault(redis_client, "sync_stall", "1m", {"sources": ["mcp"]})
     at = datetime.now(UTC)
-    with Session(live_db) as session, session.begin():
-        assert gen.write_sync_samples(session, at, 1.0, gap_chance=1.0) == 1
+    with live_db.begin() as conn:
+        assert gen.write_sync_samples(conn, at, 1.0, gap_chance=1.0) == 1
     clear_fault(redis_client, "sync_stall")
-    with Session(live_db) as session, session.begin():
-        assert gen.write_sync_samples(session, at + timedelta(seconds=1), 1.0, gap_chance=1.0) == 1
+    with live_db.begin() as conn:
+        assert gen.write_sync_samples(conn, at + timedelta(seconds=1), 1.0, gap_chance=1.0) == 1
     with live_db.connect() as conn:
         rows = conn.execute(
             text(

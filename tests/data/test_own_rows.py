@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, text
 
 from dashboard.data import health, kpis, metrics, rollups
 from dashboard.domain import kpi
@@ -26,27 +25,26 @@ M = timedelta(minutes=1)
 
 
 @pytest.fixture()
-def tx(seeded_engine: Engine) -> Iterator[Session]:
-    """A session inside an outer transaction that is always rolled back."""
+def tx(seeded_engine: Engine) -> Iterator[Connection]:
+    """A connection inside an outer transaction that is always rolled back."""
     with seeded_engine.connect() as conn:
         outer = conn.begin()
-        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
-            yield session
+        yield conn
         outer.rollback()
 
 
-def _exec(session: Session, sql: str, **params: object) -> None:
-    session.execute(text(sql), params)
+def _exec(conn: Connection, sql: str, **params: object) -> None:
+    conn.execute(text(sql), params)
 
 
-def _agent_ids(session: Session, status: str, n: int) -> list[int]:
-    rows = session.execute(
+def _agent_ids(conn: Connection, status: str, n: int) -> list[int]:
+    rows = conn.execute(
         text("SELECT id FROM agents WHERE status = :s ORDER BY id LIMIT :n"), {"s": status, "n": n}
     )
     return [int(r[0]) for r in rows]
 
 
-def test_kpis_from_known_rows(tx: Session) -> None:
+def test_kpis_from_known_rows(tx: Connection) -> None:
     for table in ("policy_violations", "sync_gaps", "data_sources", "drift_detections"):
         _exec(tx, f"DELETE FROM {table}")
     a1, a2, a3, a4 = _agent_ids(tx, "active", 4)
@@ -133,7 +131,7 @@ def test_kpis_from_known_rows(tx: Session) -> None:
     assert ra["cumulative_usd"].is_monotonic_increasing
 
 
-def test_snapshot_record_and_series(tx: Session) -> None:
+def test_snapshot_record_and_series(tx: Connection) -> None:
     _exec(tx, "DELETE FROM kpi_snapshots")
     snap = kpis.compute_kpi_snapshot(tx, now=NOW)
     kpis.record_kpi_snapshot(tx, snapshot=snap, origin="worker")
@@ -171,7 +169,7 @@ def test_snapshot_record_and_series(tx: Session) -> None:
     )
 
 
-def test_trust_drivers_from_known_history(tx: Session) -> None:
+def test_trust_drivers_from_known_history(tx: Connection) -> None:
     _exec(tx, "DELETE FROM agent_trust_history")
     _exec(tx, "DELETE FROM kpi_snapshots")
     a, b, c, d = _agent_ids(tx, "active", 4)
@@ -212,7 +210,7 @@ def test_trust_drivers_from_known_history(tx: Session) -> None:
     assert comp.loc["risk_exposure", "delta"] == pytest.approx(0.0)
 
 
-def test_uptime_edges_and_health_checks(tx: Session) -> None:
+def test_uptime_edges_and_health_checks(tx: Connection) -> None:
     # A moment with no seeded rows: the day's partition is created inside the transaction.
     now = datetime(2030, 1, 1, 12, 30, tzinfo=UTC)
     statuses = ["up", "up", "down", "up", "degraded", "up"]  # every 20 minutes from 10:40
@@ -264,7 +262,7 @@ def test_uptime_edges_and_health_checks(tx: Session) -> None:
     assert again["status"].tolist() == ["down"]
 
 
-def test_rollups_match_raw_for_every_table(tx: Session) -> None:
+def test_rollups_match_raw_for_every_table(tx: Connection) -> None:
     for table in rollups.ROLLUP_SQL:
         _exec(tx, f"DELETE FROM {table}")
     written = rollups.refresh_rollups(tx, since=NOW - 10 * 24 * H)
@@ -299,7 +297,7 @@ def test_rollups_match_raw_for_every_table(tx: Session) -> None:
     assert before == after
 
 
-def test_resource_series_paths_agree(tx: Session) -> None:
+def test_resource_series_paths_agree(tx: Connection) -> None:
     start, end = NOW - 6 * H, NOW
     raw = metrics.list_resource_series(tx, start=start, end=end, bucket=timedelta(minutes=30))
     hourly = metrics.list_resource_series(tx, start=start, end=end, bucket=H)
@@ -335,7 +333,7 @@ def test_resource_series_paths_agree(tx: Session) -> None:
     ]
 
 
-def test_percentiles_per_bucket_match_domain(tx: Session) -> None:
+def test_percentiles_per_bucket_match_domain(tx: Connection) -> None:
     start, end = NOW - 2 * H, NOW
     df = metrics.list_request_series(
         tx, start=start, end=end, bucket=timedelta(minutes=15), route="/api/v1/agents", method="GET"
@@ -367,7 +365,7 @@ def test_percentiles_per_bucket_match_domain(tx: Session) -> None:
         assert row["error_rate_pct"] == pytest.approx(100 * truth["errors"] / truth["requests"])
 
 
-def test_endpoint_stats_against_pandas(tx: Session) -> None:
+def test_endpoint_stats_against_pandas(tx: Connection) -> None:
     start, end = NOW - 6 * H, NOW
     df = metrics.list_endpoint_stats(tx, start=start, end=end)
     raw = pd.DataFrame(
@@ -393,7 +391,7 @@ def test_endpoint_stats_against_pandas(tx: Session) -> None:
     )
 
 
-def test_sync_gaps_filters(tx: Session) -> None:
+def test_sync_gaps_filters(tx: Connection) -> None:
     _exec(tx, "DELETE FROM sync_gaps")
     for i, (sev, resolved) in enumerate(
         [("low", None), ("critical", None), ("high", NOW), ("critical", NOW), ("high", None)]

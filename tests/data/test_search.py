@@ -10,7 +10,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.orm import Session
 
 from dashboard.data import agents
 from dashboard.data.errors import InvalidQuery
@@ -28,19 +27,18 @@ def conn(seeded_engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture()
-def tx(conn: Connection) -> Iterator[Session]:
-    with Session(bind=conn, join_transaction_mode="create_savepoint") as s:
-        yield s
+def tx(conn: Connection) -> Connection:
+    return conn
 
 
 def walk(
-    session: Session, filters: agents.AgentFilter, sort: str, desc: bool, size: int
+    conn: Connection, filters: agents.AgentFilter, sort: str, desc: bool, size: int
 ) -> list[int]:
     seen: list[int] = []
     cursor = None
     for _ in range(1000):
         page = agents.search_agents(
-            session, filters=filters, sort=sort, descending=desc, cursor=cursor, page_size=size
+            conn, filters=filters, sort=sort, descending=desc, cursor=cursor, page_size=size
         )
         assert len(page.rows) <= size
         seen += page.rows["id"].tolist()
@@ -51,11 +49,11 @@ def walk(
     raise AssertionError("pagination did not end")
 
 
-def expected(session: Session, where: str, sort: str, desc: bool, **params: Any) -> list[int]:
+def expected(conn: Connection, where: str, sort: str, desc: bool, **params: Any) -> list[int]:
     """The order the contract promises, computed in pandas: non-null values by (value, id)
     in the direction asked, then the NULL ones by id in the same direction."""
     df = pd.DataFrame(
-        session.execute(text(f"SELECT id, {sort} AS v FROM agents WHERE {where}"), params).all(),
+        conn.execute(text(f"SELECT id, {sort} AS v FROM agents WHERE {where}"), params).all(),
         columns=["id", "v"],
     )
     nonnull = df[df["v"].notna()].sort_values(["v", "id"], ascending=not desc)
@@ -81,7 +79,7 @@ def expected(session: Session, where: str, sort: str, desc: bool, **params: Any)
 @pytest.mark.parametrize("sort", ["trust_score", "last_seen_at", "vendor", "owner", "status"])
 @pytest.mark.parametrize("desc", [False, True])
 def test_walk_with_filters_and_nulls(
-    tx: Session, filters: agents.AgentFilter, where: str, sort: str, desc: bool
+    tx: Connection, filters: agents.AgentFilter, where: str, sort: str, desc: bool
 ) -> None:
     # Some NULLs in both nullable sort columns, so pages cross from values into NULLs.
     tx.execute(text("UPDATE agents SET trust_score = NULL WHERE id % 7 = 0"))
@@ -93,7 +91,7 @@ def test_walk_with_filters_and_nulls(
     assert agents.count_agents(tx, filters=filters) == len(truth)
 
 
-def test_page_boundaries_land_inside_ties(tx: Session) -> None:
+def test_page_boundaries_land_inside_ties(tx: Connection) -> None:
     # Many equal values: the id tie-breaker alone separates the pages.
     tx.execute(text("UPDATE agents SET trust_score = 50 WHERE id % 2 = 0"))
     for desc in (False, True):
@@ -102,7 +100,7 @@ def test_page_boundaries_land_inside_ties(tx: Session) -> None:
         )
 
 
-def test_page_one_rows_and_estimate(tx: Session) -> None:
+def test_page_one_rows_and_estimate(tx: Connection) -> None:
     page = agents.search_agents(tx, filters=AF(statuses=("active",)), sort="name", page_size=10)
     assert list(page.rows.columns) == agents.AGENT_COLUMNS
     assert len(page.rows) == 10 and page.next_cursor
@@ -119,7 +117,7 @@ def test_page_one_rows_and_estimate(tx: Session) -> None:
     assert len(agents.search_agents(tx, filters=AF(), page_size=1000).rows) == 400
 
 
-def test_search_words_ids_and_external_ids(tx: Session) -> None:
+def test_search_words_ids_and_external_ids(tx: Connection) -> None:
     tx.execute(
         text(
             "INSERT INTO agents (external_id, discovery_source, name, type, vendor, owner, "
@@ -149,7 +147,7 @@ def test_search_words_ids_and_external_ids(tx: Session) -> None:
         agents.search_agents(tx, filters=AF(name_query="!!! ---"))
 
 
-def test_hostile_values_are_bound_not_run(tx: Session) -> None:
+def test_hostile_values_are_bound_not_run(tx: Connection) -> None:
     hostile = "'; DROP TABLE agents; --"
     for f in (AF(name_query=hostile), AF(owner=hostile), AF(name_query="a:* | !b & (c")):
         page = agents.search_agents(tx, filters=f)
@@ -169,7 +167,7 @@ def _forge(payload: dict[str, Any]) -> str:
     return agents.encode_cursor(payload)
 
 
-def test_cursors_are_checked(tx: Session) -> None:
+def test_cursors_are_checked(tx: Connection) -> None:
     f = AF(statuses=("active",))
     page = agents.search_agents(tx, filters=f, sort="trust_score", page_size=5)
     cursor = page.next_cursor
@@ -264,15 +262,15 @@ def _captured_sql(engine_or_conn: Connection, run: Any) -> list[tuple[str, Any]]
 def test_deep_pages_seek_an_index(conn: Connection, sort: str, desc: bool) -> None:
     """The page query of every sort can be answered by walking its (column, id) index from the
     cursor: with sequential scans and sorts priced out, the plan has neither."""
-    with Session(bind=conn, join_transaction_mode="create_savepoint") as s:
-        first = agents.search_agents(s, filters=AF(), sort=sort, descending=desc, page_size=150)
-        assert first.next_cursor
-        statements = _captured_sql(
-            conn,
-            lambda: agents.search_agents(
-                s, filters=AF(), sort=sort, descending=desc, cursor=first.next_cursor, page_size=50
-            ),
-        )
+    s = conn  # the connection under test
+    first = agents.search_agents(s, filters=AF(), sort=sort, descending=desc, page_size=150)
+    assert first.next_cursor
+    statements = _captured_sql(
+        conn,
+        lambda: agents.search_agents(
+            s, filters=AF(), sort=sort, descending=desc, cursor=first.next_cursor, page_size=50
+        ),
+    )
     statement, parameters = statements[0]
     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     conn.exec_driver_sql("SET LOCAL enable_sort = off")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import agents, kpis
@@ -62,7 +61,7 @@ def test_trust_kpis_tiles_match_the_data_layer(app_env: None, seeded_engine: Eng
     at = _app()
     at.switch_page("pages/trust_kpis.py").run()
     assert not at.exception, at.exception
-    with Session(seeded_engine) as s:
+    with seeded_engine.connect() as s:
         expected = kpis.summarize_kpis(
             s, start=SEED_NOW - timedelta(hours=24), end=SEED_NOW, now=SEED_NOW
         )
@@ -90,7 +89,7 @@ def test_registry_totals_filters_and_hostile_names(app_env: None, seeded_engine:
     assert at.query_params["q"] in ("img", ["img"])
     names = list(at.dataframe[-1].value["name"])
     assert HOSTILE in names
-    with Session(seeded_engine) as s:
+    with seeded_engine.connect() as s:
         expected = agents.count_agents(s, filters=agents.AgentFilter(name_query="img"))
     assert len(names) == expected
 

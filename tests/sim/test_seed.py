@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.orm import Session
 
 from dashboard.data.kpis import compute_kpi_snapshot
 from dashboard.db.migrate import upgrade
@@ -492,10 +491,10 @@ def test_every_timestamp_within_the_period(twin: tuple[Engine, SeedReport]) -> N
 
 def test_kpi_snapshot_at_now_equals_the_live_kpis(twin: tuple[Engine, SeedReport]) -> None:
     engine, _ = twin
-    with Session(engine) as session:
-        live = compute_kpi_snapshot(session, now=SEED_NOW)
+    with engine.connect() as conn:
+        live = compute_kpi_snapshot(conn, now=SEED_NOW)
         seeded = (
-            session.execute(
+            conn.execute(
                 text("SELECT * FROM kpi_snapshots WHERE origin = 'seed' AND computed_at = :n"),
                 {"n": SEED_NOW},
             )
