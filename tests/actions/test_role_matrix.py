@@ -1,25 +1,29 @@
 """Role x action matrix: every page and every action, for every role, checked on the server.
 
-The expected answers are written out here by hand (not derived from the permission table),
-so a change of the table that grants too much or too little fails this test.
+The matrix enumerates ACTION_PERMISSIONS itself, so an action added to the table is run for
+every role at once (and fails loudly until it has a runner here). The expected answers are also
+written out by hand (not derived from the permission table), so a change of the table that
+grants too much or too little fails this test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import Engine
 
-from dashboard.actions import agents, audit, users
+from dashboard.actions import agents, audit, drills, users
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.domain.permissions import (
     ACTION_PERMISSIONS,
     PAGE_PERMISSIONS,
     Role,
+    allowed,
     can_do,
     can_open,
     pages_for,
@@ -44,6 +48,8 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "agent.quarantine": {OP, A},
     "agent.bulk_quarantine": {OP, A},
     "agent.release": {OP, A},
+    "agent.bulk_release": {OP, A},
+    "discovery.list": {OP, A},
     "discovery.approve": {OP, A},
     "discovery.reject": {OP, A},
     "discovery.bulk_approve": {OP, A},
@@ -54,66 +60,106 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "user.enable": {A},
     "user.set_roles": {A},
     "user.reset_password": {A},
+    "audit.list": {M, OP, C, A},
     "audit.export": {M, OP, C, A},
+    "drill.start": {A},
+    "drill.stop": {A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
 
 
-def _run(name: str, engine: Engine, actor: Actor) -> ActionResult:
-    """Call the real action function for ``name`` against a fresh target."""
-    if name == "agent.quarantine":
-        return agents.quarantine_agent(engine, actor, make_agent(engine), "matrix")
-    if name == "agent.release":
-        return agents.release_agent(
-            engine, actor, make_agent(engine, status="quarantined"), "matrix"
-        )
-    if name == "discovery.approve":
-        agent = make_agent(engine, status="quarantined", reviewed=False)
-        return agents.approve_discovery(engine, actor, agent)
-    if name == "discovery.reject":
-        agent = make_agent(engine, status="quarantined", reviewed=False)
-        return agents.reject_discovery(engine, actor, agent)
-    if name == "agent.bulk_quarantine":
-        return agents.bulk_quarantine(engine, actor, [make_agent(engine)], "matrix")
-    if name == "discovery.bulk_approve":
-        agent = make_agent(engine, status="quarantined", reviewed=False)
-        return agents.bulk_approve_discoveries(engine, actor, [agent])
-    if name == "discovery.bulk_reject":
-        agent = make_agent(engine, status="quarantined", reviewed=False)
-        return agents.bulk_reject_discoveries(engine, actor, [agent])
-    if name == "user.add":
-        return users.add_user(
-            engine, actor, unique("new"), password=NEW_PASSWORD, roles=["manager"]
-        )
-    if name == "user.disable":
-        return users.disable_user(engine, actor, make_user(engine, M))
-    if name == "user.enable":
-        target = make_user(engine, M)
-        assert users.disable_user(engine, cli_actor(), target).ok
-        return users.enable_user(engine, actor, target)
-    if name == "user.set_roles":
-        return users.set_roles(engine, actor, make_user(engine, M), ["oncall"])
-    if name == "user.reset_password":
-        return users.reset_password(engine, actor, make_user(engine, M), NEW_PASSWORD)
-    if name == "user.list":
-        try:
-            listed = users.list_users(engine, actor)
-        except ActionDenied as exc:
-            return ActionResult("denied", exc.message)
-        return ActionResult("noop", f"{len(listed)} users")
-    if name == "audit.export":
-        try:
-            audit.audit_csv(engine, actor)
-        except ActionDenied as exc:
-            return ActionResult("denied", exc.message)
-        return ActionResult("noop", "exported")
-    raise AssertionError(f"no runner for {name}")
+@dataclass(frozen=True)
+class Ctx:
+    """What a runner needs: the action database and, for drills, a clean Redis."""
+
+    engine: Engine
+    redis: Callable[[], redis.Redis]
+
+
+def _read(call: Callable[[], object], done: str) -> ActionResult:
+    """A read action as an ActionResult: its ActionDenied becomes a "denied" result."""
+    try:
+        call()
+    except ActionDenied as exc:
+        return ActionResult("denied", exc.message)
+    return ActionResult("noop", done)
+
+
+def _enable(ctx: Ctx, actor: Actor) -> ActionResult:
+    target = make_user(ctx.engine, M)
+    assert users.disable_user(ctx.engine, cli_actor(), target).ok
+    return users.enable_user(ctx.engine, actor, target)
+
+
+def _unreviewed(ctx: Ctx) -> int:
+    return make_agent(ctx.engine, status="quarantined", reviewed=False)
+
+
+Runner = Callable[[Ctx, Actor], ActionResult]
+
+RUNNERS: dict[str, Runner] = {
+    "agent.quarantine": lambda c, a: agents.quarantine_agent(
+        c.engine, a, make_agent(c.engine), "matrix"
+    ),
+    "agent.bulk_quarantine": lambda c, a: agents.bulk_quarantine(
+        c.engine, a, [make_agent(c.engine)], "matrix"
+    ),
+    "agent.release": lambda c, a: agents.release_agent(
+        c.engine, a, make_agent(c.engine, status="quarantined"), "matrix"
+    ),
+    "agent.bulk_release": lambda c, a: agents.bulk_release(
+        c.engine, a, [make_agent(c.engine, status="quarantined")], "matrix"
+    ),
+    "discovery.list": lambda c, a: _read(lambda: list_review_queue(c.engine, a), "listed"),
+    "discovery.approve": lambda c, a: agents.approve_discovery(c.engine, a, _unreviewed(c)),
+    "discovery.reject": lambda c, a: agents.reject_discovery(c.engine, a, _unreviewed(c)),
+    "discovery.bulk_approve": lambda c, a: agents.bulk_approve_discoveries(
+        c.engine, a, [_unreviewed(c)]
+    ),
+    "discovery.bulk_reject": lambda c, a: agents.bulk_reject_discoveries(
+        c.engine, a, [_unreviewed(c)]
+    ),
+    "user.add": lambda c, a: users.add_user(
+        c.engine, a, unique("new"), password=NEW_PASSWORD, roles=["manager"]
+    ),
+    "user.list": lambda c, a: _read(lambda: users.list_users(c.engine, a), "listed"),
+    "user.disable": lambda c, a: users.disable_user(c.engine, a, make_user(c.engine, M)),
+    "user.enable": _enable,
+    "user.set_roles": lambda c, a: users.set_roles(c.engine, a, make_user(c.engine, M), ["oncall"]),
+    "user.reset_password": lambda c, a: users.reset_password(
+        c.engine, a, make_user(c.engine, M), NEW_PASSWORD
+    ),
+    "audit.list": lambda c, a: _read(lambda: audit.list_audit(c.engine, a), "listed"),
+    "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
+    "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
+    "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+}
+"""Action name -> a call of the real action function against a fresh target."""
+
+
+def _run(name: str, ctx: Ctx, actor: Actor) -> ActionResult:
+    runner = RUNNERS.get(name)
+    if runner is None:
+        raise AssertionError(f"no runner for {name}: add one to RUNNERS")
+    return runner(ctx, actor)
+
+
+@pytest.fixture()
+def ctx(auth_engine: Engine, request: pytest.FixtureRequest) -> Ctx:
+    """Redis is started (and flushed) only for the runners that ask for it."""
+    return Ctx(auth_engine, lambda: request.getfixturevalue("redis_client"))
 
 
 def test_every_action_and_page_is_in_the_matrix() -> None:
     assert set(EXPECTED_ACTIONS) == set(ACTION_PERMISSIONS)
+    assert set(RUNNERS) == set(ACTION_PERMISSIONS)
     assert set(EXPECTED_PAGES) == set(PAGE_PERMISSIONS)
+
+
+def test_an_action_without_a_runner_fails_loudly(ctx: Ctx) -> None:
+    with pytest.raises(AssertionError, match=r"no runner for agent\.delete"):
+        _run("agent.delete", ctx, cli_actor())
 
 
 @pytest.mark.parametrize("role", ROLES, ids=str)
@@ -124,15 +170,17 @@ def test_page_matrix(role: Role, page: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES, ids=str)
-@pytest.mark.parametrize("action", sorted(EXPECTED_ACTIONS))
+@pytest.mark.parametrize("action", sorted(ACTION_PERMISSIONS))
 def test_action_matrix(
-    auth_engine: Engine, signed_in: Callable[..., LoggedIn], role: Role, action: str
+    ctx: Ctx, signed_in: Callable[..., LoggedIn], role: Role, action: str
 ) -> None:
-    """The real action function allows exactly the expected roles; refusals are audited."""
+    """The real action function allows exactly the roles the table grants; refusals are audited."""
+    assert action in EXPECTED_ACTIONS, f"{action} is in ACTION_PERMISSIONS but not in the matrix"
     user = signed_in(role)
-    expected = role in EXPECTED_ACTIONS[action]
+    expected = allowed([role], ACTION_PERMISSIONS[action])
+    assert expected == (role in EXPECTED_ACTIONS[action])
     assert can_do([role], action) == expected
-    result = _run(action, auth_engine, user.actor)
+    result = _run(action, ctx, user.actor)
     if expected:
         assert result.outcome in ("changed", "noop"), result
         return
@@ -140,7 +188,7 @@ def test_action_matrix(
     assert (
         result.message == "You are not allowed to do this. Ask an administrator if you need access."
     )
-    denied = [r for r in audit_rows(auth_engine, actor=user.username) if r["outcome"] == "denied"]
+    denied = [r for r in audit_rows(ctx.engine, actor=user.username) if r["outcome"] == "denied"]
     assert [r["action"] for r in denied] == [action]
     assert denied[0]["actor_roles"] == [role.value]
     assert "missing permission" in str(denied[0]["detail"])
@@ -164,15 +212,19 @@ FORGERIES: dict[str, Callable[[LoggedIn, LoggedIn], Any]] = {
 
 @pytest.mark.parametrize("forgery", sorted(FORGERIES))
 @pytest.mark.parametrize(
-    "action", ["agent.quarantine", "agent.bulk_quarantine", "user.add", "user.list"]
+    "action", ["agent.quarantine", "agent.bulk_quarantine", "user.add", "user.list", "drill.start"]
 )
 def test_forged_actors_are_refused(
-    auth_engine: Engine, signed_in: Callable[..., LoggedIn], forgery: str, action: str
+    auth_engine: Engine,
+    ctx: Ctx,
+    signed_in: Callable[..., LoggedIn],
+    forgery: str,
+    action: str,
 ) -> None:
     manager, admin = signed_in(M), signed_in(A)
     forged = FORGERIES[forgery](manager, admin)
     before = len(audit_rows(auth_engine, outcome="denied"))
-    result = _run(action, auth_engine, forged)
+    result = _run(action, ctx, forged)
     assert result.outcome == "denied", (forgery, result)
     assert len(audit_rows(auth_engine, outcome="denied")) == before + 1
 
