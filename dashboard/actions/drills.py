@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from dashboard.actions.base import ActionDenied, ActionResult, Actor, authorize
-from dashboard.core.faults import clear_fault, inject_fault
+from dashboard.actions.base import ActionResult, Actor, run_authorised
+from dashboard.core.faults import clear_fault, inject_fault, parse_duration, validate_params
 from dashboard.db.auth_store import AuditRecord, record_audit
+from dashboard.domain.permissions import Role
+
+log = logging.getLogger(__name__)
+
+
+def _audit(
+    conn: Connection, actor: Actor, roles: tuple[Role, ...], action: str, target: str, **change: Any
+) -> None:
+    record_audit(
+        conn,
+        AuditRecord(
+            actor=actor.username,
+            actor_roles=tuple(r.value for r in roles),
+            action=action,
+            outcome="ok",
+            target_type="fault",
+            target_id=target,
+            **change,
+        ),
+    )
 
 
 def start_drill(
@@ -22,55 +43,53 @@ def start_drill(
     duration: str,
     params: Mapping[str, Any] | None = None,
 ) -> ActionResult:
-    """Inject fault ``name`` for ``duration`` (30s, 10m, 1h); it ends by itself."""
-    with engine.begin() as conn:
+    """Inject fault ``name`` for ``duration`` (30s, 10m, 1h); it ends by itself.
+
+    The fault lives in Redis, outside the transaction: it is set only after the input is
+    valid, and cleared again if its audit row could not be committed, so no drill runs
+    unaudited.
+    """
+    started: list[str] = []
+
+    def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
         try:
-            roles = authorize(
-                conn,
-                actor,
-                "drill.start",
-                target=("fault", str(name)[:40]),
-            )
-        except ActionDenied as denied:
-            return ActionResult("denied", denied.message)
-        try:
-            fault = inject_fault(client, name, duration, params, by=actor.username)
+            validate_params(name, params)
+            parse_duration(duration)
         except ValueError as exc:
             return ActionResult("invalid", str(exc))
+        try:
+            fault = inject_fault(client, name, duration, params, by=actor.username)
         except redis.RedisError:
             return ActionResult("error", "Redis is unreachable: the drill could not be started.")
-        record_audit(
+        started.append(fault.name)
+        _audit(
             conn,
-            AuditRecord(
-                actor=actor.username,
-                action="drill.start",
-                outcome="ok",
-                actor_roles=tuple(r.value for r in roles),
-                target_type="fault",
-                target_id=name,
-                after={
-                    "params": json.loads(json.dumps(fault.params, default=str)),
-                    "ends_at": fault.ends_at.isoformat(),
-                },
-            ),
+            actor,
+            roles,
+            "drill.start",
+            name,
+            after={
+                "params": json.loads(json.dumps(fault.params, default=str)),
+                "ends_at": fault.ends_at.isoformat(),
+            },
         )
-    return ActionResult("changed", f"{name} runs until {fault.ends_at:%H:%M:%S} UTC.", 1)
+        return ActionResult("changed", f"{name} runs until {fault.ends_at:%H:%M:%S} UTC.", 1)
+
+    result = run_authorised(engine, actor, "drill.start", body, target=("fault", str(name)[:40]))
+    if started and not result.ok:
+        try:  # the audit row did not commit: take the fault back
+            clear_fault(client, started[0])
+        except redis.RedisError:
+            log.exception("drill %s started but was not audited, and could not be cleared", name)
+    return result
 
 
 def stop_drill(
     engine: Engine, client: redis.Redis, actor: Actor, name: str | None = None
 ) -> ActionResult:
     """End fault ``name`` now (every fault when None)."""
-    with engine.begin() as conn:
-        try:
-            roles = authorize(
-                conn,
-                actor,
-                "drill.stop",
-                target=("fault", name or "all"),
-            )
-        except ActionDenied as denied:
-            return ActionResult("denied", denied.message)
+
+    def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
         try:
             ended = clear_fault(client, name)
         except ValueError as exc:
@@ -79,16 +98,7 @@ def stop_drill(
             return ActionResult("error", "Redis is unreachable: the drill could not be stopped.")
         if not ended:
             return ActionResult("noop", "No such drill was running.")
-        record_audit(
-            conn,
-            AuditRecord(
-                actor=actor.username,
-                action="drill.stop",
-                outcome="ok",
-                actor_roles=tuple(r.value for r in roles),
-                target_type="fault",
-                target_id=name or "all",
-                before={"active": ended},
-            ),
-        )
-    return ActionResult("changed", f"Stopped: {', '.join(ended)}.", len(ended))
+        _audit(conn, actor, roles, "drill.stop", name or "all", before={"active": ended})
+        return ActionResult("changed", f"Stopped: {', '.join(ended)}.", len(ended))
+
+    return run_authorised(engine, actor, "drill.stop", body, target=("fault", name or "all"))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import redis
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
+from dashboard.actions import drills
 from dashboard.actions.drills import start_drill, stop_drill
 from dashboard.core.faults import list_faults
 from tests.actions.conftest import LoggedIn
@@ -58,3 +61,33 @@ def test_bad_drill_input_is_a_plain_message(
     bad = start_drill(auth_engine, redis_client, admin.actor, "error_spike", "3 weeks")
     assert bad.outcome == "invalid" and bad.message
     assert list_faults(redis_client) == []
+
+
+def test_a_drill_whose_audit_row_fails_is_taken_back(
+    auth_engine: Engine,
+    redis_client: redis.Redis,
+    signed_in: Callable[..., LoggedIn],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = signed_in("admin")
+
+    def broken(conn: object, record: object) -> int:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database went away"))
+
+    monkeypatch.setattr(drills, "record_audit", broken)
+    result = start_drill(auth_engine, redis_client, admin.actor, "health_down", "2m")
+    assert result.outcome == "error" and "nothing was changed" in result.message
+    assert list_faults(redis_client) == []  # no drill runs unaudited
+    assert ("drill.start", "ok") not in _audit(auth_engine, admin.username)
+
+
+def test_redis_down_is_a_plain_message(
+    auth_engine: Engine, signed_in: Callable[..., LoggedIn]
+) -> None:
+    admin = signed_in("admin")
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    started = start_drill(auth_engine, down, admin.actor, "health_down", "1m")
+    assert started.outcome == "error" and "Redis is unreachable" in started.message
+    stopped = stop_drill(auth_engine, down, admin.actor, "health_down")
+    assert stopped.outcome == "error" and "Redis is unreachable" in stopped.message
+    assert _audit(auth_engine, admin.username) == [("auth.login", "ok")]
