@@ -22,28 +22,20 @@ from typing import Any
 import bcrypt
 from sqlalchemy import Connection, Engine, text
 
-from dashboard.actions.base import (
-    ABSOLUTE_TIMEOUT,
-    TOUCH_EVERY,
-    Actor,
-    now_utc,
-    session_id_of,
-    session_problem,
-    system_actor,
-)
+from dashboard.actions.base import Actor, now_utc, system_actor
+from dashboard.actions.sessions import TOUCH_EVERY, live_session, open_session, session_id_of
 from dashboard.db.auth_store import (
     AuditRecord,
     count_users,
     get_session,
     get_user,
-    insert_session,
     insert_user,
     record_audit,
     revoke_session,
     touch_session,
     update_user,
 )
-from dashboard.domain.permissions import Role
+from dashboard.domain.permissions import Role, known_roles
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +53,6 @@ MIN_COOKIE_KEY = 32
 MAX_TOKEN = 200
 # bcrypt work factor; tests lower it (never below 4) to keep the suite fast.
 BCRYPT_ROUNDS = 12
-_ROLE_VALUES = frozenset(r.value for r in Role)
 
 
 class AuthenticationFailed(Exception):
@@ -190,14 +181,7 @@ def authenticate(
             token = None
         else:
             assert user is not None
-            token = secrets.token_urlsafe(32)
-            insert_session(
-                conn,
-                session_id=session_id_of(token),
-                username=user.username,
-                now=moment,
-                expires_at=moment + ABSOLUTE_TIMEOUT,
-            )
+            token = open_session(conn, user.username, now=moment)
             update_user(conn, user.username, failed_logins=[], locked_until=None)
             record_audit(
                 conn,
@@ -272,26 +256,12 @@ def actor_from_session(
     moment = now_utc(now)
     sid = session_id_of(token)
     with engine.begin() as conn:
-        row = get_session(conn, sid)
-        if row is None:
+        session = live_session(conn, sid, now=moment)
+        if session is None:
             return None
-        problem = session_problem(
-            created_at=row.created_at,
-            last_seen_at=row.last_seen_at,
-            expires_at=row.expires_at,
-            revoked_at=row.revoked_at,
-            disabled=row.disabled,
-            valid_after=row.sessions_valid_after,
-            now=moment,
-        )
-        if problem is not None:
-            if row.revoked_at is None:
-                revoke_session(conn, sid, now=moment, reason=problem)
-            return None
-        if moment - row.last_seen_at >= TOUCH_EVERY:
+        if moment - session.last_seen_at >= TOUCH_EVERY:
             touch_session(conn, sid, moment)
-    roles = tuple(Role(r) for r in row.roles if r in _ROLE_VALUES)
-    return Actor(username=row.username, roles=roles, session_id=sid)
+    return Actor(username=session.username, roles=session.roles, session_id=sid)
 
 
 def logout(engine: Engine, token: str | None, *, now: datetime | None = None) -> bool:
@@ -334,8 +304,7 @@ def get_identity(engine: Engine, actor: Actor) -> LoginIdentity | None:
         user = get_user(conn, actor.username)
     if user is None:
         return None
-    roles = tuple(Role(r) for r in user.roles if r in _ROLE_VALUES)
-    return LoginIdentity(user.username, user.display_name, user.email, roles)
+    return LoginIdentity(user.username, user.display_name, user.email, known_roles(user.roles))
 
 
 def authenticator_credentials(engine: Engine) -> dict[str, Any]:

@@ -16,25 +16,21 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from dashboard.db.auth_store import AuditRecord, get_session, record_audit, revoke_session
+from dashboard.actions.sessions import live_session
+from dashboard.db.auth_store import AuditRecord, record_audit
 from dashboard.domain.permissions import Role, allowed, permission_for
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["changed", "noop", "denied", "conflict", "not_found", "invalid", "error"]
 
-IDLE_TIMEOUT = timedelta(minutes=30)
-ABSOLUTE_TIMEOUT = timedelta(hours=12)
-# last_seen_at is written at most this often, so page reruns do not each cost a write.
-TOUCH_EVERY = timedelta(seconds=60)
 MAX_REASON = 1000
-_ROLE_VALUES = frozenset(r.value for r in Role)
 
 DENIED_MESSAGE = "You are not allowed to do this. Ask an administrator if you need access."
 SESSION_ENDED_MESSAGE = "Your session has ended. Sign in again."
@@ -111,17 +107,11 @@ def now_utc(now: datetime | None = None) -> datetime:
     return now
 
 
-def session_id_of(token: str) -> str:
-    """The stored id of a session token (sha256 hex), so a database leak holds no tokens."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def live_roles(conn: Connection, actor: Actor, *, now: datetime | None = None) -> tuple[Role, ...]:
     """The actor's roles as the database has them now; ActionDenied if the session is not live.
 
-    A local actor must carry this process's proof; a session actor must name a live session
-    of the same user (not revoked, not idle past 30 min, not past 12 h, user not disabled).
-    Expired sessions are marked revoked on the way.
+    A local actor must carry this process's proof; a session actor must name a session of
+    the same user that passes :func:`dashboard.actions.sessions.live_session`.
     """
     if not isinstance(actor, Actor):
         raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
@@ -129,48 +119,10 @@ def live_roles(conn: Connection, actor: Actor, *, now: datetime | None = None) -
         if actor.proof and hmac.compare_digest(actor.proof, _local_proof(actor.username)):
             return tuple(actor.roles)
         raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
-    moment = now_utc(now)
-    row = get_session(conn, actor.session_id)
-    if row is None or row.username != actor.username:
+    session = live_session(conn, actor.session_id, now=now_utc(now))
+    if session is None or session.username != actor.username:
         raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
-    problem = session_problem(
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        disabled=row.disabled,
-        valid_after=row.sessions_valid_after,
-        now=moment,
-    )
-    if problem is not None:
-        if row.revoked_at is None:
-            revoke_session(conn, row.id, now=moment, reason=problem)
-        raise ActionDenied(SESSION_ENDED_MESSAGE, session_ended=True)
-    return tuple(Role(r) for r in row.roles if r in _ROLE_VALUES)
-
-
-def session_problem(
-    *,
-    created_at: datetime,
-    last_seen_at: datetime,
-    expires_at: datetime,
-    revoked_at: datetime | None,
-    disabled: bool,
-    valid_after: datetime | None,
-    now: datetime,
-) -> str | None:
-    """Why a session is no longer valid ('revoked', 'idle', 'expired', 'disabled'), or None."""
-    if revoked_at is not None:
-        return "revoked"
-    if disabled:
-        return "disabled"
-    if valid_after is not None and created_at < valid_after:
-        return "revoked"
-    if now >= expires_at or now >= created_at + ABSOLUTE_TIMEOUT:
-        return "expired"
-    if now >= last_seen_at + IDLE_TIMEOUT:
-        return "idle"
-    return None
+    return session.roles
 
 
 def audit_denial(

@@ -36,7 +36,7 @@ from dashboard.db.auth_store import (
     update_user,
 )
 from dashboard.db.auth_store import list_users as _select_users
-from dashboard.domain.permissions import Role, parse_roles
+from dashboard.domain.permissions import Role, known_roles, parse_roles
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _info(row: UserRow) -> UserInfo:
         username=row.username,
         display_name=row.display_name,
         email=row.email,
-        roles=parse_roles(r for r in row.roles if r in {x.value for x in Role}),
+        roles=known_roles(row.roles),
         disabled=row.disabled,
         locked_until=row.locked_until,
         created_at=row.created_at,

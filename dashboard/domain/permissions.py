@@ -124,21 +124,25 @@ def parse_roles(values: Iterable[str | Role]) -> tuple[Role, ...]:
     return tuple(r for r in Role if r in chosen)
 
 
-def _known(roles: Iterable[str | Role]) -> set[Role]:
-    """The recognised roles among ``roles``; anything else grants nothing."""
-    out: set[Role] = set()
-    for value in roles:
+def known_roles(values: Iterable[str | Role]) -> tuple[Role, ...]:
+    """The recognised roles among ``values``, in declaration order; anything else grants nothing.
+
+    The one reading of stored role names (sessions, users, permission checks), unlike
+    :func:`parse_roles`, which refuses unknown names in input.
+    """
+    found: set[Role] = set()
+    for value in values:
         try:
-            out.add(Role(str(value)))
+            found.add(Role(str(value)))
         except ValueError:
             continue
-    return out
+    return tuple(r for r in Role if r in found)
 
 
 def permissions_of(roles: Iterable[str | Role]) -> frozenset[Permission]:
     """Everything the holder of ``roles`` may do (unknown role names grant nothing)."""
     granted: set[Permission] = set()
-    for role in _known(roles):
+    for role in known_roles(roles):
         granted |= ROLE_PERMISSIONS[role]
     return frozenset(granted)
 

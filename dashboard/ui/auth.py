@@ -32,7 +32,8 @@ from dashboard.actions.auth import (
     check_cookie_key,
     logout,
 )
-from dashboard.actions.base import ABSOLUTE_TIMEOUT, Actor, audit_denial
+from dashboard.actions.base import Actor, audit_denial
+from dashboard.actions.sessions import ABSOLUTE_TIMEOUT
 from dashboard.domain.permissions import PAGE_PERMISSIONS, can_open
 from dashboard.settings import get_settings
 from dashboard.ui import resources

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, text
 
 import dashboard.actions.auth as auth
 from dashboard.actions.auth import authenticate
-from dashboard.actions.base import Actor, session_id_of, system_actor
+from dashboard.actions.base import Actor, system_actor
+from dashboard.actions.sessions import session_id_of
 from dashboard.actions.users import add_user
 from dashboard.db import auth_models  # noqa: F401  (registers the tables on Base.metadata)
 from dashboard.db.app_role import install_app_role

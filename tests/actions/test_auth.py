@@ -30,7 +30,7 @@ from dashboard.actions.auth import (
     print_demo_users_once,
     verify_password,
 )
-from dashboard.actions.base import Actor, cli_actor
+from dashboard.actions.base import Actor, cli_actor, live_roles
 from dashboard.actions.users import disable_user, enable_user, reset_password
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
@@ -242,6 +242,22 @@ def test_roles_come_from_the_database_on_every_load(auth_engine: Engine) -> None
     assert quarantine_agent(auth_engine, actor, make_agent(auth_engine), "x").outcome == "denied"
     fresh = actor_from_session(auth_engine, token)
     assert fresh is not None and fresh.roles == (Role.MANAGER,)
+
+
+def test_one_session_check_for_pages_and_actions(auth_engine: Engine) -> None:
+    """A page load and authorize read the same live roles (the database's, not the Actor's)."""
+    name = make_user(auth_engine, Role.MANAGER)
+    token = authenticate(auth_engine, name, PASSWORD)
+    with auth_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE users SET roles = ARRAY['oncall', 'operator'] WHERE username = :u"),
+            {"u": name},
+        )
+    actor = actor_from_session(auth_engine, token)
+    assert actor is not None and actor.roles == (Role.OPERATOR, Role.ONCALL)
+    with auth_engine.connect() as conn:
+        assert live_roles(conn, actor) == (Role.OPERATOR, Role.ONCALL)
+    assert quarantine_agent(auth_engine, actor, make_agent(auth_engine), "x").outcome == "changed"
 
 
 def test_password_rules() -> None:

@@ -13,6 +13,7 @@ from dashboard.domain.permissions import (
     allowed,
     can_do,
     can_open,
+    known_roles,
     pages_for,
     parse_roles,
     permissions_of,
@@ -116,3 +117,11 @@ def test_parse_roles() -> None:
     assert parse_roles([]) == ()
     with pytest.raises(ValueError, match="unknown role 'root'"):
         parse_roles(["root"])
+
+
+def test_known_roles_reads_stored_names_and_drops_the_rest() -> None:
+    assert known_roles(["oncall", "root", "manager", "oncall", "ADMIN", ""]) == (
+        Role.MANAGER,
+        Role.ONCALL,
+    )
+    assert known_roles([]) == ()
