@@ -6,9 +6,6 @@ where they are the actor, whatever filters the page sent.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +15,7 @@ from sqlalchemy import Engine
 
 from dashboard.actions.base import ActionDenied, Actor, authorize, live_roles
 from dashboard.db.auth_store import AuditQuery, AuditRecord, record_audit, select_audit
+from dashboard.domain.csv_export import rows_to_csv
 from dashboard.domain.permissions import Permission, allowed
 
 MAX_PAGE = 1000
@@ -131,22 +129,6 @@ def list_audit(
     return AuditPage(rows=_frame(rows), next_before_id=next_before, own_only=own_only)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: object) -> str:
-    """Text for a CSV cell that a spreadsheet will not run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, dict | list | tuple):
-        text = json.dumps(value, default=str, sort_keys=True)
-    elif isinstance(value, datetime):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def audit_csv(
     engine: Engine,
     actor: Actor,
@@ -177,12 +159,7 @@ def audit_csv(
                 },
             ),
         )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(AUDIT_COLUMNS)
-    for row in rows:
-        writer.writerow([neutralise_cell(row[c]) for c in AUDIT_COLUMNS])
-    return out.getvalue()
+    return rows_to_csv(AUDIT_COLUMNS, ([row[c] for c in AUDIT_COLUMNS] for row in rows))
 
 
 __all__ = [
@@ -192,5 +169,4 @@ __all__ = [
     "AuditPage",
     "audit_csv",
     "list_audit",
-    "neutralise_cell",
 ]

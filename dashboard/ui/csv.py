@@ -1,22 +1,13 @@
-"""CSV export that a spreadsheet cannot turn into a formula (cells starting = + - @ are neutralised)."""
+"""The CSV download of a table: a DataFrame handed to the one CSV writer in dashboard.domain."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> object:
-    if isinstance(value, str) and value.startswith(DANGEROUS):
-        return "'" + value
-    return value
+from dashboard.domain.csv_export import rows_to_csv
 
 
 def to_safe_csv(df: pd.DataFrame) -> bytes:
-    safe = df.copy()
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(neutralise)
-    safe.columns = [str(neutralise(str(c))) for c in safe.columns]
-    return safe.to_csv(index=False).encode("utf-8")
+    """UTF-8 CSV of ``df`` (no index), formula cells neutralised, every cell quoted."""
+    cells = df.astype(object).where(df.notna(), None)
+    return rows_to_csv(list(df.columns), cells.itertuples(index=False, name=None)).encode("utf-8")

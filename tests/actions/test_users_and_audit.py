@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dashboard.actions.agents import quarantine_agent
-from dashboard.actions.audit import AuditFilter, audit_csv, list_audit, neutralise_cell
+from dashboard.actions.audit import AuditFilter, audit_csv, list_audit
 from dashboard.actions.base import ActionDenied, Actor, cli_actor
 from dashboard.actions.users import (
     add_user,
@@ -21,6 +21,7 @@ from dashboard.actions.users import (
     set_roles,
 )
 from dashboard.cli import main
+from dashboard.domain.csv_export import neutralise_cell
 from dashboard.domain.permissions import Role
 from dashboard.settings import reset_settings
 from tests.actions.conftest import LoggedIn, audit_rows, make_agent, make_user, unique

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from dashboard.domain.csv_export import neutralise_cell
 from dashboard.ui import charts
-from dashboard.ui.csv import neutralise, to_safe_csv
+from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.params import bucket_label, parse_range, parse_refresh
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -69,14 +72,25 @@ def test_resource_chart_one_trace_per_instance() -> None:
 
 @pytest.mark.parametrize("cell", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx"])
 def test_csv_neutralises_formula_cells(cell: str) -> None:
-    assert neutralise(cell) == "'" + cell
+    assert neutralise_cell(cell) == "'" + cell
     out = to_safe_csv(pd.DataFrame({"name": [cell], "n": [1]})).decode()
     assert f"'{cell}" in out.replace('"', "")
+    assert list(csv.reader(io.StringIO(out))) == [["name", "n"], [f"'{cell}", "1"]]
 
 
 def test_csv_keeps_ordinary_cells_and_numbers() -> None:
     out = to_safe_csv(pd.DataFrame({"name": ["invoice-bot"], "n": [-5]})).decode().splitlines()
-    assert out == ["name,n", "invoice-bot,-5"]
+    # Every cell is quoted now (so CR/LF inside a cell cannot split a row); the values are kept.
+    assert out == ['"name","n"', '"invoice-bot","-5"']
+    assert list(csv.reader(out)) == [["name", "n"], ["invoice-bot", "-5"]]
+
+
+def test_csv_of_missing_values_and_times() -> None:
+    df = pd.DataFrame(
+        {"at": [pd.Timestamp(NOW), pd.NaT], "x": [1.5, float("nan")], "s": [None, "a"]}
+    )
+    rows = list(csv.reader(io.StringIO(to_safe_csv(df).decode())))
+    assert rows == [["at", "x", "s"], [NOW.isoformat(), "1.5", ""], ["", "", "a"]]
 
 
 def test_range_parsing() -> None:
