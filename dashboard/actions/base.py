@@ -57,10 +57,6 @@ class Actor:
     session_id: str | None = None
     proof: str = field(default="", repr=False, compare=False)
 
-    @property
-    def is_local(self) -> bool:
-        return self.session_id is None
-
 
 def cli_actor() -> Actor:
     """The actor for `orca-dashboard users ...`: ``cli:<os user>`` with admin rights."""

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from dashboard.actions.auth import hash_password, password_problem
 from dashboard.actions.base import (
     ActionResult,
     Actor,
@@ -25,6 +24,7 @@ from dashboard.actions.base import (
     now_utc,
     run_authorised,
 )
+from dashboard.actions.passwords import hash_password, password_problem
 from dashboard.db.auth_store import (
     AuditRecord,
     UserRow,

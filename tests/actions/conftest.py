@@ -15,10 +15,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-import dashboard.actions.auth as auth
-from dashboard.actions.auth import authenticate
+from dashboard.actions import passwords
 from dashboard.actions.base import Actor, system_actor
 from dashboard.actions.sessions import session_id_of
+from dashboard.actions.signin import authenticate
 from dashboard.actions.users import add_user
 from dashboard.db import auth_models  # noqa: F401  (registers the tables on Base.metadata)
 from dashboard.db.app_role import install_app_role
@@ -62,7 +62,7 @@ def auth_engine(auth_db_url: str) -> Engine:
 @pytest.fixture(autouse=True)
 def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     """bcrypt at its minimum cost, so the suite is quick (timing tests raise it again)."""
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
 
 
 def unique(prefix: str = "u") -> str:

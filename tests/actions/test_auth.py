@@ -13,24 +13,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-import dashboard.actions.auth as auth
+from dashboard.actions import passwords
 from dashboard.actions.agents import quarantine_agent
-from dashboard.actions.auth import (
+from dashboard.actions.base import Actor, cli_actor, live_roles
+from dashboard.actions.cookie_key import CookieKeyError, check_cookie_key
+from dashboard.actions.demo_users import ensure_demo_users, print_demo_users_once
+from dashboard.actions.passwords import password_problem, verify_password
+from dashboard.actions.signin import (
     LOGIN_FAILED_MESSAGE,
     AuthenticationFailed,
-    CookieKeyError,
     actor_from_session,
     authenticate,
-    authenticator_credentials,
-    check_cookie_key,
-    ensure_demo_users,
-    get_identity,
     logout,
-    password_problem,
-    print_demo_users_once,
-    verify_password,
 )
-from dashboard.actions.base import Actor, cli_actor, live_roles
 from dashboard.actions.users import disable_user, enable_user, reset_password
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
@@ -68,8 +63,6 @@ def test_sign_in_creates_a_server_side_session(auth_engine: Engine) -> None:
     assert [r["outcome"] for r in audit_rows(auth_engine, action="auth.login", actor=name)] == [
         "ok"
     ]
-    identity = get_identity(auth_engine, actor)
-    assert identity is not None and identity.roles == (Role.OPERATOR, Role.ONCALL)
 
 
 def test_same_message_for_unknown_wrong_and_locked(auth_engine: Engine) -> None:
@@ -129,7 +122,7 @@ def test_failures_take_the_same_time(auth_engine: Engine, monkeypatch: pytest.Mo
     The three kinds are measured round-robin, so machine noise hits them alike; wrong
     passwords rotate over three users so none of them gets locked on the way.
     """
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 10)
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 10)
     wrong_users = [make_user(auth_engine, Role.MANAGER) for _ in range(3)]
     locked = make_user(auth_engine, Role.MANAGER)
     for _ in range(5):
@@ -270,15 +263,6 @@ def test_password_rules() -> None:
     assert verify_password("anything", "not-a-bcrypt-hash") is False
 
 
-def test_authenticator_credentials_come_from_the_database(auth_engine: Engine) -> None:
-    name = make_user(auth_engine, Role.ONCALL)
-    creds = authenticator_credentials(auth_engine)
-    entry = creds["usernames"][name]
-    assert entry["password"].startswith("$2") and entry["roles"] == ["oncall"]
-    disable_user(auth_engine, cli_actor(), name)
-    assert name not in authenticator_credentials(auth_engine)["usernames"]
-
-
 # ----------------------------------------------------------------------------- cookie key
 
 
@@ -350,11 +334,15 @@ def test_demo_users_only_in_development_and_only_once(
         actor = actor_from_session(engine, token)
         assert actor is not None and actor.roles == (Role(username),)
     assert ensure_demo_users(engine, _settings(tmp_path)) == []  # never twice
+    # Made by users.add_user, so audited like any other new user.
+    added = audit_rows(engine, action="user.add")
+    assert sorted(r["target_id"] for r in added) == ["admin", "manager", "oncall", "operator"]
+    assert {r["actor"] for r in added} == {"system:demo-users"}
 
 
 def test_cli_actor_is_a_local_admin_with_a_proof() -> None:
     actor = cli_actor()
-    assert actor.username.startswith("cli:") and actor.is_local
+    assert actor.username.startswith("cli:") and actor.session_id is None
     assert actor.roles == (Role.ADMIN,) and actor.proof
     assert actor.proof not in repr(actor)
     assert Actor(actor.username, actor.roles).proof == ""

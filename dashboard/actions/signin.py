@@ -1,0 +1,206 @@
+"""Sign-in and lockout, the signed-in actor of each page load, and sign-out.
+
+A successful sign-in opens a server-side session and hands back a random token (only its
+sha256 is stored). Every page load turns the token back into an :class:`Actor` with
+:func:`actor_from_session`, which reads the user's roles from the database, so nothing kept in
+the browser or in Streamlit's session state can grant anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine
+
+from dashboard.actions.base import Actor, now_utc
+from dashboard.actions.passwords import verify_password
+from dashboard.actions.sessions import TOUCH_EVERY, live_session, open_session, session_id_of
+from dashboard.db.auth_store import (
+    AuditRecord,
+    get_session,
+    get_user,
+    record_audit,
+    revoke_session,
+    touch_session,
+    update_user,
+)
+
+LOGIN_FAILED_MESSAGE = (
+    "Sign-in failed. Check your user name and password; after repeated failures an account is "
+    "locked for a while."
+)
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=5)
+LOCK_DURATION = timedelta(minutes=15)
+MAX_TOKEN = 200
+
+
+class AuthenticationFailed(Exception):
+    """Sign-in refused. The message is the same whatever the cause."""
+
+    def __init__(self) -> None:
+        super().__init__(LOGIN_FAILED_MESSAGE)
+        self.message = LOGIN_FAILED_MESSAGE
+
+
+def _clean_username(username: object) -> str:
+    return username.strip().lower()[:64] if isinstance(username, str) else ""
+
+
+def _audit_name(username: str) -> str:
+    """What to write as the actor of a failed sign-in: printable and short."""
+    shown = "".join(ch if ch.isprintable() else "?" for ch in username)
+    return shown or "(blank)"
+
+
+def authenticate(
+    engine: Engine, username: str, password: str, *, now: datetime | None = None
+) -> str:
+    """Sign in; return a new session token. Raise AuthenticationFailed otherwise.
+
+    Unknown user, wrong password, disabled and locked accounts all get the same message and
+    cost one bcrypt check each. Five failures for one user within 5 minutes lock it for 15
+    minutes. Every sign-in, failure and lock is audited.
+    """
+    moment = now_utc(now)
+    name = _clean_username(username)
+    with engine.connect() as conn:
+        stored = get_user(conn, name) if name else None
+    # bcrypt outside any transaction: no row lock is held for its ~0.25 s.
+    password_ok = verify_password(password, stored.password_hash if stored else None)
+    with engine.begin() as conn:
+        user = get_user(conn, name, for_update=True) if name else None
+        if user is None:
+            record_audit(
+                conn,
+                AuditRecord(
+                    actor=_audit_name(name),
+                    action="auth.failed_login",
+                    outcome="failed",
+                    target_type="user",
+                    target_id=_audit_name(name),
+                    detail="unknown user",
+                ),
+            )
+            failure: str | None = "unknown"
+        elif user.disabled:
+            failure = "disabled"
+        elif user.locked_until is not None and user.locked_until > moment:
+            failure = "locked"
+        elif not password_ok or stored is None or stored.password_hash != user.password_hash:
+            failure = "password"
+        else:
+            failure = None
+        if user is not None and failure is not None:
+            _record_failure(
+                conn, user.username, tuple(user.roles), user.failed_logins, failure, moment
+            )
+        if failure is not None:
+            token = None
+        else:
+            assert user is not None
+            token = open_session(conn, user.username, now=moment)
+            update_user(conn, user.username, failed_logins=[], locked_until=None)
+            record_audit(
+                conn,
+                AuditRecord(
+                    actor=user.username,
+                    actor_roles=user.roles,
+                    action="auth.login",
+                    outcome="ok",
+                    target_type="user",
+                    target_id=user.username,
+                ),
+            )
+    if token is None:
+        raise AuthenticationFailed()
+    return token
+
+
+def _record_failure(
+    conn: Connection,
+    username: str,
+    roles: tuple[str, ...],
+    failures: tuple[datetime, ...],
+    cause: str,
+    now: datetime,
+) -> None:
+    """Count a failed sign-in of a known user; lock the account at the fifth within 5 min."""
+    record_audit(
+        conn,
+        AuditRecord(
+            actor=username,
+            actor_roles=roles,
+            action="auth.failed_login",
+            outcome="failed",
+            target_type="user",
+            target_id=username,
+            detail=cause,
+        ),
+    )
+    if cause != "password":  # locked or disabled accounts do not extend their lock
+        return
+    recent = [t for t in failures if t > now - FAILURE_WINDOW] + [now]
+    if len(recent) >= MAX_FAILURES:
+        until = now + LOCK_DURATION
+        update_user(conn, username, failed_logins=[], locked_until=until)
+        record_audit(
+            conn,
+            AuditRecord(
+                actor=username,
+                actor_roles=roles,
+                action="auth.lock",
+                outcome="ok",
+                target_type="user",
+                target_id=username,
+                after={"locked_until": until.isoformat()},
+                detail=f"{len(recent)} failed sign-ins within {FAILURE_WINDOW}",
+            ),
+        )
+    else:
+        update_user(conn, username, failed_logins=recent[-MAX_FAILURES:])
+
+
+def actor_from_session(
+    engine: Engine, token: str | None, *, now: datetime | None = None
+) -> Actor | None:
+    """The signed-in actor for a session token, with roles from the database; None if not live.
+
+    Call it on every page load. It refuses revoked, idle (30 min), expired (12 h) sessions and
+    disabled users, marks dead sessions revoked, and records activity (at most once a minute).
+    """
+    if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN:
+        return None
+    moment = now_utc(now)
+    sid = session_id_of(token)
+    with engine.begin() as conn:
+        session = live_session(conn, sid, now=moment)
+        if session is None:
+            return None
+        if moment - session.last_seen_at >= TOUCH_EVERY:
+            touch_session(conn, sid, moment)
+    return Actor(username=session.username, roles=session.roles, session_id=sid)
+
+
+def logout(engine: Engine, token: str | None, *, now: datetime | None = None) -> bool:
+    """End the session on the server (a replayed cookie is refused after this). Audited."""
+    if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN:
+        return False
+    moment = now_utc(now)
+    sid = session_id_of(token)
+    with engine.begin() as conn:
+        row = get_session(conn, sid)
+        if row is None or not revoke_session(conn, sid, now=moment, reason="logout"):
+            return False
+        record_audit(
+            conn,
+            AuditRecord(
+                actor=row.username,
+                actor_roles=row.roles,
+                action="auth.logout",
+                outcome="ok",
+                target_type="user",
+                target_id=row.username,
+            ),
+        )
+    return True
