@@ -18,9 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
-from extra_streamlit_components.CookieManager import (  # type: ignore[import-untyped]
-    _component_func as _cookie_component,
-)
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,7 +33,7 @@ from dashboard.actions.base import Actor, audit_denial
 from dashboard.actions.sessions import ABSOLUTE_TIMEOUT
 from dashboard.domain.permissions import PAGE_PERMISSIONS, can_open
 from dashboard.settings import get_settings
-from dashboard.ui import resources
+from dashboard.ui import resources, st_compat
 from dashboard.ui.navigation import PAGES
 
 log = logging.getLogger(__name__)
@@ -108,18 +105,14 @@ def _write_cookie(key: str) -> None:
         if action == "set" and isinstance(token, str):
             # Fixed at sign-in: the same arguments every run, so the browser writes it once.
             expires = str(st.session_state.get(_COOKIE_EXPIRES) or "")
-            _cookie_component(
-                method="set",
-                cookie=COOKIE,
-                value=cookie_value(key, token),
+            st_compat.set_cookie(
+                COOKIE,
+                cookie_value(key, token),
                 options={"path": "/", "expires": expires, "sameSite": "strict"},
                 key="auth.cookie_set",
-                default=False,
             )
         elif action == "delete":
-            _cookie_component(
-                method="delete", cookie=COOKIE, key="auth.cookie_delete", default=False
-            )
+            st_compat.delete_cookie(COOKIE, key="auth.cookie_delete")
 
 
 def _resolve(engine: Engine, key: str) -> Actor | None:

@@ -1,9 +1,7 @@
 """Start the Streamlit server for the console (what `up`, the e2e tests and the image run).
 
-Streamlit decides once per process whether a `pages/` folder means the old multipage mode;
-until the entry script has called st.navigation, a first visitor arriving on a deep link
-(/trust_kpis) gets the old sidebar and the page without the router's page config. The console
-always routes with st.navigation, so that mode is switched off before the server starts.
+The console always routes with st.navigation, so the old pages/-folder mode is switched off
+before the server starts (see st_compat.route_with_navigation_only for why).
 """
 
 from __future__ import annotations
@@ -11,16 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.web import cli as stcli
+from dashboard.ui import st_compat
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 
 
 def main(argv: list[str] | None = None) -> None:
-    PagesManager.uses_pages_directory = False
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
-    stcli.main()
+    st_compat.route_with_navigation_only()
+    st_compat.run_server(str(APP), sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

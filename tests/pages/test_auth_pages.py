@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import secrets
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -18,7 +22,8 @@ from dashboard.actions.base import Actor
 from dashboard.domain.permissions import Role
 from dashboard.integrations.redis_client import key
 from dashboard.ui.auth import NO_ACCESS, cookie_value, token_from_cookie
-from tests.pages.conftest import PASSWORD, make_user, new_app, sign_in
+from dashboard.ui.navigation import PAGES
+from tests.pages.conftest import APP, PASSWORD, make_user, new_app, sign_in
 
 
 @pytest.fixture()
@@ -250,3 +255,54 @@ def test_bulk_quarantine_of_a_filter_asks_for_the_count_above_ten(
     assert not at.exception, at.exception
     assert {_status(seeded_engine, i) for i in ids} == {"quarantined"}
     assert "11 of 11 selected agents quarantined." in [s.value for s in at.success]
+
+
+def test_a_signed_out_first_visitor_sees_no_page_names(
+    app_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also under a plain `streamlit run`: the pages/-folder sidebar is hidden by config.
+
+    AppTest starts like a fresh `streamlit run` process (the pages/ folder mode not yet
+    decided), so the first run goes through Streamlit's pages-folder navigation; every
+    navigation it sends must be hidden, and nothing on the page may name a page.
+    """
+    import streamlit.commands.navigation as navigation
+
+    sent: list[str] = []
+    real = navigation._navigation
+
+    def recording(pages: Any, *, position: str, expanded: bool) -> Any:
+        sent.append(position)
+        return real(pages, position=position, expanded=expanded)
+
+    monkeypatch.setattr(navigation, "_navigation", recording)
+    at = new_app(token="")
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Sign in to the ORCA Ops Console"]
+    assert sent and set(sent) == {"hidden"}, sent
+    assert at.get("page_link") == []
+    shown = " ".join([_texts(at), *(t.value for t in at.title), *(b.label for b in at.button)])
+    for spec in PAGES:
+        assert spec.title not in shown, spec.title
+    with open(Path(APP).parent / ".streamlit" / "config.toml", "rb") as fh:
+        assert tomllib.load(fh)["client"]["showSidebarNavigation"] is False
+
+
+def test_only_st_compat_touches_streamlit_internals() -> None:
+    """Private Streamlit (and component) names live in dashboard/ui/st_compat.py only."""
+    root = Path(APP).parent
+    offenders = []
+    for path in [*root.glob("dashboard/**/*.py"), *root.glob("pages/*.py"), Path(APP)]:
+        if path.name == "st_compat.py":
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                top = node.module.split(".")[0]
+                private = any(a.name.startswith("_") for a in node.names)
+                if top in {"streamlit", "extra_streamlit_components"} and (
+                    node.module != "streamlit" or private
+                ):
+                    offenders.append(f"{path.relative_to(root)}: {node.module}")
+    assert offenders == []
