@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.actions.base import ActionResult
+from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult
 from dashboard.actions.drills import start_drill, stop_drill
 from dashboard.core.faults import API_ROUTES, FAULTS, ROUTES, list_faults
 from dashboard.data import live
@@ -30,7 +30,7 @@ def _redis() -> Any:
 def _run(fn: Any, *args: Any) -> ActionResult:
     actor = auth.current_actor()
     if actor is None:
-        return ActionResult("denied", "Your session has ended. Sign in again.")
+        return ActionResult("denied", SESSION_ENDED_MESSAGE)
     try:
         result: ActionResult = fn(auth.engine(), _redis(), actor, *args)
     except (auth.GateClosed, SQLAlchemyError):
