@@ -146,11 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_migrate(revision: str) -> int:
     from dashboard.db.migrate import upgrade
-    from dashboard.services import start_services
+    from dashboard.services import resolve_services
 
-    services = start_services()
+    services = resolve_services("migrate")
     try:
-        upgrade(services.database_url, revision)
+        upgrade(services.database, revision)
         print(f"migrated to {revision}")
     finally:
         services.stop()
@@ -169,18 +169,18 @@ def _agent_count(url: str) -> int:
 def cmd_seed(agents: int | None, days: int | None, seed: int | None, now: datetime | None) -> int:
     from dashboard.db.engine import make_engine
     from dashboard.db.migrate import upgrade
-    from dashboard.services import start_services
+    from dashboard.services import resolve_services
     from dashboard.sim.seed import seed_database
 
     settings = get_settings()
-    services = start_services()
+    services = resolve_services("seed")
     try:
-        upgrade(services.database_url)
-        if _agent_count(services.database_url) > 0:
+        upgrade(services.database)
+        if _agent_count(services.database) > 0:
             raise CliError("the database already holds agents; seed only loads an empty database")
         started = time.monotonic()
         report = seed_database(
-            make_engine(services.database_url),
+            make_engine(services.database),
             agents=agents or settings.demo_agents,
             days=days or settings.demo_days,
             seed=settings.demo_seed if seed is None else seed,
@@ -194,10 +194,10 @@ def cmd_seed(agents: int | None, days: int | None, seed: int | None, now: dateti
 
 
 def cmd_worker(*, once: bool) -> int:
-    from dashboard.services import start_services
+    from dashboard.services import resolve_services
     from dashboard.worker.main import run_worker
 
-    services = start_services()
+    services = resolve_services("worker")
     try:
         return run_worker(once=once)
     finally:
@@ -229,10 +229,10 @@ class _Children:
 
 def cmd_up(*, no_seed: bool, port: int | None) -> int:
     from dashboard.db.migrate import upgrade
-    from dashboard.services import start_services
+    from dashboard.services import resolve_services
 
     settings = get_settings()
-    services = start_services(settings)
+    services = resolve_services("up", settings)
     children = _Children()
     stopping = False
 
@@ -245,7 +245,7 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
     try:
         for note in services.notes:
             print(f"using {note}")
-        upgrade(services.database_url)
+        upgrade(services.database)
         from dashboard.actions.auth import CookieKeyError, check_cookie_key, print_demo_users_once
         from dashboard.db.engine import make_engine
 
@@ -253,9 +253,9 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
             check_cookie_key(settings)
         except CookieKeyError as exc:
             raise CliError(str(exc)) from None
-        print_demo_users_once(make_engine(services.database_url), settings, print)
+        print_demo_users_once(make_engine(services.database), settings, print)
         print("database schema is current")
-        if not no_seed and _agent_count(services.database_url) == 0:
+        if not no_seed and _agent_count(services.database) == 0:
             print(
                 f"empty database: loading demo data ({settings.demo_agents} agents, "
                 f"{settings.demo_days} days)"

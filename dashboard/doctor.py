@@ -16,7 +16,7 @@ from dashboard.data.live import read_heartbeat
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import current_revision, head_revision
 from dashboard.integrations.redis_client import make_redis
-from dashboard.services import known_urls
+from dashboard.services import resolve_services
 from dashboard.settings import Settings, get_settings
 
 Outcome = Literal["ok", "warn", "fail"]
@@ -40,7 +40,8 @@ def _checks() -> list[Check]:
         ]
     out.append(Check("settings", "ok", f"env={settings.env}, state dir {settings.state_dir}"))
 
-    db_url, redis_url, origin = known_urls(settings)
+    found = resolve_services("doctor", settings)
+    db_url, redis_url, origin = found.database_url, found.redis_url, found.origin
     if db_url is None:
         out.append(
             Check(
