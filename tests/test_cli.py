@@ -198,3 +198,19 @@ def test_core_and_chaos_start_their_own_when_up_is_gone(
     chaos.stop()
     assert fake_embedded.started == ["pg", "redis", "redis"]
     assert sorted(fake_embedded.stopped) == sorted(fake_embedded.started)
+
+
+def test_every_command_module_is_in_the_one_dispatch_table() -> None:
+    import importlib
+    import pkgutil
+
+    import dashboard.commands as pkg
+    from dashboard.cli import COMMANDS
+
+    modules = {f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)}
+    assert set(COMMANDS.values()) == modules
+    for command, path in COMMANDS.items():
+        module = importlib.import_module(path)
+        assert command == module.COMMAND
+        assert callable(module.add_parser) and callable(module.run)
+        assert command in POLICIES  # every command gets its servers from the one resolver
