@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.data import kpis, live, rollups
+from dashboard.data import leader as leader_lock
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
@@ -69,14 +70,10 @@ class Worker:
         """Hold a session-level advisory lock on a dedicated connection; re-try when lost."""
         try:
             if self._lock_conn is not None:
-                self._lock_conn.execute(text("SELECT 1"))
+                leader_lock.check_connection(self._lock_conn)
                 return True
             conn = self.engine.connect()
-            got = conn.execute(
-                text("SELECT pg_try_advisory_lock(:id)"), {"id": LEADER_LOCK_ID}
-            ).scalar_one()
-            conn.commit()
-            if got:
+            if leader_lock.try_leader_lock(conn, lock_id=LEADER_LOCK_ID):
                 self._lock_conn = conn
                 log.info("this worker is the leader")
                 return True
@@ -93,8 +90,7 @@ class Worker:
         if self._lock_conn is None:
             return
         try:
-            self._lock_conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LEADER_LOCK_ID})
-            self._lock_conn.commit()
+            leader_lock.release_leader_lock(self._lock_conn, lock_id=LEADER_LOCK_ID)
             self._lock_conn.close()
         except SQLAlchemyError:
             self._lock_conn.invalidate()
