@@ -22,7 +22,7 @@ from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
 from dashboard.sim.live import simulate_minute
-from dashboard.worker.probes import run_probe_cycle
+from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class Worker:
         if settings.demo_live and settings.env == "development":
             self.jobs.insert(0, Job("demo_live", 60, self.job_demo_live))
         self._rng = np.random.default_rng()
+        self._probed = False
 
     # -- leadership -------------------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -122,7 +123,10 @@ class Worker:
         return snapshot
 
     def job_probes(self) -> object:
-        return run_probe_cycle(self.engine, self.redis)
+        # Before the first cycle this worker has written no heartbeat yet: it is starting.
+        starting = not self._probed
+        self._probed = True
+        return run_probe_job(self.engine, self.redis, starting=starting)
 
     def job_demo_live(self) -> object:
         # The minute that just ended, so a chart's last point is a whole minute.
