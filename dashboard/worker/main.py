@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-import numpy as np
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,7 +20,6 @@ from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
-from dashboard.sim.live import simulate_minute
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
 
@@ -61,9 +59,6 @@ class Worker:
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
         ]
-        if settings.demo_live and settings.env == "development":
-            self.jobs.insert(0, Job("demo_live", 60, self.job_demo_live))
-        self._rng = np.random.default_rng()
         self._probed = False
 
     # -- leadership -------------------------------------------------------------------------
@@ -127,11 +122,6 @@ class Worker:
         starting = not self._probed
         self._probed = True
         return run_probe_job(self.engine, self.redis, starting=starting)
-
-    def job_demo_live(self) -> object:
-        # The minute that just ended, so a chart's last point is a whole minute.
-        minute = _now().replace(second=0, microsecond=0) - timedelta(minutes=1)
-        return simulate_minute(self.engine, minute=minute, rng=self._rng)
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:
