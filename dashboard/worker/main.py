@@ -114,7 +114,6 @@ class Worker:
         with self.engine.begin() as conn:
             snapshot = kpis.compute_kpi_snapshot(conn, now=now)
             kpis.record_kpi_snapshot(conn, snapshot=snapshot, origin="worker")
-        live.write_kpi_snapshot(self.redis, snapshot)
         return snapshot
 
     def job_probes(self) -> object:

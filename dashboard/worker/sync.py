@@ -214,12 +214,6 @@ def _record(redis_client: redis.Redis | None, report: SyncReport) -> None:
         log.warning("sync counters not written to Redis: %s", type(exc).__name__)
 
 
-def read_sync_counters(redis_client: redis.Redis) -> dict[str, int]:
-    """The running totals: runs, malformed_responses, failed_requests, skipped_items, ..."""
-    raw = redis_client.hgetall(COUNTERS_KEY)
-    return {k.decode(): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
-
-
 def sync_deadline_s(settings: Settings) -> float:
     return max(5.0, min(MAX_DEADLINE_S, 0.8 * settings.sync_interval_s))
 

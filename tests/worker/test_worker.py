@@ -40,7 +40,13 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
             ).scalar_one()
             == 5
         )
-    assert live.read_kpi_snapshot(redis_client).value["total_agents"] == 400
+    with seeded_engine.connect() as conn:  # the snapshot lives in PostgreSQL only now
+        assert (
+            conn.execute(
+                text("SELECT total_agents FROM kpi_snapshots WHERE origin = 'worker'")
+            ).scalar_one()
+            == 400
+        )
     worker.release_leadership()
     assert second.is_leader()  # leadership passes on when the leader goes
     second.release_leadership()
