@@ -84,12 +84,6 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock())
 
-    def elapsed(self) -> float:
-        return self._clock() - self._start
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
-
 
 class FetchError(Exception):
     """A GET that got no usable answer; ``message`` is plain words fit for a health row."""
