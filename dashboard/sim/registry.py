@@ -91,74 +91,27 @@ def generate_chunk(
     lo: int,
     hi: int,
 ) -> list[CopyBatch]:
-    """Rows of agents lo+1..hi and everything they own; fills ``state`` and ``acc``.
-
-    The steps draw from one random stream in a fixed order (discovery, lifecycle, data
-    sources, sync gaps, trust history, drift, agent attributes): reordering them changes the
-    rows a seed gives, which tests/sim/test_registry.py pins.
-    """
+    """Rows of agents lo+1..hi and everything they own; fills ``state`` and ``acc``."""
     rng = tl.rng("agents", chunk)
-    ids = np.arange(lo + 1, hi + 1, dtype=np.int64)
-    found = _discover(tl, rng, state, lo=lo, hi=hi)
-    life = _lifecycle(tl, rng, found)
-    status_batch = _status_changes(tl, ids, life)
-    ds = _data_sources(tl, rng, state, ids, found.source, found.t0)
-    gaps = _sync_gaps(tl, plan, rng, ds)
-    trust = _trust_history(tl, rng, ids, found, life, ds)
-    state.violation_weight[lo:hi] = trust.violation_weight
-    _record_kpis(acc, trust, found.t0)
-    drift = _drift(tl, plan, rng, acc, ids, life.status, life.last_t)
-    agents = _agents_batch(tl, rng, ids, lo=lo, n=state.n, found=found, life=life, trust=trust)
-    return [agents, status_batch, ds.batch, gaps, trust.batch, drift]
-
-
-@dataclass(frozen=True)
-class _Discovery:
-    """When and how each agent of a chunk was found."""
-
-    t0: np.ndarray  # seconds from the start
-    imported: np.ndarray  # bool: from the previous registry at the start
-    source: np.ndarray  # index into vocab.SOURCES
-    tier: np.ndarray  # index into vocab.TIERS
-
-
-def _discover(
-    tl: Timeline, rng: np.random.Generator, state: RegistryState, *, lo: int, hi: int
-) -> _Discovery:
-    """An import at the start, then a discovery rate growing 4x over the period."""
     k = hi - lo
+    n = state.n
     span = tl.span_s
-    q = (np.arange(lo, hi) + rng.random(k)) / state.n
+    ids = np.arange(lo + 1, hi + 1, dtype=np.int64)
+    rows = np.arange(k)
+
+    # -- discovery: an import at the start, then a rate growing 4x over the period ----------
+    q = (np.arange(lo, hi) + rng.random(k)) / n
     imported = q < IMPORT_SHARE
     qq = np.clip((q - IMPORT_SHARE) / (1 - IMPORT_SHARE), 0.0, 1.0)
     x = (np.sqrt(1.0 + 15.0 * qq) - 1.0) / 3.0
     t0 = np.where(imported, 0, _off_minute(np.clip((x * span).astype(np.int64), 1, span - 1)))
     state.discovered_s[lo:hi] = t0
+
     source = rng.choice(len(vocab.SOURCES), k, p=vocab.SOURCE_WEIGHTS)
+    src_names = np.asarray(vocab.SOURCES, dtype=object)[source]
     tier = rng.choice(len(vocab.TIERS), k, p=vocab.TIER_WEIGHTS)
-    return _Discovery(t0=t0, imported=imported, source=source, tier=tier)
 
-
-@dataclass(frozen=True)
-class _Lifecycle:
-    """Up to four events per agent (slot -1 = none) and where each agent ended up."""
-
-    ev_t: np.ndarray  # (k, 4) seconds from the start
-    ev_s: np.ndarray  # (k, 4) status index
-    ev_by: np.ndarray  # (k, 4) who
-    ev_why: np.ndarray  # (k, 4) reason
-    has1: np.ndarray  # bool: reviewed within the period
-    last: np.ndarray  # slot of the last event
-    status: np.ndarray  # status now
-    last_t: np.ndarray  # time of the last event
-
-
-def _lifecycle(tl: Timeline, rng: np.random.Generator, found: _Discovery) -> _Lifecycle:
-    """discovered -> reviewed -> a lifecycle change -> released, each within the period."""
-    t0, imported = found.t0, found.imported
-    k = len(t0)
-    span = tl.span_s
-    src_names = np.asarray(vocab.SOURCES, dtype=object)[found.source]
+    # -- lifecycle: up to four events per agent -------------------------------------------
     ev_t = np.full((k, 4), -1, dtype=np.int64)
     ev_s = np.full((k, 4), -1, dtype=np.int64)
     ev_by = np.full((k, 4), None, dtype=object)
@@ -206,123 +159,32 @@ def _lifecycle(tl: Timeline, rng: np.random.Generator, found: _Discovery) -> _Li
     ev_by[has3, 3] = _pick(rng, vocab.ONCALL, k)[has3]
     ev_why[has3, 3] = "released after investigation: false positive"
     last = np.select([has3, has2, has1], [3, 2, 1], 0)
-    rows = np.arange(k)
-    return _Lifecycle(
-        ev_t=ev_t,
-        ev_s=ev_s,
-        ev_by=ev_by,
-        ev_why=ev_why,
-        has1=has1,
-        last=last,
-        status=ev_s[rows, last],
-        last_t=ev_t[rows, last],
-    )
+    status = ev_s[rows, last]
+    last_t = ev_t[rows, last]
 
+    batches = [_status_changes(tl, ids, ev_t, ev_s, ev_by, ev_why)]
 
-@dataclass(frozen=True)
-class _Trust:
-    """Each agent's trust points (``valid`` marks the real ones) and their components."""
+    # -- data sources, owned by some agents; their lag now decides their freshness -------
+    ds = _data_sources(tl, rng, state, ids, source, t0)
+    batches.append(ds.batch)
+    batches.append(_sync_gaps(tl, plan, rng, ds))
 
-    batch: CopyBatch
-    pts: np.ndarray  # (k, m) seconds from the start, sorted; padding past ``valid``
-    valid: np.ndarray
-    active: np.ndarray  # (k, m) bool: active at the point
-    quarantined: np.ndarray
-    components: dict[str, np.ndarray]  # KPI series name -> (k, m) values
-    trust_now: np.ndarray  # score at the point at now
-    violation_weight: np.ndarray
-
-
-def _trust_points(tl: Timeline, t0: np.ndarray, ev_t: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A point at every event and every cadence step after discovery, the last at now."""
-    k = len(t0)
-    span = tl.span_s
+    # -- trust history: a point at every event and every cadence step, the last at now ---
     cadence = 7 * DAY if tl.days > 7 else DAY
     periodic = np.array([span - j * cadence for j in range(span // cadence + 1)], dtype=np.int64)
     periodic = periodic[periodic > 0]
     pts = np.concatenate([ev_t, np.broadcast_to(periodic, (k, len(periodic)))], axis=1)
     valid = np.concatenate([ev_t >= 0, periodic[None, :] > t0[:, None]], axis=1)
     pts = np.sort(np.where(valid, pts, _BIG), axis=1)
-    return pts, pts != _BIG
-
-
-def _trust_history(
-    tl: Timeline,
-    rng: np.random.Generator,
-    ids: np.ndarray,
-    found: _Discovery,
-    life: _Lifecycle,
-    ds: _Sources,
-) -> _Trust:
-    """Trust score components at each point, from traffic, policy, freshness and risk."""
-    k = len(ids)
-    rows = np.arange(k)
-    pts, valid = _trust_points(tl, found.t0, life.ev_t)
+    valid = pts != _BIG
     st = np.full(pts.shape, -1, dtype=np.int64)
     for j in range(4):
-        happened = (life.ev_t[:, j : j + 1] >= 0) & (life.ev_t[:, j : j + 1] <= pts)
-        st = np.where(happened, life.ev_s[:, j : j + 1], st)
+        happened = (ev_t[:, j : j + 1] >= 0) & (ev_t[:, j : j + 1] <= pts)
+        st = np.where(happened, ev_s[:, j : j + 1], st)
     active = valid & (st == ACTIVE)
     quarantined = valid & (st == QUARANTINED)
-    reliability, adherence = _behaviour(tl, rng, pts, valid, traffic=active | quarantined)
-    stale = np.zeros(pts.shape)
-    at_ms = np.where(valid, pts, 0) * 1000
-    np.add.at(stale, ds.owner, ds.stale_start_ms[:, None] < at_ms[ds.owner])
-    owned = np.bincount(ds.owner, minlength=k)[:, None]
-    freshness = np.where(owned > 0, (owned - stale) / np.maximum(owned, 1), 1.0)
-    risk = np.minimum(
-        1.0, _TIER_RISK[found.tier][:, None] + kpi.QUARANTINE_RISK_PENALTY * quarantined
-    )
-    score = 100.0 * (
-        _W["reliability"] * reliability
-        + _W["policy_adherence"] * adherence
-        + _W["sync_freshness"] * freshness
-        + _W["risk"] * (1.0 - risk)
-    )
-    points = valid.sum(axis=1)
-    final = (rows, points - 1)  # the point at now
-    batch = encode_binary(
-        "agent_trust_history",
-        [
-            Column("agent_id", "int8", np.repeat(ids, points)),
-            Column("computed_at", "timestamptz", pts[valid] * US),
-            Column("score", "float8", score[valid]),
-            Column("reliability", "float8", reliability[valid]),
-            Column("policy_adherence", "float8", adherence[valid]),
-            Column("sync_freshness", "float8", freshness[valid]),
-            Column("risk_exposure", "float8", risk[valid]),
-        ],
-        base=tl.start,
-    )
-    return _Trust(
-        batch=batch,
-        pts=pts,
-        valid=valid,
-        active=active,
-        quarantined=quarantined,
-        components={
-            "trust": score,
-            "reliability": reliability,
-            "adherence": adherence,
-            "freshness": freshness,
-            "risk": risk,
-        },
-        trust_now=score[final],
-        violation_weight=0.02 + (1.0 - adherence[final]),
-    )
-
-
-def _behaviour(
-    tl: Timeline,
-    rng: np.random.Generator,
-    pts: np.ndarray,
-    valid: np.ndarray,
-    *,
-    traffic: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reliability and policy adherence at each trust point, from simulated traffic."""
-    k = len(pts)
-    frac = np.where(valid, pts, 0) / tl.span_s
+    traffic = active | quarantined
+    frac = np.where(valid, pts, 0) / span
     trend = rng.choice(3, k, p=[0.75, 0.20, 0.05])  # steady / slipping lately / improving
     mult = np.select(
         [trend[:, None] == 1, trend[:, None] == 2],
@@ -352,26 +214,90 @@ def _behaviour(
     adherence = np.where(
         req > 0, np.maximum(0.0, 1.0 - kpi.VIOLATION_RATE_FACTOR * viol / safe_req), 1.0
     )
-    return reliability, adherence
-
-
-def _record_kpis(acc: KpiAccumulator, trust: _Trust, t0: np.ndarray) -> None:
-    """KPI deltas: each trust point replaces the agent's previous contribution."""
-    valid = trust.valid
-    t_us = trust.pts[valid] * US
-    for series, value in trust.components.items():
-        contrib = np.where(trust.active, value, 0.0)
+    stale = np.zeros(pts.shape)
+    at_ms = np.where(valid, pts, 0) * 1000
+    np.add.at(stale, ds.owner, ds.stale_start_ms[:, None] < at_ms[ds.owner])
+    owned = np.bincount(ds.owner, minlength=k)[:, None]
+    freshness = np.where(owned > 0, (owned - stale) / np.maximum(owned, 1), 1.0)
+    risk = np.minimum(1.0, _TIER_RISK[tier][:, None] + kpi.QUARANTINE_RISK_PENALTY * quarantined)
+    score = 100.0 * (
+        _W["reliability"] * reliability
+        + _W["policy_adherence"] * adherence
+        + _W["sync_freshness"] * freshness
+        + _W["risk"] * (1.0 - risk)
+    )
+    points = valid.sum(axis=1)
+    final = (rows, points - 1)  # the point at now
+    trust_now = score[final]
+    state.violation_weight[lo:hi] = 0.02 + (1.0 - adherence[final])
+    batches.append(
+        encode_binary(
+            "agent_trust_history",
+            [
+                Column("agent_id", "int8", np.repeat(ids, points)),
+                Column("computed_at", "timestamptz", pts[valid] * US),
+                Column("score", "float8", score[valid]),
+                Column("reliability", "float8", reliability[valid]),
+                Column("policy_adherence", "float8", adherence[valid]),
+                Column("sync_freshness", "float8", freshness[valid]),
+                Column("risk_exposure", "float8", risk[valid]),
+            ],
+            base=tl.start,
+        )
+    )
+    # KPI deltas: each point replaces the agent's previous contribution.
+    t_us = pts[valid] * US
+    for series, value in (
+        ("trust", score),
+        ("reliability", reliability),
+        ("adherence", adherence),
+        ("freshness", freshness),
+        ("risk", risk),
+    ):
+        contrib = np.where(active, value, 0.0)
         delta = np.diff(contrib, axis=1, prepend=0.0)
         acc.at_or_after(series, t_us, delta[valid])
-    for series, flag in (("active", trust.active), ("quarantined", trust.quarantined)):
+    for series, flag in (("active", active), ("quarantined", quarantined)):
         delta = np.diff(flag.astype(np.float64), axis=1, prepend=0.0)
         acc.at_or_after(series, t_us, delta[valid])
     acc.at_or_after("total", t0 * US, 1.0)
 
+    # -- drift: waves and a background trickle, on agents active from then until now -----
+    batches.append(_drift(tl, plan, rng, acc, ids, status, last_t))
 
-def _status_changes(tl: Timeline, ids: np.ndarray, life: _Lifecycle) -> CopyBatch:
-    """One row per lifecycle event, with the status it left."""
-    ev_t, ev_s, ev_by, ev_why = life.ev_t, life.ev_s, life.ev_by, life.ev_why
+    batches.insert(
+        0,
+        _agents_batch(
+            tl,
+            rng,
+            ids,
+            lo=lo,
+            source=source,
+            tier=tier,
+            t0=t0,
+            n=n,
+            ev_t=ev_t,
+            ev_by=ev_by,
+            ev_why=ev_why,
+            has1=has1,
+            imported=imported,
+            status=status,
+            last=last,
+            last_t=last_t,
+            trust_now=trust_now,
+        ),
+    )
+    return batches
+
+
+def _status_changes(
+    tl: Timeline,
+    ids: np.ndarray,
+    ev_t: np.ndarray,
+    ev_s: np.ndarray,
+    ev_by: np.ndarray,
+    ev_why: np.ndarray,
+) -> CopyBatch:
     present = ev_t >= 0
     # The status before each slot: none, quarantined (review), active (lifecycle change),
     # quarantined (release); imported agents skip the review but were active all the same.
@@ -640,15 +566,20 @@ def _agents_batch(
     ids: np.ndarray,
     *,
     lo: int,
+    source: np.ndarray,
+    tier: np.ndarray,
+    t0: np.ndarray,
     n: int,
-    found: _Discovery,
-    life: _Lifecycle,
-    trust: _Trust,
+    ev_t: np.ndarray,
+    ev_by: np.ndarray,
+    ev_why: np.ndarray,
+    has1: np.ndarray,
+    imported: np.ndarray,
+    status: np.ndarray,
+    last: np.ndarray,
+    last_t: np.ndarray,
+    trust_now: np.ndarray,
 ) -> CopyBatch:
-    """The agents rows: generated attributes plus where discovery and lifecycle left them."""
-    source, tier, t0, imported = found.source, found.tier, found.t0, found.imported
-    ev_t, ev_by, ev_why, has1 = life.ev_t, life.ev_by, life.ev_why, life.has1
-    status, last, last_t, trust_now = life.status, life.last, life.last_t, trust.trust_now
     k = len(ids)
     span = tl.span_s
     rows = np.arange(k)
