@@ -28,8 +28,9 @@ from sqlalchemy import Engine, text  # noqa: E402
 
 from dashboard.db.engine import make_engine  # noqa: E402
 from dashboard.db.migrate import upgrade  # noqa: E402
-from dashboard.embedded import EmbeddedPostgres, EmbeddedRedis, create_database  # noqa: E402
-from dashboard.settings import PROJECT_ROOT  # noqa: E402
+from dashboard.embedded import create_database  # noqa: E402
+from dashboard.services import Services, resolve_services  # noqa: E402
+from dashboard.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 AGENTS = int(os.environ.get("ORCA_BENCH_AGENTS", "1000000"))
 DAYS = int(os.environ.get("ORCA_BENCH_DAYS", "30"))
@@ -55,12 +56,15 @@ def timed(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def server_url() -> tuple[str, Callable[[], None]]:
-    configured = os.environ.get("ORCA_BENCH_DATABASE_URL")
-    if configured:
-        return configured, lambda: None
-    pg = EmbeddedPostgres(PROJECT_ROOT / ".state" / "bench" / "pg")
-    return pg.start(database="postgres"), pg.stop
+def bench_services() -> Services:
+    """The bench's own servers (under .state/bench, Redis on 6392), or ORCA_BENCH_DATABASE_URL."""
+    settings = Settings(
+        state_dir=PROJECT_ROOT / ".state" / "bench",
+        embedded_redis_port=6392,
+        database_url=os.environ.get("ORCA_BENCH_DATABASE_URL"),
+        redis_url=None,
+    )
+    return resolve_services("bench", settings)
 
 
 def database(admin: str) -> tuple[str, bool]:
@@ -89,9 +93,8 @@ def drop_database(admin: str) -> None:
 def main() -> int:
     from bench.suites import run_suites  # the per-dashboard query sets
 
-    admin, stop_pg = server_url()
-    rd = EmbeddedRedis(PROJECT_ROOT / ".state" / "bench" / "redis", 6392)
-    redis_url = rd.start()
+    services = bench_services()
+    admin, redis_url = services.database, services.redis
     try:
         url, ready = database(admin)
         engine: Engine = make_engine(url)
@@ -133,8 +136,7 @@ def main() -> int:
     finally:
         if not KEEP:
             drop_database(admin)
-        rd.stop()
-        stop_pg()
+        services.stop()
     return 0
 
 

@@ -60,9 +60,9 @@ def _describe(params: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     import redis
 
-    from dashboard.commands.core import resolve_services
     from dashboard.core.faults import clear_fault, inject_fault, list_faults
     from dashboard.integrations.redis_client import make_redis
+    from dashboard.services import resolve_services
 
     action = args.fault
     try:
@@ -70,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"unexpected argument {args.target!r}")
         if action == "list" and (args.target is not None or _params(args)):
             raise ValueError("chaos list takes no other arguments")
-        _, redis_url, stop = resolve_services(need_database=False)
+        services = resolve_services("chaos")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        client = make_redis(redis_url)
+        client = make_redis(services.redis)
         if action == "list":
             active = list_faults(client)
             if not active:
@@ -103,4 +103,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot reach Redis: {exc}", file=sys.stderr)
         return 1
     finally:
-        stop()
+        services.stop()

@@ -11,7 +11,6 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -71,39 +70,11 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def resolve_services(*, need_database: bool) -> tuple[str | None, str, Callable[[], None]]:
-    """(database URL, Redis URL, stop): the configured servers, the embedded ones that
-    `orca-dashboard up` runs (reused, never stopped by us), or newly started embedded ones."""
-    import redis
-
-    from dashboard.services import known_urls, start_services
-    from dashboard.settings import get_settings, reset_settings
-
-    settings = get_settings()
-    if settings.redis_url and (settings.database_url or not need_database):
-        return settings.database_url, settings.redis_url, lambda: None
-    db_url, redis_url, _ = known_urls(settings)
-    if redis_url and (db_url or not need_database):
-        try:
-            redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1).ping()
-            alive = True
-        except (redis.RedisError, OSError):
-            alive = False
-        if alive:
-            # Reuse what `up` runs: stopping it here would pull it away from under the console.
-            os.environ["ORCA_REDIS_URL"] = redis_url
-            if db_url:
-                os.environ["ORCA_DATABASE_URL"] = db_url
-            reset_settings()
-            return db_url, redis_url, lambda: None
-    services = start_services(settings)
-    return services.database_url, services.redis_url, services.stop
-
-
 def run(args: argparse.Namespace) -> int:
     from dashboard.core.server import CoreStandIn
     from dashboard.db.engine import make_engine
     from dashboard.integrations.redis_client import make_redis
+    from dashboard.services import resolve_services
     from dashboard.settings import get_settings
 
     settings = get_settings()
@@ -122,12 +93,11 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             print(f"error: {TICK_ENV}: {exc}", file=sys.stderr)
             return 2
-    db_url, redis_url, stop_services = resolve_services(need_database=True)
-    assert db_url is not None
+    services = resolve_services("core")
     try:
         standin = CoreStandIn(
-            make_engine(db_url, pool_size=5),
-            make_redis(redis_url),
+            make_engine(services.database, pool_size=5),
+            make_redis(services.redis),
             host=args.host,
             port=args.port or settings.core_port,
             tick_s=tick,
@@ -135,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             collector_port=args.collector_port,
         )
     except OSError as exc:
-        stop_services()
+        services.stop()
         print(
             f"error: cannot listen on {args.host}:{args.port or settings.core_port}: {exc}",
             file=sys.stderr,
@@ -154,5 +124,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         standin.serve_forever()
     finally:
-        stop_services()
+        services.stop()
     return 0

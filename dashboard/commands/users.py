@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,23 +78,11 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _database_url() -> tuple[str, Callable[[], None]]:
-    """The configured database, or the embedded one (started if needed); plus a stop function."""
-    from dashboard.settings import get_settings
-
-    settings = get_settings()
-    if settings.database_url is not None:
-        return settings.database_url, lambda: None
-    from dashboard.embedded import EmbeddedPostgres
-
-    server = EmbeddedPostgres(settings.state_dir / "pg")
-    return server.start(), server.stop
-
-
 def run(args: argparse.Namespace) -> int:
     from dashboard.actions.base import cli_actor
     from dashboard.db.engine import make_engine
     from dashboard.db.migrate import upgrade
+    from dashboard.services import resolve_services
 
     try:
         password = (
@@ -110,16 +97,16 @@ def run(args: argparse.Namespace) -> int:
         print("error: cancelled; nothing was changed", file=sys.stderr)
         return EXIT_FAILED
 
-    url, stop = _database_url()
+    services = resolve_services("users")
     try:
-        upgrade(url)
-        engine = make_engine(url)
+        upgrade(services.database)
+        engine = make_engine(services.database)
         actor = cli_actor()
         if args.users_command == "list":
             return _list(engine, actor)
         result: ActionResult = _change(engine, actor, args, password)
     finally:
-        stop()
+        services.stop()
     stream = sys.stdout if result.ok else sys.stderr
     print(result.message if result.ok else f"error: {result.message}", file=stream)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -23,14 +23,6 @@ from dashboard.sim.vocab import ENDPOINTS
 
 #: Every ORCA Core route (template) of request_metrics: the simulated traffic's endpoints.
 ROUTES: Final[tuple[str, ...]] = tuple(dict.fromkeys(route for _, route, _, _ in ENDPOINTS))
-#: The routes the stand-in really serves over HTTP.
-SERVED_ROUTES: Final[tuple[str, ...]] = (
-    "/health",
-    "/api/v1/agents",
-    "/api/v1/trust",
-    "/api/v1/trust/score/{agent_id}",
-    "/api/v1/trust/sync-gaps",
-)
 API_ROUTES: Final[tuple[str, ...]] = tuple(r for r in ROUTES if r != "/health")
 MAX_DURATION: Final = timedelta(hours=24)
 MIN_DURATION: Final = timedelta(seconds=1)

@@ -15,12 +15,10 @@ from typing import Any, cast
 
 import redis
 
-from dashboard.data.kpis import KpiSnapshotValues
 from dashboard.integrations.redis_client import key
 
 PROBES_KEY = key("live", "probes")
 HEARTBEAT_KEY = key("worker", "heartbeat")
-KPI_KEY = key("live", "kpis")
 # Live values older than this are shown as stale; the key also expires so dead workers show.
 LIVE_TTL_S = 600
 
@@ -82,11 +80,3 @@ def write_heartbeat(client: redis.Redis, info: Mapping[str, Any]) -> bool:
 
 def read_heartbeat(client: redis.Redis) -> LiveRead:
     return _read(client, HEARTBEAT_KEY)
-
-
-def write_kpi_snapshot(client: redis.Redis, snapshot: KpiSnapshotValues) -> bool:
-    return _write(client, KPI_KEY, snapshot.to_json())
-
-
-def read_kpi_snapshot(client: redis.Redis) -> LiveRead:
-    return _read(client, KPI_KEY)

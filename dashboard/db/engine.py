@@ -1,13 +1,10 @@
-"""Engine and session factories: one engine per URL per process, short timeouts, pre-ping."""
+"""The engine factory: one engine per URL per process, short timeouts, pre-ping."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.settings import get_settings, to_sqlalchemy_url
 
@@ -41,19 +38,3 @@ def make_engine(
             "application_name": "orca-dashboard",
         },
     )
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with session_factory(engine)() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise

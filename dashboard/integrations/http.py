@@ -70,18 +70,6 @@ def make_async_client(
     return httpx.AsyncClient(transport=transport, **kwargs)  # type: ignore[arg-type]
 
 
-def make_client(
-    *,
-    connect_timeout_s: float,
-    read_timeout_s: float,
-    base_url: str = "",
-    max_connections: int = 10,
-) -> httpx.Client:
-    """The sync twin of :func:`make_async_client` (only for calls without a hard deadline)."""
-    kwargs = _client_kwargs(base_url, connect_timeout_s, read_timeout_s, max_connections)
-    return httpx.Client(**kwargs)  # type: ignore[arg-type]
-
-
 class Deadline:
     """A point in (monotonic) time by which a piece of work must be finished."""
 
@@ -95,12 +83,6 @@ class Deadline:
 
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock())
-
-    def elapsed(self) -> float:
-        return self._clock() - self._start
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
 
 
 class FetchError(Exception):

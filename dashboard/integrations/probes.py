@@ -41,7 +41,7 @@ MESSAGE_LIMIT: Final = 300
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ProbeOutcome:
     """What one probe found (the cycle adds the component and the time)."""
 
     status: CheckStatus
@@ -69,7 +69,7 @@ class ProbeResult:
         }
 
 
-ProbeFn = Callable[[Deadline], Awaitable[Outcome]]
+ProbeFn = Callable[[Deadline], Awaitable[ProbeOutcome]]
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,13 @@ def _clip(message: str) -> str:
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
 
 
-def _slow(outcome: Outcome, slow_ms: float) -> Outcome:
+def _slow(outcome: ProbeOutcome, slow_ms: float) -> ProbeOutcome:
     if (
         outcome.status == CheckStatus.UP
         and outcome.latency_ms is not None
         and outcome.latency_ms > slow_ms
     ):
-        return Outcome(
+        return ProbeOutcome(
             CheckStatus.DEGRADED,
             f"slow: {outcome.latency_ms:.0f} ms (over {slow_ms:.0f} ms); {outcome.message}",
             outcome.latency_ms,
@@ -100,37 +100,37 @@ def _slow(outcome: Outcome, slow_ms: float) -> Outcome:
 
 
 # -- HTTP probes ----------------------------------------------------------------------------
-def core_health_outcome(reading: HealthReading) -> Outcome:
+def core_health_outcome(reading: HealthReading) -> ProbeOutcome:
     """Map an ORCA Core /health answer to a check status (DOMAIN.md: 200 healthy, else 503)."""
     health, code, ms = reading.health, reading.status_code, reading.latency_ms
     if health is None:
         if code == 200:
-            return Outcome(
+            return ProbeOutcome(
                 CheckStatus.DEGRADED,
                 f"answered 200 but {reading.problem or 'the body is not a health document'}",
                 ms,
             )
-        return Outcome(CheckStatus.DOWN, f"HTTP {code} ({reading.problem})", ms)
+        return ProbeOutcome(CheckStatus.DOWN, f"HTTP {code} ({reading.problem})", ms)
     failing = [c for c in health.checks if c.status != CheckStatus.UP]
     detail = ", ".join(
         f"{c.name} {c.status.value}" + (f" ({c.message})" if c.message else "") for c in failing
     )
     if code == 200 and health.status == OverallHealth.HEALTHY:
-        return Outcome(CheckStatus.UP, f"healthy, version {health.version}", ms)
+        return ProbeOutcome(CheckStatus.UP, f"healthy, version {health.version}", ms)
     if code not in (200, 503):
-        return Outcome(CheckStatus.DOWN, f"HTTP {code}: {health.status.value}", ms)
+        return ProbeOutcome(CheckStatus.DOWN, f"HTTP {code}: {health.status.value}", ms)
     if health.status == OverallHealth.UNHEALTHY:
-        return Outcome(
+        return ProbeOutcome(
             CheckStatus.DOWN, f"HTTP {code}: unhealthy" + (f": {detail}" if detail else ""), ms
         )
-    return Outcome(
+    return ProbeOutcome(
         CheckStatus.DEGRADED,
         f"HTTP {code}: {health.status.value}" + (f": {detail}" if detail else ""),
         ms,
     )
 
 
-def collector_outcome(status_code: int, body: bytes, latency_ms: float) -> Outcome:
+def collector_outcome(status_code: int, body: bytes, latency_ms: float) -> ProbeOutcome:
     """The OpenTelemetry Collector health_check extension: 200 available, 503 not."""
     said = ""
     try:
@@ -140,8 +140,8 @@ def collector_outcome(status_code: int, body: bytes, latency_ms: float) -> Outco
     except (ValueError, UnicodeDecodeError):
         pass
     if status_code == 200:
-        return Outcome(CheckStatus.UP, said or "available", latency_ms)
-    return Outcome(
+        return ProbeOutcome(CheckStatus.UP, said or "available", latency_ms)
+    return ProbeOutcome(
         CheckStatus.DOWN, f"HTTP {status_code}" + (f": {said}" if said else ""), latency_ms
     )
 
@@ -149,14 +149,14 @@ def collector_outcome(status_code: int, body: bytes, latency_ms: float) -> Outco
 def _http_probe(
     component: str,
     url: str,
-    interpret: Callable[[int, bytes, float], Outcome],
+    interpret: Callable[[int, bytes, float], ProbeOutcome],
     *,
     connect_timeout_s: float,
     read_timeout_s: float,
     retries: int,
     slow_ms: float,
 ) -> Probe:
-    async def check(deadline: Deadline) -> Outcome:
+    async def check(deadline: Deadline) -> ProbeOutcome:
         async with make_async_client(
             connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, max_connections=2
         ) as client:
@@ -166,7 +166,7 @@ def _http_probe(
                     client, url, deadline=deadline, retries=retries, retry_statuses=frozenset()
                 )
             except FetchError as exc:
-                return Outcome(CheckStatus.DOWN, exc.message, None)
+                return ProbeOutcome(CheckStatus.DOWN, exc.message, None)
         return _slow(interpret(fetched.status_code, fetched.body, fetched.latency_ms), slow_ms)
 
     return Probe(component, check)
@@ -244,7 +244,7 @@ def postgres_probe(
     # libpq counts connect_timeout in whole seconds and treats less than 2 as 2.
     connect_timeout = max(2, math.ceil(connect_timeout_s))
 
-    async def check(deadline: Deadline) -> Outcome:
+    async def check(deadline: Deadline) -> ProbeOutcome:
         started = time.monotonic()
         try:
             conn = await psycopg.AsyncConnection.connect(
@@ -255,15 +255,15 @@ def postgres_probe(
                 options="-c statement_timeout=2000",
             )
         except psycopg.Error as exc:
-            return Outcome(CheckStatus.DOWN, _pg_message(exc), None)
+            return ProbeOutcome(CheckStatus.DOWN, _pg_message(exc), None)
         try:
             await conn.execute("SELECT 1")
         except psycopg.Error as exc:
-            return Outcome(CheckStatus.DOWN, _pg_message(exc), None)
+            return ProbeOutcome(CheckStatus.DOWN, _pg_message(exc), None)
         finally:
             await conn.close()
         ms = (time.monotonic() - started) * 1000.0
-        return _slow(Outcome(CheckStatus.UP, "SELECT 1 answered", ms), slow_ms)
+        return _slow(ProbeOutcome(CheckStatus.UP, "SELECT 1 answered", ms), slow_ms)
 
     return Probe(Component.POSTGRESQL.value, check)
 
@@ -271,7 +271,7 @@ def postgres_probe(
 def redis_probe(redis_url: str, *, timeout_s: float, slow_ms: float = DEFAULT_SLOW_MS) -> Probe:
     """Redis: PING on a fresh connection with short socket timeouts."""
 
-    async def check(deadline: Deadline) -> Outcome:
+    async def check(deadline: Deadline) -> ProbeOutcome:
         client = aioredis.Redis.from_url(
             redis_url,
             socket_timeout=timeout_s,
@@ -284,27 +284,27 @@ def redis_probe(redis_url: str, *, timeout_s: float, slow_ms: float = DEFAULT_SL
         except (aioredis.RedisError, OSError) as exc:
             text = str(exc)
             if is_connection_refused(exc):
-                return Outcome(CheckStatus.DOWN, "connection refused", None)
+                return ProbeOutcome(CheckStatus.DOWN, "connection refused", None)
             if "timeout" in text.lower() or "timed out" in text.lower():
-                return Outcome(CheckStatus.DOWN, "timed out", None)
-            return Outcome(CheckStatus.DOWN, f"{type(exc).__name__}: {text[:200]}", None)
+                return ProbeOutcome(CheckStatus.DOWN, "timed out", None)
+            return ProbeOutcome(CheckStatus.DOWN, f"{type(exc).__name__}: {text[:200]}", None)
         finally:
             await client.aclose()
         ms = (time.monotonic() - started) * 1000.0
-        return _slow(Outcome(CheckStatus.UP, "PING answered", ms), slow_ms)
+        return _slow(ProbeOutcome(CheckStatus.UP, "PING answered", ms), slow_ms)
 
     return Probe(Component.REDIS.value, check)
 
 
 # -- sync checks (heartbeat) ----------------------------------------------------------------
-def sync_probe(component: str, fn: Callable[[], Outcome]) -> Probe:
+def sync_probe(component: str, fn: Callable[[], ProbeOutcome]) -> Probe:
     """Wrap a blocking check: it runs on a daemon thread the cycle can walk away from."""
 
-    async def check(deadline: Deadline) -> Outcome:
+    async def check(deadline: Deadline) -> ProbeOutcome:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Outcome] = loop.create_future()
+        future: asyncio.Future[ProbeOutcome] = loop.create_future()
 
-        def _deliver(value: Outcome | None, error: BaseException | None) -> None:
+        def _deliver(value: ProbeOutcome | None, error: BaseException | None) -> None:
             if future.done():
                 return
             if error is not None:
@@ -314,7 +314,7 @@ def sync_probe(component: str, fn: Callable[[], Outcome]) -> Probe:
                 future.set_result(value)
 
         def _run() -> None:
-            value: Outcome | None = None
+            value: ProbeOutcome | None = None
             error: BaseException | None = None
             try:
                 value = fn()
@@ -332,26 +332,26 @@ def sync_probe(component: str, fn: Callable[[], Outcome]) -> Probe:
 
 def heartbeat_outcome(
     age_s: float | None, *, error: str | None = None, up_s: float = 60.0, degraded_s: float = 300.0
-) -> Outcome:
+) -> ProbeOutcome:
     """Worker heartbeat age: fresh is up, late is degraded, missing or very late is down."""
     if error is not None:
-        return Outcome(CheckStatus.DOWN, f"heartbeat unreadable: {error}")
+        return ProbeOutcome(CheckStatus.DOWN, f"heartbeat unreadable: {error}")
     if age_s is None:
-        return Outcome(CheckStatus.DOWN, "no heartbeat: is the worker running?")
+        return ProbeOutcome(CheckStatus.DOWN, "no heartbeat: is the worker running?")
     if age_s <= up_s:
-        return Outcome(CheckStatus.UP, f"heartbeat {age_s:.0f} s ago")
+        return ProbeOutcome(CheckStatus.UP, f"heartbeat {age_s:.0f} s ago")
     if age_s <= degraded_s:
-        return Outcome(CheckStatus.DEGRADED, f"heartbeat late: {age_s:.0f} s ago")
-    return Outcome(CheckStatus.DOWN, f"heartbeat stale: {age_s:.0f} s ago")
+        return ProbeOutcome(CheckStatus.DEGRADED, f"heartbeat late: {age_s:.0f} s ago")
+    return ProbeOutcome(CheckStatus.DOWN, f"heartbeat stale: {age_s:.0f} s ago")
 
 
 # -- the cycle ------------------------------------------------------------------------------
-async def _run_one(probe: Probe, deadline: Deadline) -> Outcome:
+async def _run_one(probe: Probe, deadline: Deadline) -> ProbeOutcome:
     started = time.monotonic()
     outcome = await probe.check(deadline)
     if outcome.latency_ms is None and outcome.status != CheckStatus.DOWN:
         # Checks without an own measure (heartbeat) report the probe's own time.
-        return Outcome(outcome.status, outcome.message, (time.monotonic() - started) * 1000.0)
+        return ProbeOutcome(outcome.status, outcome.message, (time.monotonic() - started) * 1000.0)
     return outcome
 
 
@@ -372,10 +372,10 @@ async def run_probe_cycle_async(
     results: list[ProbeResult] = []
     for probe, task in zip(probes, tasks, strict=True):
         if not task.done() or task.cancelled():
-            outcome = Outcome(CheckStatus.DOWN, f"timed out after {seconds:.1f} s")
+            outcome = ProbeOutcome(CheckStatus.DOWN, f"timed out after {seconds:.1f} s")
         elif task.exception() is not None:
             exc = task.exception()
-            outcome = Outcome(CheckStatus.DOWN, f"probe failed: {type(exc).__name__}: {exc}")
+            outcome = ProbeOutcome(CheckStatus.DOWN, f"probe failed: {type(exc).__name__}: {exc}")
         else:
             outcome = task.result()
         results.append(
@@ -416,7 +416,7 @@ def default_probes(
     redis_url: str | None,
     connect_timeout_s: float,
     read_timeout_s: float,
-    heartbeat: Callable[[], Outcome] | None = None,
+    heartbeat: Callable[[], ProbeOutcome] | None = None,
 ) -> list[Probe]:
     """The five components of the guide, from settings-like values."""
     probes = [

@@ -91,27 +91,96 @@ def generate_chunk(
     lo: int,
     hi: int,
 ) -> list[CopyBatch]:
-    """Rows of agents lo+1..hi and everything they own; fills ``state`` and ``acc``."""
-    rng = tl.rng("agents", chunk)
-    k = hi - lo
-    n = state.n
-    span = tl.span_s
-    ids = np.arange(lo + 1, hi + 1, dtype=np.int64)
-    rows = np.arange(k)
+    """Rows of agents lo+1..hi and everything they own; fills ``state`` and ``acc``.
 
-    # -- discovery: an import at the start, then a rate growing 4x over the period ----------
-    q = (np.arange(lo, hi) + rng.random(k)) / n
+    The steps draw from one random stream in this order (discovery, lifecycle, data sources,
+    sync gaps, trust history, drift, agent attributes): reordering them changes what a seed
+    gives.
+    """
+    rng = tl.rng("agents", chunk)
+    ids = np.arange(lo + 1, hi + 1, dtype=np.int64)
+    found = _discover(tl, rng, state, lo=lo, hi=hi)
+    life = _lifecycle(tl, rng, found)
+    batches = [_status_changes(tl, ids, life.ev_t, life.ev_s, life.ev_by, life.ev_why)]
+    ds = _data_sources(tl, rng, state, ids, found.source, found.t0)
+    batches.append(ds.batch)
+    batches.append(_sync_gaps(tl, plan, rng, ds))
+    trust = _trust_history(tl, rng, found, life, ds)
+    state.violation_weight[lo:hi] = trust.violation_weight
+    batches.append(_trust_batch(tl, ids, trust))
+    _record_trust_kpis(acc, trust, found.t0)
+    batches.append(_drift(tl, plan, rng, acc, ids, life.status, life.last_t))
+    batches.insert(
+        0,
+        _agents_batch(
+            tl,
+            rng,
+            ids,
+            lo=lo,
+            source=found.source,
+            tier=found.tier,
+            t0=found.t0,
+            n=state.n,
+            ev_t=life.ev_t,
+            ev_by=life.ev_by,
+            ev_why=life.ev_why,
+            has1=life.has1,
+            imported=found.imported,
+            status=life.status,
+            last=life.last,
+            last_t=life.last_t,
+            trust_now=trust.score[trust.final],
+        ),
+    )
+    return batches
+
+
+@dataclass(frozen=True)
+class _Discovery:
+    """When and how each agent of a chunk was found."""
+
+    t0: np.ndarray  # seconds from the start
+    imported: np.ndarray  # bool: from the previous registry at the start
+    source: np.ndarray  # index into vocab.SOURCES
+    tier: np.ndarray  # index into vocab.TIERS
+
+
+def _discover(
+    tl: Timeline, rng: np.random.Generator, state: RegistryState, *, lo: int, hi: int
+) -> _Discovery:
+    """An import at the start, then a discovery rate growing 4x over the period."""
+    k, span = hi - lo, tl.span_s
+    q = (np.arange(lo, hi) + rng.random(k)) / state.n
     imported = q < IMPORT_SHARE
     qq = np.clip((q - IMPORT_SHARE) / (1 - IMPORT_SHARE), 0.0, 1.0)
     x = (np.sqrt(1.0 + 15.0 * qq) - 1.0) / 3.0
     t0 = np.where(imported, 0, _off_minute(np.clip((x * span).astype(np.int64), 1, span - 1)))
     state.discovered_s[lo:hi] = t0
-
     source = rng.choice(len(vocab.SOURCES), k, p=vocab.SOURCE_WEIGHTS)
-    src_names = np.asarray(vocab.SOURCES, dtype=object)[source]
     tier = rng.choice(len(vocab.TIERS), k, p=vocab.TIER_WEIGHTS)
+    return _Discovery(t0=t0, imported=imported, source=source, tier=tier)
 
-    # -- lifecycle: up to four events per agent -------------------------------------------
+
+@dataclass(frozen=True)
+class _Lifecycle:
+    """Up to four status events per agent (time -1: none) and where each agent ended."""
+
+    ev_t: np.ndarray
+    ev_s: np.ndarray
+    ev_by: np.ndarray
+    ev_why: np.ndarray
+    has1: np.ndarray  # reviewed after discovery
+    last: np.ndarray  # index of the last event
+    status: np.ndarray
+    last_t: np.ndarray
+
+
+def _lifecycle(tl: Timeline, rng: np.random.Generator, found: _Discovery) -> _Lifecycle:
+    """Import or discovery, review, an operational change, and sometimes a release."""
+    t0, imported = found.t0, found.imported
+    k, span = len(t0), tl.span_s
+    rows = np.arange(k)
+    src_names = np.asarray(vocab.SOURCES, dtype=object)[found.source]
     ev_t = np.full((k, 4), -1, dtype=np.int64)
     ev_s = np.full((k, 4), -1, dtype=np.int64)
     ev_by = np.full((k, 4), None, dtype=object)
@@ -161,15 +230,43 @@ def generate_chunk(
     last = np.select([has3, has2, has1], [3, 2, 1], 0)
     status = ev_s[rows, last]
     last_t = ev_t[rows, last]
+    return _Lifecycle(
+        ev_t=ev_t,
+        ev_s=ev_s,
+        ev_by=ev_by,
+        ev_why=ev_why,
+        has1=has1,
+        last=last,
+        status=status,
+        last_t=last_t,
+    )
 
-    batches = [_status_changes(tl, ids, ev_t, ev_s, ev_by, ev_why)]
 
-    # -- data sources, owned by some agents; their lag now decides their freshness -------
-    ds = _data_sources(tl, rng, state, ids, source, t0)
-    batches.append(ds.batch)
-    batches.append(_sync_gaps(tl, plan, rng, ds))
+@dataclass(frozen=True)
+class _Trust:
+    """Each agent's trust points (rows: agents, columns: points; ``valid`` marks the real ones)."""
 
-    # -- trust history: a point at every event and every cadence step, the last at now ---
+    pts: np.ndarray
+    valid: np.ndarray
+    active: np.ndarray
+    quarantined: np.ndarray
+    score: np.ndarray
+    reliability: np.ndarray
+    adherence: np.ndarray
+    freshness: np.ndarray
+    risk: np.ndarray
+    points: np.ndarray  # real points per agent
+    final: tuple[np.ndarray, np.ndarray]  # index of each agent's point at now
+    violation_weight: np.ndarray
+
+
+def _trust_history(
+    tl: Timeline, rng: np.random.Generator, found: _Discovery, life: _Lifecycle, ds: _Sources
+) -> _Trust:
+    """A point at every event and every cadence step, the last at now."""
+    t0, tier, ev_t, ev_s = found.t0, found.tier, life.ev_t, life.ev_s
+    k, span = len(t0), tl.span_s
+    rows = np.arange(k)
     cadence = 7 * DAY if tl.days > 7 else DAY
     periodic = np.array([span - j * cadence for j in range(span // cadence + 1)], dtype=np.int64)
     periodic = periodic[periodic > 0]
@@ -228,66 +325,57 @@ def generate_chunk(
     )
     points = valid.sum(axis=1)
     final = (rows, points - 1)  # the point at now
-    trust_now = score[final]
-    state.violation_weight[lo:hi] = 0.02 + (1.0 - adherence[final])
-    batches.append(
-        encode_binary(
-            "agent_trust_history",
-            [
-                Column("agent_id", "int8", np.repeat(ids, points)),
-                Column("computed_at", "timestamptz", pts[valid] * US),
-                Column("score", "float8", score[valid]),
-                Column("reliability", "float8", reliability[valid]),
-                Column("policy_adherence", "float8", adherence[valid]),
-                Column("sync_freshness", "float8", freshness[valid]),
-                Column("risk_exposure", "float8", risk[valid]),
-            ],
-            base=tl.start,
-        )
+    return _Trust(
+        pts=pts,
+        valid=valid,
+        active=active,
+        quarantined=quarantined,
+        score=score,
+        reliability=reliability,
+        adherence=adherence,
+        freshness=freshness,
+        risk=risk,
+        points=points,
+        final=final,
+        violation_weight=0.02 + (1.0 - adherence[final]),
     )
-    # KPI deltas: each point replaces the agent's previous contribution.
-    t_us = pts[valid] * US
+
+
+def _trust_batch(tl: Timeline, ids: np.ndarray, trust: _Trust) -> CopyBatch:
+    valid = trust.valid
+    return encode_binary(
+        "agent_trust_history",
+        [
+            Column("agent_id", "int8", np.repeat(ids, trust.points)),
+            Column("computed_at", "timestamptz", trust.pts[valid] * US),
+            Column("score", "float8", trust.score[valid]),
+            Column("reliability", "float8", trust.reliability[valid]),
+            Column("policy_adherence", "float8", trust.adherence[valid]),
+            Column("sync_freshness", "float8", trust.freshness[valid]),
+            Column("risk_exposure", "float8", trust.risk[valid]),
+        ],
+        base=tl.start,
+    )
+
+
+def _record_trust_kpis(acc: KpiAccumulator, trust: _Trust, t0: np.ndarray) -> None:
+    """KPI deltas: each point replaces the agent's previous contribution."""
+    valid = trust.valid
+    t_us = trust.pts[valid] * US
     for series, value in (
-        ("trust", score),
-        ("reliability", reliability),
-        ("adherence", adherence),
-        ("freshness", freshness),
-        ("risk", risk),
+        ("trust", trust.score),
+        ("reliability", trust.reliability),
+        ("adherence", trust.adherence),
+        ("freshness", trust.freshness),
+        ("risk", trust.risk),
     ):
-        contrib = np.where(active, value, 0.0)
+        contrib = np.where(trust.active, value, 0.0)
         delta = np.diff(contrib, axis=1, prepend=0.0)
         acc.at_or_after(series, t_us, delta[valid])
-    for series, flag in (("active", active), ("quarantined", quarantined)):
+    for series, flag in (("active", trust.active), ("quarantined", trust.quarantined)):
         delta = np.diff(flag.astype(np.float64), axis=1, prepend=0.0)
         acc.at_or_after(series, t_us, delta[valid])
     acc.at_or_after("total", t0 * US, 1.0)
-
-    # -- drift: waves and a background trickle, on agents active from then until now -----
-    batches.append(_drift(tl, plan, rng, acc, ids, status, last_t))
-
-    batches.insert(
-        0,
-        _agents_batch(
-            tl,
-            rng,
-            ids,
-            lo=lo,
-            source=source,
-            tier=tier,
-            t0=t0,
-            n=n,
-            ev_t=ev_t,
-            ev_by=ev_by,
-            ev_why=ev_why,
-            has1=has1,
-            imported=imported,
-            status=status,
-            last=last,
-            last_t=last_t,
-            trust_now=trust_now,
-        ),
-    )
-    return batches
 
 
 def _status_changes(

@@ -55,15 +55,6 @@ def bucket_probabilities(median_ms: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray(p / p.sum(axis=1, keepdims=True))
 
 
-def expected_histogram(counts: np.ndarray, median_ms: np.ndarray, sigma: float) -> np.ndarray:
-    """Bucket counts without sampling noise: floors of the expected counts, the remainder in
-    the modal bucket, so each row sums exactly to its count (for the live demo minute)."""
-    probs = bucket_probabilities(median_ms, sigma)
-    hist = np.floor(probs * counts[:, None]).astype(np.int64)
-    hist[np.arange(len(counts)), probs.argmax(axis=1)] += counts - hist.sum(axis=1)
-    return np.asarray(hist)
-
-
 def traffic_factor(agents: int) -> float:
     """Request rates grow with the registry, sub-linearly (caches, batching)."""
     return float(max(1.0, agents / DEMO_AGENTS) ** 0.5)

@@ -11,17 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.data import kpis, live, rollups
+from dashboard.data import leader as leader_lock
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
-from dashboard.sim.live import simulate_minute
-from dashboard.worker.probes import run_probe_cycle
+from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
 
 log = logging.getLogger(__name__)
@@ -60,23 +59,17 @@ class Worker:
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
         ]
-        if settings.demo_live and settings.env == "development":
-            self.jobs.insert(0, Job("demo_live", 60, self.job_demo_live))
-        self._rng = np.random.default_rng()
+        self._probed = False
 
     # -- leadership -------------------------------------------------------------------------
     def is_leader(self) -> bool:
         """Hold a session-level advisory lock on a dedicated connection; re-try when lost."""
         try:
             if self._lock_conn is not None:
-                self._lock_conn.execute(text("SELECT 1"))
+                leader_lock.check_connection(self._lock_conn)
                 return True
             conn = self.engine.connect()
-            got = conn.execute(
-                text("SELECT pg_try_advisory_lock(:id)"), {"id": LEADER_LOCK_ID}
-            ).scalar_one()
-            conn.commit()
-            if got:
+            if leader_lock.try_leader_lock(conn, lock_id=LEADER_LOCK_ID):
                 self._lock_conn = conn
                 log.info("this worker is the leader")
                 return True
@@ -93,8 +86,7 @@ class Worker:
         if self._lock_conn is None:
             return
         try:
-            self._lock_conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LEADER_LOCK_ID})
-            self._lock_conn.commit()
+            leader_lock.release_leader_lock(self._lock_conn, lock_id=LEADER_LOCK_ID)
             self._lock_conn.close()
         except SQLAlchemyError:
             self._lock_conn.invalidate()
@@ -122,16 +114,13 @@ class Worker:
         with self.engine.begin() as conn:
             snapshot = kpis.compute_kpi_snapshot(conn, now=now)
             kpis.record_kpi_snapshot(conn, snapshot=snapshot, origin="worker")
-        live.write_kpi_snapshot(self.redis, snapshot)
         return snapshot
 
     def job_probes(self) -> object:
-        return run_probe_cycle(self.engine, self.redis)
-
-    def job_demo_live(self) -> object:
-        # The minute that just ended, so a chart's last point is a whole minute.
-        minute = _now().replace(second=0, microsecond=0) - timedelta(minutes=1)
-        return simulate_minute(self.engine, minute=minute, rng=self._rng)
+        # Before the first cycle this worker has written no heartbeat yet: it is starting.
+        starting = not self._probed
+        self._probed = True
+        return run_probe_job(self.engine, self.redis, starting=starting)
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:

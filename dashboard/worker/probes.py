@@ -14,8 +14,8 @@ from dashboard.data import health, live
 from dashboard.domain.enums import CheckStatus
 from dashboard.integrations import probes as net
 from dashboard.integrations.probes import (
-    Outcome,
     Probe,
+    ProbeOutcome,
     ProbeResult,
     default_probes,
     heartbeat_outcome,
@@ -26,18 +26,20 @@ log = logging.getLogger(__name__)
 _last_status: dict[str, str] = {}
 
 
-def worker_heartbeat_check(redis_client: redis.Redis, *, starting: bool = False) -> Outcome:
+def worker_heartbeat_check(redis_client: redis.Redis, *, starting: bool = False) -> ProbeOutcome:
     """The worker's own heartbeat (written by every replica each loop) judged by its age."""
     read = live.read_heartbeat(redis_client)
     if read.age_s is None and read.error is None and not read.degraded and starting:
         # The probe runs inside the worker: before its first heartbeat it is alive by definition.
-        return Outcome(CheckStatus.UP, "worker starting: first heartbeat pending")
+        return ProbeOutcome(CheckStatus.UP, "worker starting: first heartbeat pending")
     outcome = heartbeat_outcome(read.age_s, error=read.error if read.degraded else None)
     jobs = read.value.get("jobs") if isinstance(read.value, dict) else None
     if isinstance(jobs, dict):
         failing = sorted(str(name) for name, state in jobs.items() if state != "ok")
         if failing:
-            return Outcome(outcome.status, f"{outcome.message}; failing jobs: {', '.join(failing)}")
+            return ProbeOutcome(
+                outcome.status, f"{outcome.message}; failing jobs: {', '.join(failing)}"
+            )
     return outcome
 
 
@@ -117,21 +119,9 @@ def run_probe_job(
     return results
 
 
-_cycles_run = 0
-
-
-def run_probe_cycle(engine: Engine, client: redis.Redis) -> list[ProbeResult]:
-    """The worker's probe job (Worker.job_probes): one cycle, stored; never longer than 5 s."""
-    global _cycles_run
-    starting = _cycles_run == 0
-    _cycles_run += 1
-    return run_probe_job(engine, client, starting=starting)
-
-
 __all__ = [
     "ProbeResult",
     "build_probes",
-    "run_probe_cycle",
     "run_probe_job",
     "store_probe_results",
     "worker_heartbeat_check",

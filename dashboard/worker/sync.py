@@ -21,19 +21,17 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import redis
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
+from dashboard.data import sync_store
 from dashboard.data.kpis import KpiSnapshotValues, record_kpi_snapshot
 from dashboard.integrations.http import Deadline, run_with_deadline
 from dashboard.integrations.orca_core import (
-    GAP_KEY_PREFIX,
     MAX_PAGE_SIZE,
-    CoreAgent,
     CoreUnavailable,
     MalformedResponse,
     OrcaCoreClient,
     OrcaCoreError,
-    SyncGap,
     TrustKpis,
 )
 from dashboard.integrations.redis_client import key
@@ -47,71 +45,6 @@ LAST_TTL_S: Final = 86_400
 #: Sync requests may be slower than probes (a page of 500 agents): read timeout x this.
 READ_TIMEOUT_FACTOR: Final = 5.0
 MAX_DEADLINE_S: Final = 120.0
-
-AGENT_UPSERT: Final = """
-WITH rows AS (
-    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-        external_id text, discovery_source text, name text, type text, vendor text, model text,
-        compliance_tier text, owner text, discovered_at timestamptz, last_seen_at timestamptz,
-        trust_score double precision, metadata jsonb)
-), seen AS (
-    INSERT INTO orca_sync_seen (discovery_source, external_id)
-    SELECT discovery_source, external_id FROM rows
-), up AS (
-    INSERT INTO agents AS a (external_id, discovery_source, name, type, vendor, model, status,
-        compliance_tier, owner, discovered_at, last_seen_at, trust_score, metadata,
-        quarantine_reason, quarantined_by, quarantined_at, updated_at)
-    SELECT external_id, discovery_source, name, type, vendor, model, 'quarantined',
-        compliance_tier, owner, discovered_at, last_seen_at, trust_score,
-        coalesce(metadata, '{}'::jsonb), 'new agent found by discovery', 'discovery', :now, :now
-    FROM rows
-    ON CONFLICT (discovery_source, external_id) DO UPDATE SET
-        name = EXCLUDED.name, type = EXCLUDED.type, vendor = EXCLUDED.vendor,
-        model = EXCLUDED.model, compliance_tier = EXCLUDED.compliance_tier,
-        owner = EXCLUDED.owner,
-        last_seen_at = coalesce(EXCLUDED.last_seen_at, a.last_seen_at),
-        trust_score = coalesce(EXCLUDED.trust_score, a.trust_score),
-        metadata = EXCLUDED.metadata, missing_since = NULL, updated_at = :now
-    WHERE (a.name, a.type, a.vendor, a.model, a.compliance_tier, a.owner, a.last_seen_at,
-           a.trust_score, a.metadata, a.missing_since)
-        IS DISTINCT FROM
-          (EXCLUDED.name, EXCLUDED.type, EXCLUDED.vendor, EXCLUDED.model,
-           EXCLUDED.compliance_tier, EXCLUDED.owner,
-           coalesce(EXCLUDED.last_seen_at, a.last_seen_at),
-           coalesce(EXCLUDED.trust_score, a.trust_score), EXCLUDED.metadata, NULL::timestamptz)
-    RETURNING a.id, (a.xmax = 0) AS inserted
-), changes AS (
-    INSERT INTO agent_status_changes (agent_id, from_status, to_status, changed_at, changed_by,
-                                      reason)
-    SELECT id, NULL, 'quarantined', :now, 'discovery', 'new agent found by discovery'
-    FROM up WHERE inserted
-)
-SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
-FROM up"""
-
-MARK_MISSING: Final = """
-UPDATE agents a SET missing_since = :now, updated_at = :now
-WHERE a.missing_since IS NULL AND NOT EXISTS (
-    SELECT 1 FROM orca_sync_seen s
-    WHERE s.discovery_source = a.discovery_source AND s.external_id = a.external_id)"""
-
-GAP_UPSERT: Final = """
-INSERT INTO sync_gaps AS g (source, target, gap_type, severity, detected_at, lag_ms,
-                            external_key)
-SELECT source, target, gap_type, severity, detected_at, lag_ms, external_key
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-    source text, target text, gap_type text, severity text, detected_at timestamptz,
-    lag_ms bigint, external_key text)
-ON CONFLICT (external_key) DO UPDATE SET
-    severity = EXCLUDED.severity, lag_ms = EXCLUDED.lag_ms, resolved_at = NULL
-WHERE (g.severity, g.lag_ms, g.resolved_at)
-      IS DISTINCT FROM (EXCLUDED.severity, EXCLUDED.lag_ms, NULL::timestamptz)"""
-
-RESOLVE_GAPS: Final = """
-UPDATE sync_gaps SET resolved_at = :now
-WHERE resolved_at IS NULL AND external_key LIKE :prefix
-  AND NOT (external_key = ANY(:keys))"""
 
 
 @dataclass
@@ -153,49 +86,6 @@ class SyncReport:
         log.warning("ORCA Core sync: %s", exc)
 
 
-def _agent_row(agent: CoreAgent) -> dict[str, Any]:
-    return {
-        "external_id": agent.external_id,
-        "discovery_source": agent.discovery_source.value,
-        "name": agent.name,
-        "type": agent.type.value,
-        "vendor": agent.vendor.value,
-        "model": agent.model,
-        "compliance_tier": agent.compliance_tier.value,
-        "owner": agent.owner,
-        "discovered_at": agent.discovered_at.isoformat(),
-        "last_seen_at": None if agent.last_seen_at is None else agent.last_seen_at.isoformat(),
-        "trust_score": agent.trust_score,
-        "metadata": agent.metadata,
-    }
-
-
-def _gap_row(gap: SyncGap) -> dict[str, Any]:
-    return {
-        "source": gap.source,
-        "target": gap.target,
-        "gap_type": gap.gap_type.value,
-        "severity": gap.severity.value,
-        "detected_at": gap.detected_at.isoformat(),
-        "lag_ms": gap.lag_ms,
-        "external_key": gap.external_key,
-    }
-
-
-def upsert_agents(
-    conn: Connection, agents: list[CoreAgent], *, now: datetime
-) -> tuple[int, int, int]:
-    """Upsert one page (needs the orca_sync_seen temp table); (new, updated, duplicates)."""
-    unique: dict[tuple[str, str], CoreAgent] = {}
-    for agent in agents:
-        unique[agent.key] = agent  # a key twice in one page: the last one wins
-    if not unique:
-        return 0, 0, 0
-    rows = json.dumps([_agent_row(a) for a in unique.values()], default=str)
-    inserted, updated = conn.execute(text(AGENT_UPSERT), {"rows": rows, "now": now}).one()
-    return int(inserted), int(updated), len(agents) - len(unique)
-
-
 async def _sync_agents(
     core: OrcaCoreClient,
     engine: Engine,
@@ -206,10 +96,7 @@ async def _sync_agents(
     page_size: int,
 ) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            text("""CREATE TEMP TABLE IF NOT EXISTS orca_sync_seen (
-                        discovery_source text, external_id text) ON COMMIT DROP""")
-        )
+        sync_store.start_seen_set(conn)
         complete = True
         reported_total: int | None = None
         try:
@@ -226,7 +113,9 @@ async def _sync_agents(
                         report.agent_pages,
                         "; ".join(page.invalid[:3]),
                     )
-                new, updated, duplicates = upsert_agents(conn, page.agents, now=now)
+                new, updated, duplicates = sync_store.upsert_synced_agents(
+                    conn, agents=page.agents, now=now
+                )
                 report.agents_seen += len(page.agents) - duplicates
                 report.agents_new += new
                 report.agents_updated += updated
@@ -238,15 +127,14 @@ async def _sync_agents(
             report.errors.append(
                 f"listing ended after {report.agents_seen} of {reported_total} agents"
             )
-        registry = int(conn.execute(text("SELECT count(*) FROM agents")).scalar_one())
+        registry = sum(sync_store.count_agents_by_status(conn).values())
         if complete and report.agents_seen == 0 and registry > 0:
             # An empty answer never empties the registry: more likely a broken Core than none.
             complete = False
             report.errors.append("empty agent listing ignored (the registry is not empty)")
         report.listing_complete = complete
         if complete:
-            result = conn.execute(text(MARK_MISSING), {"now": now})
-            report.agents_marked_missing = int(getattr(result, "rowcount", 0) or 0)
+            report.agents_marked_missing = sync_store.mark_unseen_agents_missing(conn, now=now)
 
 
 async def _fetch_trust(
@@ -262,12 +150,7 @@ async def _fetch_trust(
 def _store_trust(engine: Engine, report: SyncReport, trust: TrustKpis) -> None:
     """A kpi_snapshots row of origin 'core' (registry counts as the console sees them)."""
     with engine.begin() as conn:
-        counts: dict[str, int] = {
-            str(status): int(n)
-            for status, n in conn.execute(
-                text("SELECT status, count(*) FROM agents GROUP BY status")
-            ).all()
-        }
+        counts = sync_store.count_agents_by_status(conn)
         snapshot = KpiSnapshotValues(
             computed_at=trust.computed_at,
             trust_score=trust.trust_score,
@@ -303,18 +186,13 @@ async def _sync_gaps(
             len(page.invalid),
             "; ".join(page.invalid[:3]),
         )
-    rows = {g.external_key: _gap_row(g) for g in page.gaps}
     with engine.begin() as conn:
-        if rows:
-            result = conn.execute(text(GAP_UPSERT), {"rows": json.dumps(list(rows.values()))})
-            report.gaps_upserted = int(getattr(result, "rowcount", 0) or 0)
+        report.gaps_upserted = sync_store.upsert_sync_gaps(conn, gaps=page.gaps)
         # Gaps Core no longer lists are resolved, but only when the list is whole.
         if not page.invalid and page.count == len(page.gaps):
-            result = conn.execute(
-                text(RESOLVE_GAPS),
-                {"now": now, "prefix": GAP_KEY_PREFIX + "%", "keys": list(rows)},
+            report.gaps_resolved = sync_store.resolve_unlisted_gaps(
+                conn, listed=[g.external_key for g in page.gaps], now=now
             )
-            report.gaps_resolved = int(getattr(result, "rowcount", 0) or 0)
 
 
 def _record(redis_client: redis.Redis | None, report: SyncReport) -> None:
@@ -334,12 +212,6 @@ def _record(redis_client: redis.Redis | None, report: SyncReport) -> None:
         pipe.execute()
     except (redis.RedisError, OSError) as exc:
         log.warning("sync counters not written to Redis: %s", type(exc).__name__)
-
-
-def read_sync_counters(redis_client: redis.Redis) -> dict[str, int]:
-    """The running totals: runs, malformed_responses, failed_requests, skipped_items, ..."""
-    raw = redis_client.hgetall(COUNTERS_KEY)
-    return {k.decode(): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
 def sync_deadline_s(settings: Settings) -> float:

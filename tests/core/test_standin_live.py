@@ -15,6 +15,7 @@ from dashboard.core.server import CoreStandIn
 from dashboard.data import live
 from dashboard.integrations.probes import core_probe
 from dashboard.settings import get_settings
+from dashboard.sim.vocab import INSTANCES
 from dashboard.worker.probes import run_probe_job
 from tests.core.support import wait_for
 
@@ -262,3 +263,28 @@ def test_new_sync_gaps_carry_the_console_key(
         r.external_key == gap_external_key(r.source, r.target, r.gap_type, r.detected_at)
         for r in rows
     )
+
+
+def test_a_minute_of_traffic_covers_every_endpoint_once(
+    live_core: CoreStandIn, live_db: Engine
+) -> None:
+    """The one traffic writer (it replaced the worker's demo minute): a tick fills the minute's
+    rows for every endpoint and instance, and a second tick of that minute adds to the same rows."""
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+
+    def counts() -> tuple[int, int]:
+        with live_db.connect() as conn:
+            return tuple(  # type: ignore[return-value]
+                conn.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE minute = :m"), {"m": minute}
+                ).scalar_one()
+                for table in ("request_metrics", "resource_samples")
+            )
+
+    live_core.generator.tick(tick_s=60, now=minute + timedelta(seconds=30))
+    requests, resources = counts()
+    assert requests >= 20
+    assert resources == len(INSTANCES)
+    live_core.generator.tick(tick_s=60, now=minute + timedelta(seconds=40))
+    assert counts()[1] == resources  # a minute's resource sample is written once
+    assert counts()[0] >= requests

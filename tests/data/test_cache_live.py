@@ -109,7 +109,7 @@ def test_redis_hanging_degrades_within_timeout() -> None:
         started = time.monotonic()
         result = cache.get_or_compute("k", 30, lambda: "value")
         assert (result.value, result.degraded, result.from_cache) == ("value", True, False)
-        for read in (live.read_kpi_snapshot(client), live.read_probe_results(client)):
+        for read in (live.read_heartbeat(client), live.read_probe_results(client)):
             assert read.degraded and read.value is None and read.age_s is None
         assert cache.invalidate("k") is False
         assert time.monotonic() - started < 5
@@ -235,9 +235,6 @@ def test_live_values_and_ages(redis_client: redis.Redis) -> None:
     assert live.write_heartbeat(redis_client, {"pid": 1, "leader": True})
     beat = live.read_heartbeat(redis_client)
     assert beat.value == {"pid": 1, "leader": True} and 0 <= (beat.age_s or 0) < 5
-    snap = KpiSnapshotValues(at, 80.0, None, None, None, None, 0.0, None, None, None, 1, 2, 0)
-    assert live.write_kpi_snapshot(redis_client, snap)
-    assert live.read_kpi_snapshot(redis_client).value["trust_score"] == 80.0
     redis_client.set(live.HEARTBEAT_KEY, b"garbage")
     broken = live.read_heartbeat(redis_client)
     assert broken.value is None and not broken.degraded and broken.error

@@ -17,7 +17,7 @@ from dashboard.integrations.http import (
     run_with_deadline,
 )
 from dashboard.integrations.probes import (
-    Outcome,
+    ProbeOutcome,
     collector_probe,
     core_probe,
     default_probes,
@@ -208,7 +208,7 @@ def test_full_cycle_against_every_bad_peer_ends_within_5_s(
 
 
 def test_settings_cannot_stretch_the_cycle_past_5_s() -> None:
-    probe = sync_probe("worker", lambda: time.sleep(20) or Outcome("up", "never"))
+    probe = sync_probe("worker", lambda: time.sleep(20) or ProbeOutcome("up", "never"))
     started = time.monotonic()
     [result] = run_probe_cycle([probe], deadline_s=60)
     assert time.monotonic() - started < 5.0
@@ -216,7 +216,7 @@ def test_settings_cannot_stretch_the_cycle_past_5_s() -> None:
 
 
 def test_a_raising_probe_is_down_not_an_exception() -> None:
-    def broken() -> Outcome:
+    def broken() -> ProbeOutcome:
         raise RuntimeError("kaput")
 
     [result] = run_probe_cycle([sync_probe("worker", broken)], deadline_s=2)

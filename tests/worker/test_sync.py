@@ -13,7 +13,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from dashboard.core.server import CoreStandIn
-from dashboard.worker.sync import SyncJob, SyncReport, read_sync_counters, run_sync
+from dashboard.worker.sync import COUNTERS_KEY, SyncJob, SyncReport, run_sync
 from tests.conftest import SEED_AGENTS
 from tests.core.support import PeerHandler, free_port, fresh_database, json_reply, peer, raw_reply
 
@@ -148,7 +148,13 @@ def test_sync_from_the_stand_in(
     assert (again.agents_new, again.agents_updated, again.agents_marked_missing) == (0, 0, 0)
     assert again.gaps_upserted == 0 and again.gaps_resolved == 0
     assert agent_row(console, "gone-1")["missing_since"] == NOW  # first sighting kept
-    assert read_sync_counters(redis_client)["runs"] == 2
+    assert sync_counters(redis_client)["runs"] == 2
+
+
+def sync_counters(redis_client: redis.Redis) -> dict[str, int]:
+    """The running totals the sync writes to Redis (runs, malformed_responses, ...)."""
+    raw = redis_client.hgetall(COUNTERS_KEY)
+    return {k.decode(): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
 def _agent(i: int, **over: Any) -> dict[str, Any]:
@@ -231,7 +237,7 @@ def test_bad_second_page_is_skipped_counted_and_marks_nothing(
             ).scalar_one()
             is None
         )
-    counters = read_sync_counters(redis_client)
+    counters = sync_counters(redis_client)
     assert counters["malformed_responses"] == malformed + 2
     assert counters["incomplete_listings"] == 1
     assert counters.get("skipped_items", 0) == skipped

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import numpy as np
 import redis
 from sqlalchemy import Engine, text
 
 from dashboard.data import live
-from dashboard.sim.live import simulate_minute
 from dashboard.worker.main import Worker
 
 
@@ -44,19 +40,13 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
             ).scalar_one()
             == 5
         )
-    assert live.read_kpi_snapshot(redis_client).value["total_agents"] == 400
+    with seeded_engine.connect() as conn:  # the snapshot lives in PostgreSQL only now
+        assert (
+            conn.execute(
+                text("SELECT total_agents FROM kpi_snapshots WHERE origin = 'worker'")
+            ).scalar_one()
+            == 400
+        )
     worker.release_leadership()
     assert second.is_leader()  # leadership passes on when the leader goes
     second.release_leadership()
-
-
-def test_demo_minute_is_written_once(seeded_engine: Engine) -> None:
-    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
-    rng = np.random.default_rng(1)
-    assert simulate_minute(seeded_engine, minute=minute, rng=rng) > 0
-    assert simulate_minute(seeded_engine, minute=minute, rng=rng) == 0
-    with seeded_engine.connect() as conn:
-        n = conn.execute(
-            text("SELECT count(*) FROM request_metrics WHERE minute = :m"), {"m": minute}
-        ).scalar_one()
-        assert n >= 20
