@@ -52,7 +52,7 @@ def sign_in(page: Any, base: str, login: Login) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector('h1:has-text("Service Health")', timeout=30_000)
     # The role's menu renders after the title: tests read it right after signing in.
-    page.wait_for_selector('[data-testid="stSidebarNav"] a', timeout=30_000)
+    page.wait_for_selector('[data-testid="stSidebar"] a', timeout=30_000)
     # The cookie is written by a small component after the first signed-in run.
     page.wait_for_function("() => document.cookie.includes('orca_session=')", timeout=15_000)
 
