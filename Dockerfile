@@ -3,9 +3,10 @@ FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 RUN useradd --create-home --uid 10001 orca
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY dashboard ./dashboard
-RUN pip install .
+# Pinned by the lock; no [embedded] extra: production uses managed PostgreSQL and Redis.
+RUN pip install -c constraints.txt .
 COPY streamlit_app.py ./
 COPY pages ./pages
 COPY .streamlit ./.streamlit

@@ -4,16 +4,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every install takes its versions from the lock (`make lock` regenerates it).
+LOCK := constraints.txt
+EXTRAS := dev,embedded
+# Extra pytest arguments, e.g. `make test-fast PYTEST_ARGS="--lf -x"`.
+PYTEST_ARGS ?=
 
-.PHONY: run test lint bench install browser doctor clean
+.PHONY: run test test-fast lint lock bench install browser doctor clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Resolve the project's dependencies afresh in a scratch venv and pin them all.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	{ echo "# Pinned versions for every install (make run, make test, Dockerfile): make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf .lock-venv
 
 # Debian's Chromium for the real-browser tests (Playwright's own browser download does not work here).
 browser:
@@ -32,8 +47,13 @@ lint: install
 	$(BIN)/mypy dashboard
 	$(BIN)/lint-imports
 
+# The whole suite, browser tests included: what .ci/run runs.
 test: install browser lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the browser tests; no apt-get, no lint.
+test-fast: install
+	$(BIN)/pytest --ignore=tests/e2e -m "not e2e" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run_bench.py
@@ -42,4 +62,4 @@ doctor: install
 	$(BIN)/orca-dashboard doctor
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache artifacts
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts

@@ -60,9 +60,6 @@ class Settings(BaseSettings):
     demo_agents: int = Field(default=3000, ge=10)
     demo_days: int = Field(default=30, ge=1, le=90)
     demo_seed: int = 42
-    demo_live: bool = Field(
-        default=True, description="worker adds a minute of demo traffic per minute"
-    )
 
     log_level: str = "INFO"
     fixed_now: datetime | None = Field(

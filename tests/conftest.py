@@ -1,45 +1,34 @@
 """Shared fixtures: a real PostgreSQL and Redis for the whole suite, migrated, seeded once.
 
-By default the suite starts the embedded servers under .state/test (what a newcomer gets);
+By default the suite starts the embedded servers (what a newcomer gets): PostgreSQL under
+.state/test, Redis on a free port (ORCA_TEST_EMBEDDED_REDIS_PORT pins it);
 ORCA_TEST_DATABASE_URL / ORCA_TEST_REDIS_URL point it at other servers instead. Each run creates
-its own database, so runs never see each other's rows.
+its own databases through ``make_database``, so runs never see each other's rows.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 from sqlalchemy import Engine
 
+from dashboard.core.server import CoreStandIn
 from dashboard.db.engine import make_engine
-from dashboard.db.migrate import upgrade
-from dashboard.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
+from dashboard.embedded import EmbeddedPostgres, EmbeddedRedis
 from dashboard.settings import PROJECT_ROOT, reset_settings, to_sqlalchemy_url
+from tests.harness import ThrowawayDatabase, free_port, new_database, running_standin
 
 TEST_STATE = PROJECT_ROOT / ".state" / "test"
-TEST_REDIS_PORT = int(os.environ.get("ORCA_TEST_EMBEDDED_REDIS_PORT", "6391"))
 
 # A fixed "now" for the seeded data set, so assertions about it are deterministic.
 SEED_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
-
-def _admin_and_db(url: str, name: str) -> str:
-    """Create database ``name`` on the server of ``url``; return the URL of the new database."""
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    create_database(plain, name)
-    with psycopg.connect(plain) as conn:
-        info = conn.info
-        host, port, user = info.host, info.port, info.user
-    if host.startswith("/"):
-        return f"postgresql://{user}@/{name}?host={host}&port={port}"
-    return f"postgresql://{user}@{host}:{port}/{name}"
+MakeDatabase = Callable[..., ThrowawayDatabase]
 
 
 @pytest.fixture(scope="session")
@@ -57,18 +46,32 @@ def pg_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def db_url(pg_server_url: str) -> Iterator[str]:
+def make_database(pg_server_url: str) -> Iterator[MakeDatabase]:
+    """Factory of throwaway databases: ``make_database(prefix, migrate=True)``.
+
+    The result has ``.url`` and ``.engine(**options)``; drop it with ``with`` or ``.drop()``
+    when a module or test is done with it; whatever is left is dropped at the session's end.
+    """
+    made: list[ThrowawayDatabase] = []
+
+    def make(prefix: str, *, migrate: bool = True) -> ThrowawayDatabase:
+        db = new_database(pg_server_url, prefix, migrate=migrate)
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.drop()
+
+
+@pytest.fixture(scope="session")
+def db_url(make_database: MakeDatabase) -> Iterator[str]:
     """A fresh, migrated database for this test run."""
-    name = f"orca_test_{os.getpid()}_{secrets.token_hex(3)}"
-    url = _admin_and_db(pg_server_url, name)
-    upgrade(url)
-    os.environ["ORCA_DATABASE_URL"] = url
+    db = make_database("orca_test")
+    os.environ["ORCA_DATABASE_URL"] = db.url
     reset_settings()
-    yield url
-    plain = pg_server_url.replace("postgresql+psycopg://", "postgresql://")
-    make_engine.cache_clear()
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield db.url
+    db.drop()
 
 
 @pytest.fixture(scope="session")
@@ -77,14 +80,16 @@ def engine(db_url: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("ORCA_TEST_REDIS_URL")
     if configured:
         os.environ["ORCA_REDIS_URL"] = configured
         reset_settings()
         yield configured
         return
-    server = EmbeddedRedis(TEST_STATE / "redis", TEST_REDIS_PORT)
+    # A free port unless pinned: parallel suites (worktrees, CI jobs) never meet.
+    port = int(os.environ.get("ORCA_TEST_EMBEDDED_REDIS_PORT") or free_port())
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port)
     url = server.start()
     os.environ["ORCA_REDIS_URL"] = url
     reset_settings()
@@ -113,3 +118,12 @@ def seeded_engine(engine: Engine) -> Engine:
 
     seed_database(engine, agents=SEED_AGENTS, days=SEED_DAYS, seed=7, now=SEED_NOW)
     return engine
+
+
+@pytest.fixture(scope="module")
+def readonly_core(seeded_engine: Engine, redis_url: str) -> Iterator[CoreStandIn]:
+    """An ORCA Core stand-in serving the seeded database; it writes nothing (traffic off)."""
+    with running_standin(
+        seeded_engine, redis_url, traffic=False, fault_ttl_s=0, on_crash=lambda reason: None
+    ) as standin:
+        yield standin

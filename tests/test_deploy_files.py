@@ -44,3 +44,14 @@ def test_dockerfile_copies_what_the_app_needs() -> None:
         assert part in text
     for path in ("dashboard", "pages", "streamlit_app.py", ".streamlit", "data"):
         assert (ROOT / path).exists(), path
+
+
+def test_dockerfile_installs_from_the_lock_without_embedded_servers() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "COPY pyproject.toml README.md constraints.txt" in text
+    assert "pip install -c constraints.txt ." in text
+    assert "embedded" not in text.split("RUN pip install", 1)[1].splitlines()[0]
+    lock = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = [line for line in lock if line and not line.startswith("#")]
+    assert pins and all("==" in line for line in pins), "every line of the lock is a pin"
+    assert not any(line.lower().startswith("opentelemetry") for line in pins)

@@ -129,6 +129,14 @@ class CacheResult(Generic[T]):
     degraded: bool = False
 
 
+#: The shortest TTL a value can have (Redis PX counts milliseconds).
+MIN_TTL_S = 0.001
+
+
+def _ttl_ms(ttl_s: float) -> int:
+    return max(1, round(ttl_s * 1000))
+
+
 class SharedCache:
     """get_or_compute(key, ttl, fn) with a Redis lock so one caller computes per key and TTL."""
 
@@ -178,7 +186,7 @@ class SharedCache:
             log.warning("unreadable shared-cache value (%s); recomputing", type(exc).__name__)
             return None
 
-    def _store(self, value_key: str, value: Any, at: datetime, ttl_s: int) -> bool:
+    def _store(self, value_key: str, value: Any, at: datetime, ttl_s: float) -> bool:
         """Save a computed value; False (and a log line) when it cannot be saved."""
         try:
             payload = json.dumps({"at": at.isoformat(), "v": _encode(value)})
@@ -186,7 +194,8 @@ class SharedCache:
             log.warning("value for %s cannot be cached: %s", value_key, exc)
             return True  # Redis is fine; this value just is not shareable
         try:
-            self.client.set(value_key, payload, ex=ttl_s)
+            # PX: fractional TTLs hold (tests expire values in milliseconds, not seconds).
+            self.client.set(value_key, payload, px=_ttl_ms(ttl_s))
         except _REDIS_DOWN as exc:
             log.warning("shared cache write failed (%s)", type(exc).__name__)
             return False
@@ -208,12 +217,12 @@ class SharedCache:
         self._count("hits")
         return CacheResult(found[0], found[1], from_cache=True)
 
-    def get_or_compute(self, name: str, ttl_s: int, compute: Callable[[], T]) -> CacheResult[T]:
+    def get_or_compute(self, name: str, ttl_s: float, compute: Callable[[], T]) -> CacheResult[T]:
         """The cached value of ``name``, or ``compute()`` run once for all concurrent callers."""
         if not name or len(name) > 500:
             raise ValueError("cache key names have 1 to 500 characters")
-        if ttl_s < 1:
-            raise ValueError("ttl_s must be at least one second")
+        if ttl_s < MIN_TTL_S:
+            raise ValueError("ttl_s must be at least one millisecond")
         value_key, lock_key = self._keys(name)
         try:
             found = self._get(value_key)

@@ -25,7 +25,7 @@ def _cookie_component() -> Any:
     imported, and a component declared before the server's runtime exists (as serve.py
     would, importing this module) is never served, so the browser never writes the cookie.
     """
-    from extra_streamlit_components.CookieManager import (  # type: ignore[import-untyped]
+    from extra_streamlit_components.CookieManager import (
         _component_func,
     )
 

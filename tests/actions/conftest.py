@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
@@ -23,33 +22,17 @@ from dashboard.actions.users import add_user
 from dashboard.db import auth_models  # noqa: F401  (registers the tables on Base.metadata)
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
-from dashboard.db.migrate import upgrade
 from dashboard.domain.permissions import Role
 from dashboard.settings import to_sqlalchemy_url
-from tests.conftest import _admin_and_db
+from tests.conftest import MakeDatabase
 
 PASSWORD = "correct horse battery staple"
 
 
-def fresh_database(pg_server_url: str, prefix: str) -> tuple[str, Callable[[], None]]:
-    """Create and migrate a database of its own; return its URL and a function that drops it."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    url = _admin_and_db(pg_server_url, name)
-    upgrade(url)
-
-    def drop() -> None:
-        make_engine.cache_clear()
-        with psycopg.connect(pg_server_url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url, drop
-
-
 @pytest.fixture(scope="session")
-def auth_db_url(pg_server_url: str) -> Iterator[str]:
-    url, drop = fresh_database(pg_server_url, "orca_auth")
-    yield url
-    drop()
+def auth_db_url(make_database: MakeDatabase) -> Iterator[str]:
+    with make_database("orca_auth") as db:
+        yield db.url
 
 
 @pytest.fixture(scope="session")

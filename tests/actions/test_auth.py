@@ -29,16 +29,15 @@ from dashboard.actions.signin import (
 )
 from dashboard.actions.users import disable_user, enable_user, reset_password
 from dashboard.db.app_role import install_app_role
-from dashboard.db.engine import make_engine
 from dashboard.domain.permissions import Role
-from dashboard.settings import Settings, to_sqlalchemy_url
+from dashboard.settings import Settings
 from tests.actions.conftest import (
     PASSWORD,
     audit_rows,
-    fresh_database,
     make_agent,
     make_user,
 )
+from tests.conftest import MakeDatabase
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -316,10 +315,9 @@ def test_development_creates_and_keeps_a_random_key(tmp_path: Path) -> None:
 
 
 @pytest.fixture()
-def empty_users_engine(pg_server_url: str) -> Iterator[Engine]:
-    url, drop = fresh_database(pg_server_url, "orca_demo")
-    yield install_app_role(make_engine(to_sqlalchemy_url(url)))
-    drop()
+def empty_users_engine(make_database: MakeDatabase) -> Iterator[Engine]:
+    with make_database("orca_demo") as db:
+        yield install_app_role(db.engine())
 
 
 def test_demo_users_only_in_development_and_only_once(

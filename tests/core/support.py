@@ -1,12 +1,10 @@
 """Real local peers for the probe, client, sync and stand-in tests: HTTP servers on free ports
-that answer well, badly, slowly or never, and fresh databases of their own."""
+that answer well, badly, slowly or never (databases: the `make_database` fixture)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
 import socket
 import threading
 import time
@@ -15,21 +13,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine
 
-from dashboard.db.engine import make_engine
-from dashboard.db.migrate import upgrade
-from dashboard.settings import to_sqlalchemy_url
-from tests.conftest import _admin_and_db
+from tests.harness import free_port, wait_for
+
+__all__ = ["free_port", "wait_for"]  # re-exported: the peers' tests import them from here
 
 Reply = Callable[["PeerHandler"], None]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def healthy_body(status: str = "healthy") -> dict[str, Any]:
@@ -181,32 +171,7 @@ class BlackHole:
 
 
 # -- databases ------------------------------------------------------------------------------
-@contextlib.contextmanager
-def fresh_database(server_url: str, prefix: str) -> Iterator[Engine]:
-    """A new, migrated database of this test module's own (dropped afterwards)."""
-    name = f"orca_{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    url = _admin_and_db(server_url, name)
-    upgrade(url)
-    engine = make_engine(to_sqlalchemy_url(url), pool_size=5)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        plain = server_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def database_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False).replace(
         "postgresql+psycopg://", "postgresql://"
     )
-
-
-def wait_for(predicate: Callable[[], bool], *, timeout_s: float, step_s: float = 0.1) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()

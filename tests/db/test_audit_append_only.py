@@ -15,14 +15,13 @@ from dashboard.db.auth_store import AuditRecord, record_audit
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import downgrade, upgrade
 from dashboard.settings import to_sqlalchemy_url
-from tests.actions.conftest import fresh_database
+from tests.conftest import MakeDatabase
 
 
 @pytest.fixture(scope="module")
-def audit_db(pg_server_url: str) -> Iterator[str]:
-    url, drop = fresh_database(pg_server_url, "orca_audit")
-    yield url
-    drop()
+def audit_db(make_database: MakeDatabase) -> Iterator[str]:
+    with make_database("orca_audit") as db:
+        yield db.url
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +121,9 @@ def test_audit_action_and_outcome_are_checked(owner_url: str) -> None:
             )
 
 
-def test_downgrade_removes_everything_and_upgrade_restores(pg_server_url: str) -> None:
-    url, drop = fresh_database(pg_server_url, "orca_audit_down")
+def test_downgrade_removes_everything_and_upgrade_restores(make_database: MakeDatabase) -> None:
+    db = make_database("orca_audit_down")
+    url, drop = db.url, db.drop
     try:
         downgrade(url, "0001")
         with psycopg.connect(url) as conn:

@@ -7,13 +7,15 @@ from pathlib import Path
 import redis
 
 from dashboard.embedded import EmbeddedRedis
+from tests.harness import free_port
 
 
 def test_reuser_does_not_stop_the_owners_server(tmp_path: Path) -> None:
-    owner = EmbeddedRedis(tmp_path, 6398)
+    port = free_port()
+    owner = EmbeddedRedis(tmp_path, port)
     url = owner.start()
     try:
-        reuser = EmbeddedRedis(tmp_path, 6398)
+        reuser = EmbeddedRedis(tmp_path, port)
         assert reuser.start() == url
         reuser.stop()
         assert redis.Redis.from_url(url, socket_timeout=1).ping()

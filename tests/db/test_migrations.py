@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import date
 
-import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import current_revision, downgrade, head_revision, upgrade
 from dashboard.db.models import Base
-from tests.conftest import _admin_and_db
+from tests.conftest import MakeDatabase
 
 
 @pytest.fixture()
-def empty_db(pg_server_url: str) -> Iterator[str]:
-    name = f"orca_mig_{secrets.token_hex(4)}"
-    url = _admin_and_db(pg_server_url, name)
-    yield url
-    make_engine.cache_clear()
-    with psycopg.connect(pg_server_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def empty_db(make_database: MakeDatabase) -> Iterator[str]:
+    with make_database("orca_mig", migrate=False) as db:
+        yield db.url
 
 
 def test_upgrade_downgrade_upgrade(empty_db: str) -> None:

@@ -22,15 +22,25 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
 
 
-def wait_until_loaded(page: Any, timeout_ms: int = 30_000) -> None:
-    """Streamlit is done when its app view has content and the running indicator is gone."""
+# True once the script run is over and every Plotly chart on the page has drawn (at least
+# ``min`` of them), on three polls in a row: plotly draws after the run ends, lazily loaded.
+_SETTLED = """(min) => {
+  const running = document.querySelector('[data-testid="stStatusWidget"]');
+  const skeleton = document.querySelector('[data-testid="stMain"] [data-testid="stSkeleton"]');
+  const boxes = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+  const drawn = [...document.querySelectorAll('.js-plotly-plot')]
+    .filter((p) => p.querySelector('.main-svg')).length;
+  const ok = !running && !skeleton && drawn >= min && drawn >= boxes;
+  window.__orcaSettled = ok ? (window.__orcaSettled || 0) + 1 : 0;
+  return window.__orcaSettled >= 3;
+}"""
+
+
+def wait_until_loaded(page: Any, *, min_charts: int = 0, timeout_ms: int = 60_000) -> None:
+    """Streamlit is done when its app view has a title, nothing runs, and the charts are drawn."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')""",
-        timeout=timeout_ms,
-    )
-    page.wait_for_timeout(8000)  # plotly draws after the script run ends
+    page.wait_for_function(_SETTLED, arg=min_charts, polling=200, timeout=timeout_ms)
 
 
 def screenshot(page: Any, path: Path) -> None:

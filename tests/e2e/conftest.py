@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ from dashboard.actions.users import add_user
 from dashboard.domain.permissions import Role
 from tests.conftest import SEED_NOW
 from tests.e2e.browser import CHROMIUM, launch
+from tests.harness import LoggedProcess, free_port, run_log_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -53,23 +51,28 @@ def sign_in(page: Any, base: str, login: Login) -> None:
     page.fill('input[aria-label="Password"]', login.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector('h1:has-text("Service Health")', timeout=30_000)
+    # The role's menu renders after the title: tests read it right after signing in.
+    page.wait_for_selector('[data-testid="stSidebar"] a', timeout=30_000)
     # The cookie is written by a small component after the first signed-in run.
     page.wait_for_function("() => document.cookie.includes('orca_session=')", timeout=15_000)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass(frozen=True)
+class RunningConsole:
+    """The console server of this run: its base URL and its (logged) process."""
+
+    url: str
+    process: LoggedProcess
 
 
 @pytest.fixture(scope="session")
-def console(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterator[str]:
+def console_server(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterator[RunningConsole]:
+    """The console as a real server on a free port; its log is artifacts/logs/console-*.log."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             "Debian chromium is missing: `make test` installs it (apt-get install chromium)"
         )
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ORCA_DATABASE_URL": db_url,
@@ -77,37 +80,54 @@ def console(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterator[str]
         "ORCA_FIXED_NOW": SEED_NOW.isoformat(),
         "ORCA_COOKIE_KEY": COOKIE_KEY,
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashboard.ui.serve",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    args = [
+        sys.executable,
+        "-m",
+        "dashboard.ui.serve",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+    ]
+    running = RunningConsole(
+        f"http://127.0.0.1:{port}",
+        LoggedProcess("the console", args, run_log_path("console"), env=env, cwd=ROOT).start(),
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
-            if httpx.get(base + "/_stcore/health", timeout=1).status_code == 200:
-                break
+            return httpx.get(running.url + "/_stcore/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the console did not start within 60 s")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+            return False
+
+    try:
+        running.process.wait_until(healthy, timeout_s=90)
+    except AssertionError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield running
+    code = running.process.stop(timeout_s=10)
+    print(f"console stopped (exit code {code}); its log: {running.process.log_path}")
+
+
+@pytest.fixture(scope="session")
+def console(console_server: RunningConsole) -> str:
+    """Base URL of the running console."""
+    return console_server.url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing browser test also shows the console's state and the tail of its log."""
+    outcome = yield
+    report = outcome.get_result()
+    running = getattr(item, "funcargs", {}).get("console_server")
+    if report.failed and isinstance(running, RunningConsole):
+        proc = running.process.proc
+        code = proc.poll() if proc is not None else None
+        state = "still running" if code is None else f"exited with code {code}"
+        report.sections.append(("console", running.process.describe(state)))
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ from tests.core.support import (
     raw_reply,
     slow_reply,
 )
+from tests.harness import generous
 
 TIMEOUTS = {"connect_timeout_s": 1.0, "read_timeout_s": 2.0}
 
@@ -119,7 +120,7 @@ def test_a_peer_that_never_finishes_is_down_timed_out_on_time(
     assert status == "down"
     assert message.startswith("timed out")
     assert latency is None
-    assert took < 2.0, took
+    assert took < generous(2.0), took
 
 
 def test_black_hole_and_refused() -> None:
@@ -128,7 +129,7 @@ def test_black_hole_and_refused() -> None:
         started = time.monotonic()
         status, message, _ = _one(hole.url + "/health", deadline_s=1.0)
         assert (status, message[:9]) == ("down", "timed out")
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < generous(2.0)
     finally:
         hole.close()
     status, message, latency = _one(f"http://127.0.0.1:{free_port()}/health")
@@ -191,7 +192,7 @@ def test_full_cycle_against_every_bad_peer_ends_within_5_s(
         took = time.monotonic() - started
     finally:
         hole.close()
-    assert took < 5.0, took
+    assert took < generous(5.0), took
     by = [(r.component, r.status) for r in results]
     assert by == [
         ("orca_core", "down"),
@@ -211,7 +212,7 @@ def test_settings_cannot_stretch_the_cycle_past_5_s() -> None:
     probe = sync_probe("worker", lambda: time.sleep(20) or ProbeOutcome("up", "never"))
     started = time.monotonic()
     [result] = run_probe_cycle([probe], deadline_s=60)
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < generous(5.0)
     assert result.status == "down"
 
 
@@ -270,4 +271,4 @@ def test_run_with_deadline_returns_on_time() -> None:
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         run_with_deadline(lambda: asyncio.sleep(30), 0.3)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < generous(1.0)

@@ -11,7 +11,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from dashboard.actions import auth
+from dashboard.actions import auth, passwords
 from dashboard.actions.base import system_actor
 from dashboard.actions.users import add_user
 from dashboard.domain.permissions import Role
@@ -64,7 +64,7 @@ def app_env(
     monkeypatch.setenv("ORCA_REDIS_URL", redis_url)
     monkeypatch.setenv("ORCA_FIXED_NOW", SEED_NOW.isoformat())
     monkeypatch.setenv("ORCA_COOKIE_KEY", COOKIE_KEY)
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
     if auth.actor_from_session(seeded_engine, _tokens.get("all")) is None:
         _tokens["all"] = sign_in(seeded_engine, *Role)
     reset_app_state()

@@ -9,24 +9,21 @@ the same way, that nothing else touches.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from dashboard.data.kpis import compute_kpi_snapshot
-from dashboard.db.migrate import upgrade
 from dashboard.domain import enums, kpi
 from dashboard.domain.histogram import BUCKET_COLUMNS, histogram_quantile
 from dashboard.settings import to_sqlalchemy_url
 from dashboard.sim.seed import TABLES, SeedError, SeedReport, seed_database
 from dashboard.sim.vocab import ENDPOINTS, HOSTILE_NAMES, INSTANCES, INTEGRATIONS
-from tests.conftest import SEED_AGENTS, SEED_DAYS, SEED_NOW, _admin_and_db
+from tests.conftest import SEED_AGENTS, SEED_DAYS, SEED_NOW, MakeDatabase
 
 START = SEED_NOW - timedelta(days=SEED_DAYS)
 PERIOD = {"start": START, "now": SEED_NOW}
@@ -43,20 +40,17 @@ def _rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def twin(pg_server_url: str) -> Iterator[tuple[Engine, SeedReport]]:
+def twin(make_database: MakeDatabase) -> Iterator[tuple[Engine, SeedReport]]:
     """A second database seeded exactly like the session's, which no other test touches."""
-    name = f"orca_sim_twin_{secrets.token_hex(3)}"
-    url = _admin_and_db(pg_server_url, name)
-    other = create_engine(to_sqlalchemy_url(url), connect_args={"options": "-c timezone=UTC"})
-    try:
-        upgrade(url)
-        report = seed_database(other, agents=SEED_AGENTS, days=SEED_DAYS, seed=7, now=SEED_NOW)
-        yield other, report
-    finally:
-        other.dispose()
-        admin = pg_server_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with make_database("orca_sim_twin") as db:
+        other = create_engine(
+            to_sqlalchemy_url(db.url), connect_args={"options": "-c timezone=UTC"}
+        )
+        try:
+            report = seed_database(other, agents=SEED_AGENTS, days=SEED_DAYS, seed=7, now=SEED_NOW)
+            yield other, report
+        finally:
+            other.dispose()
 
 
 def test_every_table_is_filled(seeded_engine: Engine) -> None:

@@ -14,28 +14,21 @@ from sqlalchemy import Engine, text
 
 from dashboard.core.server import CoreStandIn
 from dashboard.worker.sync import COUNTERS_KEY, SyncJob, SyncReport, run_sync
-from tests.conftest import SEED_AGENTS
-from tests.core.support import PeerHandler, free_port, fresh_database, json_reply, peer, raw_reply
+from tests.conftest import SEED_AGENTS, MakeDatabase
+from tests.core.support import PeerHandler, free_port, json_reply, peer, raw_reply
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def core(seeded_engine: Engine, redis_url: str) -> Iterator[CoreStandIn]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=2)
-    standin = CoreStandIn(
-        seeded_engine, client, traffic=False, fault_ttl_s=0, on_crash=lambda reason: None
-    )
-    standin.start()
-    yield standin
-    standin.stop()
-    client.close()
+def core(readonly_core: CoreStandIn) -> CoreStandIn:
+    return readonly_core
 
 
 @pytest.fixture()
-def console(pg_server_url: str) -> Iterator[Engine]:
-    with fresh_database(pg_server_url, "console") as engine:
-        yield engine
+def console(make_database: MakeDatabase) -> Iterator[Engine]:
+    with make_database("orca_console") as db:
+        yield db.engine(pool_size=5)
 
 
 def sync(console: Engine, client: redis.Redis | None, url: str, **kw: Any) -> SyncReport:

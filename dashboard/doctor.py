@@ -1,1 +1,0 @@
-"""Empty placeholder: doctor lives in dashboard/commands/doctor.py; delete with its pyproject entry."""
