@@ -131,17 +131,8 @@ def _deep_page(
                 ),
                 {"o": offset},
             ).one()
-            value = row.v.isoformat() if isinstance(row.v, datetime) else row.v
-            cursor = agents.encode_cursor(
-                {
-                    "k": agents._CURSOR_VERSION,
-                    "s": sort,
-                    "d": desc,
-                    "n": False,
-                    "i": int(row.id),
-                    "v": value,
-                    "f": agents._fingerprint(agents.AgentFilter()),
-                }
+            cursor = agents._search_cursor(
+                agents.AgentFilter(), sort, desc, last_id=int(row.id), value=row.v
             )
             first = [_timed_search(conn, sort, desc, None) for _ in range(runs)]
             deep = [_timed_search(conn, sort, desc, cursor) for _ in range(runs)]

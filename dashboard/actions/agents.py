@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -38,6 +37,7 @@ from dashboard.data.agent_store import (
 )
 from dashboard.data.agents import AgentFilter, count_agents, search_agents
 from dashboard.data.errors import InvalidQuery
+from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import AuditRecord, record_audit, record_audit_many
 from dashboard.domain.enums import AgentStatus
 from dashboard.domain.permissions import Role
@@ -444,7 +444,10 @@ class ReviewQueuePage:
 
     rows: pd.DataFrame
     total: int
-    next_after: tuple[datetime, int] | None
+    next_cursor: str | None
+
+
+_QUEUE_SCOPE = "agents.review_queue"
 
 
 def list_review_queue(
@@ -452,15 +455,24 @@ def list_review_queue(
     actor: Actor,
     *,
     limit: int = 100,
-    after: tuple[datetime, int] | None = None,
+    cursor: str | None = None,
 ) -> ReviewQueuePage:
     """One keyset page of the discovery review queue (quarantined, never reviewed), oldest first.
 
-    Needs review_discoveries (raises ActionDenied otherwise, audited). ``after`` is the
-    ``next_after`` of the previous page.
+    Needs review_discoveries (raises ActionDenied otherwise, audited). ``cursor`` is the
+    ``next_cursor`` of the previous page (opaque, signed; a bad one raises InvalidQuery).
     """
     if not 1 <= limit <= 1000:
         raise InvalidQuery("limit must be between 1 and 1000")
+    after = None
+    if cursor is not None:
+        seen = decode_cursor(
+            cursor,
+            scope=_QUEUE_SCOPE,
+            binding={},
+            fields={"t": Field.DATETIME, "i": Field.ID},
+        )
+        after = (seen["t"], seen["i"])
     with engine.connect() as conn:
         try:
             authorize(conn, actor, "discovery.list", target=("agents", "review_queue"))
@@ -468,8 +480,12 @@ def list_review_queue(
             conn.commit()  # keep a session revoked on the way
         rows, more = list_review_queue_rows(conn, limit=limit, after=after)
         total = count_review_queue(conn)
-    next_after = None
+    next_cursor = None
     if more and not rows.empty:
         last = rows.iloc[-1]
-        next_after = (last["discovered_at"].to_pydatetime(), int(last["id"]))
-    return ReviewQueuePage(rows=rows, total=total, next_after=next_after)
+        next_cursor = encode_cursor(
+            scope=_QUEUE_SCOPE,
+            binding={},
+            position={"t": last["discovered_at"].to_pydatetime(), "i": int(last["id"])},
+        )
+    return ReviewQueuePage(rows=rows, total=total, next_cursor=next_cursor)

@@ -17,7 +17,7 @@ from dashboard.domain.enums import (
     Vendor,
     values,
 )
-from dashboard.ui import charts, components, loaders
+from dashboard.ui import charts, components, loaders, pager
 from dashboard.ui.params import RangeChoice
 
 PAGE = "agent_registry"
@@ -161,7 +161,7 @@ def filter_form(current: agents.AgentFilter) -> None:
                 if k in ("range", "refresh", "sort", "desc", "size")
             }
             st.query_params.from_dict({**keep, **new.to_query_params()})
-            st.session_state[f"{PAGE}.cursors"] = []
+            pager.reset(PAGE)
             st.rerun()
 
 
@@ -184,10 +184,10 @@ def table(current: agents.AgentFilter) -> None:
         st.query_params.update(
             {"sort": new_sort, "desc": "1" if new_desc else "0", "size": str(new_size)}
         )
-        st.session_state[f"{PAGE}.cursors"] = []
+        pager.reset(PAGE)
         st.rerun()
-    cursors: list[str | None] = st.session_state.setdefault(f"{PAGE}.cursors", [])
-    cursor = cursors[-1] if cursors else None
+    scope = {"filters": current.to_query_params(), "sort": sort, "desc": desc, "size": size}
+    cursor = pager.current(PAGE, scope)
     page = loaders.load(
         "agent_page",
         agents.search_agents,
@@ -199,12 +199,13 @@ def table(current: agents.AgentFilter) -> None:
         ttl_s=15,
     )
     if page.state == "error" and cursor is not None:
-        st.session_state[f"{PAGE}.cursors"] = []
+        pager.reset(PAGE)
     estimate = page.value.total_estimate if page.value is not None else None
+    number = pager.page_number(PAGE)
     c[3].caption(
-        f"Page {len(cursors) + 1} · about {estimate:,} matching agents"
+        f"Page {number} · about {estimate:,} matching agents"
         if estimate is not None
-        else f"Page {len(cursors) + 1}"
+        else f"Page {number}"
     )
     rows = page.value.rows if page.value is not None else pd.DataFrame()
     panel = loaders.Panel(
@@ -221,15 +222,8 @@ def table(current: agents.AgentFilter) -> None:
         empty="No agent matches these filters.",
         column_config=AGENT_COLUMNS,
     )
-    nav = st.columns([1, 1, 6])
-    if nav[0].button("← Previous", disabled=not cursors, key=f"{PAGE}.prev"):
-        cursors.pop()
-        st.rerun()
-    next_cursor = page.value.next_cursor if page.value is not None else None
-    if nav[1].button("Next →", disabled=next_cursor is None, key=f"{PAGE}.next"):
-        cursors.append(next_cursor)
-        st.rerun()
-    with nav[2].form(f"{PAGE}.open", border=False):
+    pager.controls(PAGE, page.value.next_cursor if page.value is not None else None)
+    with st.form(f"{PAGE}.open", border=False):
         o = st.columns([2, 1])
         agent_id = o[0].number_input(
             "Open agent by id",

@@ -7,9 +7,6 @@ approve/reject_discovery with the version the user saw; several go through the b
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +21,8 @@ from dashboard.actions.agents import (
     reject_discovery,
 )
 from dashboard.actions.base import ActionDenied, ActionResult
-from dashboard.ui import auth
+from dashboard.data.errors import InvalidQuery
+from dashboard.ui import auth, pager
 from dashboard.ui.agent_actions import show_result
 
 PAGE = "review_queue"
@@ -38,11 +36,12 @@ def load() -> ReviewQueuePage | None:
     actor = auth.current_actor()
     if actor is None:
         return None
-    cursors: list[tuple[datetime, int] | None] = st.session_state.setdefault(f"{PAGE}.cursors", [])
+    cursor = pager.current(PAGE, {"size": PAGE_SIZE})
     try:
-        return list_review_queue(
-            auth.engine(), actor, limit=PAGE_SIZE, after=cursors[-1] if cursors else None
-        )
+        return list_review_queue(auth.engine(), actor, limit=PAGE_SIZE, cursor=cursor)
+    except InvalidQuery as exc:
+        pager.reset(PAGE)
+        st.warning(str(exc).capitalize())
     except ActionDenied as denied:
         st.error(denied.message)
     except (auth.GateClosed, SQLAlchemyError):
@@ -102,9 +101,9 @@ def _confirm(versions: dict[int, int]) -> None:
 
 def queue(page: ReviewQueuePage) -> None:
     """The table of waiting agents with paging, then the staged decision form."""
-    cursors: list[Any] = st.session_state.setdefault(f"{PAGE}.cursors", [])
     st.caption(
-        f"{page.total:,} agents await review · page {len(cursors) + 1} · oldest discovery first"
+        f"{page.total:,} agents await review · page {pager.page_number(PAGE)} · "
+        "oldest discovery first"
     )
     show_result(f"{PAGE}.result")
     if page.rows.empty:
@@ -123,13 +122,7 @@ def queue(page: ReviewQueuePage) -> None:
             ),
         },
     )
-    nav = st.columns([1, 1, 6])
-    if nav[0].button("← Previous", disabled=not cursors, key=f"{PAGE}.prev"):
-        cursors.pop()
-        st.rerun()
-    if nav[1].button("Next →", disabled=page.next_after is None, key=f"{PAGE}.next"):
-        cursors.append(page.next_after)
-        st.rerun()
+    pager.controls(PAGE, page.next_cursor)
     labels = _label(page.rows)
     versions = {int(r["id"]): int(r["version"]) for _, r in page.rows.iterrows()}
     current = [i for i in st.session_state.get(f"{PAGE}.selected") or [] if i in labels]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 
-from dashboard.data import agents
+from dashboard.data import agents, keyset
 from dashboard.data.errors import InvalidQuery
 
 AF = agents.AgentFilter
@@ -164,7 +164,9 @@ def test_hostile_values_are_bound_not_run(tx: Connection) -> None:
 
 
 def _forge(payload: dict[str, Any]) -> str:
-    return agents.encode_cursor(payload)
+    """A cursor with a valid MAC over any payload: what a key holder could make."""
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + keyset._mac(body)
 
 
 def test_cursors_are_checked(tx: Connection) -> None:
@@ -206,10 +208,16 @@ def test_cursors_are_checked(tx: Connection) -> None:
         {"i": -1},
         {"n": 1},
         {"k": 99},
+        {"c": "audit"},
+        {"extra": 1},
     ):
         rejected(_forge({**payload, **bad}))
-    naive = _forge({**payload, "s": "discovered_at", "v": "2026-01-01T00:00:00"})
+    by_discovery = {"sort": "discovered_at", "desc": False, "filters": f.to_query_params()}
+    moved = {**payload, "f": keyset.fingerprint("agents.search", by_discovery)}
+    naive = _forge({**moved, "v": "2026-01-01T00:00:00"})
     rejected(naive, sort="discovered_at")
+    aware = _forge({**moved, "v": "2026-01-01T00:00:00+00:00"})
+    assert agents.search_agents(tx, filters=f, sort="discovered_at", cursor=aware, page_size=5)
     # The genuine cursor still works and continues after the first page.
     nxt = agents.search_agents(tx, filters=f, sort="trust_score", cursor=cursor, page_size=5)
     assert set(nxt.rows["id"]).isdisjoint(set(page.rows["id"]))
