@@ -18,6 +18,7 @@ from dashboard.actions.base import ActionDenied
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import Permission, allowed
 from dashboard.ui import auth, pager
+from dashboard.ui.markup import plain
 
 PAGE = "audit"
 PAGE_SIZE = 200
@@ -69,7 +70,7 @@ def filters() -> AuditFilter | None:
             until=_day(until, end=True),
         )
     except ValueError as exc:
-        st.warning(f"Filters ignored: {exc}")
+        st.warning(plain(f"Filters ignored: {exc}"))
         return None
 
 
@@ -82,7 +83,7 @@ def load(chosen: AuditFilter) -> AuditPage | None:
         return list_audit(auth.engine(), actor, filters=chosen, limit=PAGE_SIZE, cursor=cursor)
     except InvalidQuery as exc:
         pager.reset(PAGE)
-        st.warning(str(exc).capitalize())
+        st.warning(plain(str(exc).capitalize()))
     except ActionDenied as denied:
         st.error(denied.message)
     except (auth.GateClosed, SQLAlchemyError):

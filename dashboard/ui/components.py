@@ -14,6 +14,7 @@ from dashboard.ui import params as p
 from dashboard.ui import resources
 from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.loaders import Panel
+from dashboard.ui.markup import plain
 
 STATUS_ICON = {
     "up": ("green", "check_circle"),
@@ -96,7 +97,7 @@ def controls(page: str) -> tuple[p.RangeChoice, int | None]:
         f"{p.bucket_label(choice.bucket)} buckets"
     )
     if choice.error:
-        st.warning(choice.error)
+        st.warning(plain(choice.error))
     return choice, p.REFRESH_CHOICES[picked_refresh]
 
 
@@ -124,7 +125,7 @@ def age_text(panel: Panel[Any]) -> str:
 def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
     """Show the panel's state; True when its value should be rendered."""
     if panel.state == "error":
-        st.error(panel.message or "This panel could not be loaded.", icon="⚠️")
+        st.error(plain(panel.message or "This panel could not be loaded."), icon="⚠️")
         return False
     if panel.state == "empty":
         st.info(empty, icon="ℹ️")

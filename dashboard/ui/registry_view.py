@@ -18,6 +18,7 @@ from dashboard.domain.enums import (
     values,
 )
 from dashboard.ui import charts, components, loaders, pager
+from dashboard.ui.markup import plain
 from dashboard.ui.params import RangeChoice
 
 PAGE = "agent_registry"
@@ -98,7 +99,7 @@ def filters_from_url() -> tuple[agents.AgentFilter, str | None]:
     try:
         return agents.AgentFilter.from_query_params(components.query_params()), None
     except InvalidQuery as exc:
-        return agents.AgentFilter(), f"Filters in the link were ignored: {exc}"
+        return agents.AgentFilter(), plain(f"Filters in the link were ignored: {exc}")
 
 
 def filter_form(current: agents.AgentFilter) -> None:
@@ -153,7 +154,7 @@ def filter_form(current: agents.AgentFilter) -> None:
                     trust_max=float(tmax) if tmax < 100 else None,
                 )
             except InvalidQuery as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
                 return
             keep = {
                 k: v

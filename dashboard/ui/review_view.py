@@ -24,6 +24,7 @@ from dashboard.actions.agents import (
 from dashboard.actions.base import ActionDenied, ActionResult
 from dashboard.data.errors import InvalidQuery
 from dashboard.ui import auth, pager, staged
+from dashboard.ui.markup import plain
 
 PAGE = "review_queue"
 PAGE_SIZE = 100
@@ -41,7 +42,7 @@ def load() -> ReviewQueuePage | None:
         return list_review_queue(auth.engine(), actor, limit=PAGE_SIZE, cursor=cursor)
     except InvalidQuery as exc:
         pager.reset(PAGE)
-        st.warning(str(exc).capitalize())
+        st.warning(plain(str(exc).capitalize()))
     except ActionDenied as denied:
         st.error(denied.message)
     except (auth.GateClosed, SQLAlchemyError):

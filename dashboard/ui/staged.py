@@ -8,7 +8,6 @@ touches more than 10 agents (``needs_typed_confirmation``) needs its count typed
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,17 +16,7 @@ import streamlit as st
 
 from dashboard.actions.agents import needs_typed_confirmation
 from dashboard.actions.base import ActionResult
-
-_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=^])")
-
-
-def plain(value: object) -> str:
-    """``value`` as literal text inside Markdown: every markup character backslash-escaped.
-
-    Agent names, reasons and URL values are untrusted: ``[x](https://evil)`` or ``![i](...)``
-    must show as those characters, never become a link, an image or coloured text.
-    """
-    return _MARKUP.sub(r"\\\1", str(value)).replace("\n", " ")
+from dashboard.ui.markup import plain
 
 
 @dataclass(frozen=True)
