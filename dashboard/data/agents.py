@@ -50,7 +50,7 @@ SORTS: dict[str, tuple[str, bool]] = {
 MAX_PAGE = 1000
 # Up to this many matches the page's total is counted exactly; beyond, it is the planner's.
 ESTIMATE_EXACT_UP_TO = 10_000
-AGENT_COLUMNS = [
+SEARCH_COLUMNS = [
     "id",
     "name",
     "type",
@@ -317,7 +317,7 @@ def count_agents(conn: Connection, *, filters: AgentFilter) -> int:
 class AgentPage:
     """One page of the registry.
 
-    rows: at most page_size agents (columns AGENT_COLUMNS); next_cursor: None on the last page;
+    rows: at most page_size agents (columns SEARCH_COLUMNS); next_cursor: None on the last page;
     total_estimate: matching agents, exact up to ESTIMATE_EXACT_UP_TO, else the planner's
     estimate (show it as "about"), None if it could not be had.
     """
@@ -424,7 +424,7 @@ def search_agents(
     params: dict[str, Any] = {}
     base = _where(filters, params)
     total = _estimate(conn, base, params)
-    cols = ", ".join(AGENT_COLUMNS)
+    cols = ", ".join(SEARCH_COLUMNS)
     if base and total is not None and total < ESTIMATE_EXACT_UP_TO:
         # Few matches (a name search, a rare owner): collect them through the filters' own
         # indexes, then order and seek in memory; at most ESTIMATE_EXACT_UP_TO rows. Walking
@@ -470,7 +470,7 @@ def search_agents(
         next_cursor = _search_cursor(
             filters, sort, descending, last_id=int(last["id"]), value=last[column]
         )
-    df = pd.DataFrame([dict(r) for r in rows], columns=AGENT_COLUMNS)
+    df = pd.DataFrame([dict(r) for r in rows], columns=SEARCH_COLUMNS)
     for col in ("discovered_at", "last_seen_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
     df["trust_score"] = df["trust_score"].astype(float)

@@ -215,13 +215,14 @@ def table(current: agents.AgentFilter) -> None:
         page.message,
         page.computed_at,
         page.cache_degraded,
+        page.error,
     )
     components.table(
         panel,
         f"{PAGE}.agents",
         file_name="agents_page.csv",
         empty="No agent matches these filters.",
-        column_config=AGENT_COLUMNS,
+        column_config=REGISTRY_COLUMN_CONFIG,
     )
     pager.controls(PAGE, page.value.next_cursor if page.value is not None else None)
     with st.form(f"{PAGE}.open", border=False):
@@ -240,7 +241,7 @@ def table(current: agents.AgentFilter) -> None:
             st.rerun()
 
 
-AGENT_COLUMNS: dict[str, Any] = {
+REGISTRY_COLUMN_CONFIG: dict[str, Any] = {
     "id": st.column_config.NumberColumn("id", format="%d"),
     "name": TEXT("name", width="large"),
     "owner": TEXT("owner"),

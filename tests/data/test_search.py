@@ -102,7 +102,7 @@ def test_page_boundaries_land_inside_ties(tx: Connection) -> None:
 
 def test_page_one_rows_and_estimate(tx: Connection) -> None:
     page = agents.search_agents(tx, filters=AF(statuses=("active",)), sort="name", page_size=10)
-    assert list(page.rows.columns) == agents.AGENT_COLUMNS
+    assert list(page.rows.columns) == agents.SEARCH_COLUMNS
     assert len(page.rows) == 10 and page.next_cursor
     active = tx.execute(text("SELECT count(*) FROM agents WHERE status = 'active'")).scalar_one()
     assert page.total_estimate == active  # exact below ESTIMATE_EXACT_UP_TO, on every page
