@@ -23,6 +23,7 @@ from dashboard.actions.base import (
     clean_reason,
     run_authorised,
 )
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.agent_store import (
     AgentState,
     ChangedAgent,
@@ -35,7 +36,7 @@ from dashboard.data.agent_store import (
     list_review_queue_rows,
     target_status,
 )
-from dashboard.data.agents import AgentFilter, count_agents, search_agents
+from dashboard.data.agents import count_agents, search_agents
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import AuditRecord, record_audit, record_audit_many

@@ -21,7 +21,7 @@ from dashboard.actions.agents import (
     release_agent,
 )
 from dashboard.actions.base import ActionResult
-from dashboard.data.agents import AgentFilter
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import can_do
 from dashboard.ui import auth, loaders, resources, staged

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import agents
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.enums import (
     AgentStatus,
@@ -95,14 +96,14 @@ def _hour() -> Any:
     return timedelta(hours=1)
 
 
-def filters_from_url() -> tuple[agents.AgentFilter, str | None]:
+def filters_from_url() -> tuple[AgentFilter, str | None]:
     try:
-        return agents.AgentFilter.from_query_params(components.query_params()), None
+        return AgentFilter.from_query_params(components.query_params()), None
     except InvalidQuery as exc:
-        return agents.AgentFilter(), plain(f"Filters in the link were ignored: {exc}")
+        return AgentFilter(), plain(f"Filters in the link were ignored: {exc}")
 
 
-def filter_form(current: agents.AgentFilter) -> None:
+def filter_form(current: AgentFilter) -> None:
     with st.form(f"{PAGE}.filters", border=True):
         c = st.columns([3, 2, 2, 2])
         q = c[0].text_input(
@@ -142,7 +143,7 @@ def filter_form(current: agents.AgentFilter) -> None:
         )
         if st.form_submit_button("Apply filters", type="primary"):
             try:
-                new = agents.AgentFilter(
+                new = AgentFilter(
                     statuses=tuple(statuses),
                     types=tuple(types),
                     vendors=tuple(vendors),
@@ -166,7 +167,7 @@ def filter_form(current: agents.AgentFilter) -> None:
             st.rerun()
 
 
-def table(current: agents.AgentFilter) -> None:
+def table(current: AgentFilter) -> None:
     qp = components.query_params()
     sort = qp.get("sort", "name") if qp.get("sort") in SORT_LABELS else "name"
     desc = qp.get("desc") == "1"

@@ -25,7 +25,7 @@ from dashboard.actions.agents import (
     release_agent,
 )
 from dashboard.actions.base import ActionDenied, ActionResult
-from dashboard.data.agents import AgentFilter
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import Role
 from tests.actions.conftest import (

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import Connection, Engine, event, text
 
 from dashboard.data import agents, keyset
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 
-AF = agents.AgentFilter
+AF = AgentFilter
 
 
 @pytest.fixture()
@@ -31,9 +32,7 @@ def tx(conn: Connection) -> Connection:
     return conn
 
 
-def walk(
-    conn: Connection, filters: agents.AgentFilter, sort: str, desc: bool, size: int
-) -> list[int]:
+def walk(conn: Connection, filters: AgentFilter, sort: str, desc: bool, size: int) -> list[int]:
     seen: list[int] = []
     cursor = None
     for _ in range(1000):
@@ -79,7 +78,7 @@ def expected(conn: Connection, where: str, sort: str, desc: bool, **params: Any)
 @pytest.mark.parametrize("sort", ["trust_score", "last_seen_at", "vendor", "owner", "status"])
 @pytest.mark.parametrize("desc", [False, True])
 def test_walk_with_filters_and_nulls(
-    tx: Connection, filters: agents.AgentFilter, where: str, sort: str, desc: bool
+    tx: Connection, filters: AgentFilter, where: str, sort: str, desc: bool
 ) -> None:
     # Some NULLs in both nullable sort columns, so pages cross from values into NULLs.
     tx.execute(text("UPDATE agents SET trust_score = NULL WHERE id % 7 = 0"))

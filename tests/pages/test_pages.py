@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import agents, kpis
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.integrations.redis_client import key
 from tests.conftest import SEED_NOW
 from tests.pages.conftest import new_app, reset_app_state
@@ -92,7 +93,7 @@ def test_registry_totals_filters_and_hostile_names(app_env: None, seeded_engine:
     names = list(at.dataframe[-1].value["name"])
     assert HOSTILE in names
     with seeded_engine.connect() as s:
-        expected = agents.count_agents(s, filters=agents.AgentFilter(name_query="img"))
+        expected = agents.count_agents(s, filters=AgentFilter(name_query="img"))
     assert len(names) == expected
 
 
