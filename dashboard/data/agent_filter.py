@@ -141,6 +141,3 @@ class AgentFilter:
                 else str(value)
             )
         return out
-
-    def is_empty(self) -> bool:
-        return not self.to_query_params()
