@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.data import agents, kpis
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.integrations.redis_client import key
+from dashboard.ui.markup import ZERO_WIDTH
 from tests.conftest import SEED_NOW
 from tests.pages.conftest import new_app, reset_app_state
 
@@ -208,10 +209,10 @@ def test_previews_show_agent_names_and_reasons_as_text(
         assert not at.exception, at.exception
         at.multiselect(key="review_queue.selected").select(agent_id)
         at.button(key="review_queue.preview").click().run()
-        previews = [w.value for w in at.warning if f"#{agent_id}" in w.value.replace("\\", "")]
+        previews = [w.value for w in at.warning if f"#{agent_id}" in _seen(w.value)]
         assert len(previews) == 1, [w.value for w in at.warning]
         assert_plain(previews[0])
-        assert PHISH in previews[0].replace("\\", "")
+        assert PHISH in _seen(previews[0])
 
         detail = _app()
         detail.switch_page("pages/agent_registry.py")
@@ -224,7 +225,7 @@ def test_previews_show_agent_names_and_reasons_as_text(
         shown = [w.value for w in detail.warning if "reason" in w.value]
         assert len(shown) == 1
         assert_plain(shown[0])
-        assert PHISH in shown[0].replace("\\", "")
+        assert PHISH in _seen(shown[0])
     finally:
         with seeded_engine.begin() as conn:
             conn.execute(text("DELETE FROM agents WHERE id = :id"), {"id": agent_id})
@@ -236,8 +237,15 @@ def test_previews_show_agent_names_and_reasons_as_text(
             client.close()
 
 
+def _seen(markdown: str) -> str:
+    """What a reader sees of escaped text: without the escapes and zero-width spaces."""
+    return markdown.replace("\\", "").replace(ZERO_WIDTH, "")
+
+
 def assert_plain(markdown: str) -> None:
-    """No Markdown link or image syntax survives: every bracket and parenthesis is escaped."""
+    """No Markdown link or image syntax survives: every bracket and parenthesis is escaped,
+    and no bare URL is left for GFM to autolink."""
     assert "](" not in markdown and "![" not in markdown
+    assert "://" not in markdown.replace("\\", "") and "https:" not in markdown
     for mark in "[]()!":
         assert all(markdown[i - 1] == "\\" for i, c in enumerate(markdown) if c == mark and i)
