@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import Connection, Engine, text
 
 from dashboard.data import agents, health, kpis, metrics
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.cache import SharedCache
 from dashboard.domain.timebuckets import choose_bucket, resolve_preset
 
@@ -57,7 +58,7 @@ def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Quer
                 {"start": s, "end": e, "bucket": max(b, timedelta(hours=1))},
             ),
             ("quarantined", agents.list_quarantined_agents, {"limit": 100}),
-            ("page_1", agents.search_agents, {"filters": agents.AgentFilter()}),
+            ("page_1", agents.search_agents, {"filters": AgentFilter()}),
         ],
     }
 
@@ -131,17 +132,8 @@ def _deep_page(
                 ),
                 {"o": offset},
             ).one()
-            value = row.v.isoformat() if isinstance(row.v, datetime) else row.v
-            cursor = agents.encode_cursor(
-                {
-                    "k": agents._CURSOR_VERSION,
-                    "s": sort,
-                    "d": desc,
-                    "n": False,
-                    "i": int(row.id),
-                    "v": value,
-                    "f": agents._fingerprint(agents.AgentFilter()),
-                }
+            cursor = agents._search_cursor(
+                AgentFilter(), sort, desc, last_id=int(row.id), value=row.v
             )
             first = [_timed_search(conn, sort, desc, None) for _ in range(runs)]
             deep = [_timed_search(conn, sort, desc, cursor) for _ in range(runs)]
@@ -157,7 +149,7 @@ def _timed_search(conn: Connection, sort: str, desc: bool, cursor: str | None) -
     started = time.perf_counter()
     page = agents.search_agents(
         conn,
-        filters=agents.AgentFilter(),
+        filters=AgentFilter(),
         sort=sort,
         descending=desc,
         cursor=cursor,

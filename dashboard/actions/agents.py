@@ -9,32 +9,39 @@ transition; the others are told it already happened (noop) or that the agent mov
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine
 
 from dashboard.actions.base import (
-    ERROR_MESSAGE,
-    ActionDenied,
     ActionResult,
     Actor,
     authorize,
     clean_reason,
+    run_authorised,
 )
-from dashboard.data.agents import AgentFilter, count_agents, search_agents
+from dashboard.data.agent_filter import AgentFilter
+from dashboard.data.agent_store import (
+    AgentState,
+    ChangedAgent,
+    Transition,
+    apply_transition,
+    count_review_queue,
+    get_agent_state,
+    is_eligible,
+    list_existing_agent_ids,
+    list_review_queue_rows,
+    target_status,
+)
+from dashboard.data.agents import count_agents, search_agents
 from dashboard.data.errors import InvalidQuery
+from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import AuditRecord, record_audit, record_audit_many
-from dashboard.db.models import AgentStatusChange
 from dashboard.domain.enums import AgentStatus
-from dashboard.domain.permissions import Permission, Role
-
-log = logging.getLogger(__name__)
+from dashboard.domain.permissions import Role
 
 CONFIRM_ABOVE = 10
 """Bulk actions touching more agents than this need the count typed back (confirm_count)."""
@@ -51,45 +58,30 @@ Targets = AgentFilter | Sequence[int]
 class _Transition:
     action: str
     bulk_action: str
-    permission: Permission
-    to_status: AgentStatus
-    eligible: str  # SQL on the locked row ``l``
-    assignments: str  # extra SET assignments on ``agents a``
+    change: Transition
     reason_required: bool
     done: str  # past participle for messages
-    not_eligible: Callable[[dict[str, Any]], str]
+    not_eligible: Callable[[AgentState], str]
 
 
-def _already_quarantined(row: dict[str, Any]) -> str:
-    return f"Agent #{row['id']} is already quarantined; nothing changed."
+def _already_quarantined(row: AgentState) -> str:
+    return f"Agent #{row.id} is already quarantined; nothing changed."
 
 
-def _not_quarantined(row: dict[str, Any]) -> str:
-    return f"Agent #{row['id']} is not quarantined (it is {row['status']}); nothing changed."
+def _not_quarantined(row: AgentState) -> str:
+    return f"Agent #{row.id} is not quarantined (it is {row.status}); nothing changed."
 
 
-def _not_awaiting_review(row: dict[str, Any]) -> str:
-    if row["status"] != AgentStatus.QUARANTINED:
-        return (
-            f"Agent #{row['id']} is not awaiting review (it is {row['status']}); nothing changed."
-        )
-    return f"Agent #{row['id']} was already reviewed; nothing changed."
+def _not_awaiting_review(row: AgentState) -> str:
+    if row.status != AgentStatus.QUARANTINED:
+        return f"Agent #{row.id} is not awaiting review (it is {row.status}); nothing changed."
+    return f"Agent #{row.id} was already reviewed; nothing changed."
 
-
-_CLEAR_QUARANTINE = "quarantine_reason = NULL, quarantined_by = NULL, quarantined_at = NULL"
-_KEEP_REVIEW = (
-    "reviewed_at = coalesce(a.reviewed_at, now()), reviewed_by = coalesce(a.reviewed_by, :by)"
-)
-_AWAITING_REVIEW = "l.status = 'quarantined' AND l.reviewed_at IS NULL"
 
 QUARANTINE = _Transition(
     action="agent.quarantine",
     bulk_action="agent.bulk_quarantine",
-    permission=Permission.QUARANTINE_AGENTS,
-    to_status=AgentStatus.QUARANTINED,
-    eligible="l.status <> 'quarantined'",
-    assignments="quarantine_reason = :reason, quarantined_by = :by, quarantined_at = now(), "
-    + _KEEP_REVIEW,
+    change=Transition.QUARANTINE,
     reason_required=True,
     done="quarantined",
     not_eligible=_already_quarantined,
@@ -97,10 +89,7 @@ QUARANTINE = _Transition(
 RELEASE = _Transition(
     action="agent.release",
     bulk_action="agent.bulk_release",
-    permission=Permission.RELEASE_AGENTS,
-    to_status=AgentStatus.ACTIVE,
-    eligible="l.status = 'quarantined'",
-    assignments=f"{_CLEAR_QUARANTINE}, {_KEEP_REVIEW}",
+    change=Transition.RELEASE,
     reason_required=True,
     done="released",
     not_eligible=_not_quarantined,
@@ -108,10 +97,7 @@ RELEASE = _Transition(
 APPROVE = _Transition(
     action="discovery.approve",
     bulk_action="discovery.bulk_approve",
-    permission=Permission.REVIEW_DISCOVERIES,
-    to_status=AgentStatus.ACTIVE,
-    eligible=_AWAITING_REVIEW,
-    assignments=f"{_CLEAR_QUARANTINE}, reviewed_at = now(), reviewed_by = :by",
+    change=Transition.APPROVE,
     reason_required=False,
     done="approved",
     not_eligible=_not_awaiting_review,
@@ -119,10 +105,7 @@ APPROVE = _Transition(
 REJECT = _Transition(
     action="discovery.reject",
     bulk_action="discovery.bulk_reject",
-    permission=Permission.REVIEW_DISCOVERIES,
-    to_status=AgentStatus.DEPRECATED,
-    eligible=_AWAITING_REVIEW,
-    assignments=f"{_CLEAR_QUARANTINE}, reviewed_at = now(), reviewed_by = :by",
+    change=Transition.REJECT,
     reason_required=False,
     done="rejected",
     not_eligible=_not_awaiting_review,
@@ -139,46 +122,18 @@ def _apply(
     reason: str | None,
     expected_version: int | None = None,
     bulk: bool = False,
-) -> list[dict[str, Any]]:
-    """Lock ``ids`` (in id order), change the eligible ones, write history and audit rows."""
-    guard = " AND l.version = :expected" if expected_version is not None else ""
-    sql = f"""
-        WITH locked AS (
-            SELECT id, status, version, reviewed_at FROM agents
-            WHERE id = ANY(:ids) ORDER BY id FOR UPDATE
-        )
-        UPDATE agents a
-        SET status = :to_status, version = a.version + 1, updated_at = now(), {t.assignments}
-        FROM locked l
-        WHERE a.id = l.id AND a.version = l.version AND {t.eligible}{guard}
-        RETURNING a.id, l.status AS from_status, l.version AS from_version,
-                  a.version AS to_version, now() AS changed_at
-    """  # noqa: S608 - only the transition's constant SQL fragments are formatted in
-    params: dict[str, Any] = {
-        "ids": ids,
-        "to_status": t.to_status.value,
-        "by": actor.username,
-        "reason": reason,
-    }
-    if expected_version is not None:
-        params["expected"] = expected_version
-    changed = [dict(r) for r in conn.execute(text(sql), params).mappings()]
-    changed.sort(key=lambda r: r["id"])
+) -> list[ChangedAgent]:
+    """Change the eligible agents of ``ids`` (data layer), then write one audit row each."""
+    changed = apply_transition(
+        conn,
+        transition=t.change,
+        ids=ids,
+        changed_by=actor.username,
+        reason=reason,
+        expected_version=expected_version,
+    )
     if changed:
-        conn.execute(
-            insert(AgentStatusChange),
-            [
-                {
-                    "agent_id": r["id"],
-                    "from_status": r["from_status"],
-                    "to_status": t.to_status.value,
-                    "changed_at": r["changed_at"],
-                    "changed_by": actor.username,
-                    "reason": reason,
-                }
-                for r in changed
-            ],
-        )
+        to_status = target_status(t.change).value
         record_audit_many(
             conn,
             (
@@ -188,13 +143,13 @@ def _apply(
                     action=t.action,
                     outcome="ok",
                     target_type="agent",
-                    target_id=str(r["id"]),
+                    target_id=str(c.id),
                     reason=reason,
-                    before={"status": r["from_status"], "version": r["from_version"]},
-                    after={"status": t.to_status.value, "version": r["to_version"]},
+                    before={"status": c.from_status, "version": c.from_version},
+                    after={"status": to_status, "version": c.to_version},
                     detail="bulk" if bulk else None,
                 )
-                for r in changed
+                for c in changed
             ),
         )
     return changed
@@ -218,61 +173,43 @@ def _single(
     reason: str | None,
     expected_version: int | None,
 ) -> ActionResult:
-    target = ("agent", str(agent_id))
-    try:
-        with engine.begin() as conn:
-            try:
-                roles = authorize(conn, actor, t.action, target=target)
-            except ActionDenied as denied:
-                return ActionResult("denied", denied.message)
-            if not _valid_id(agent_id):
-                return ActionResult("invalid", "An agent id is a positive whole number.")
-            if expected_version is not None and not _valid_id(expected_version):
-                return ActionResult("invalid", "The expected version is a positive whole number.")
-            try:
-                why = clean_reason(reason, required=t.reason_required)
-            except ValueError as exc:
-                return ActionResult("invalid", str(exc))
-            changed = _apply(
-                conn,
-                t,
-                ids=[agent_id],
-                actor=actor,
-                roles=roles,
-                reason=why,
-                expected_version=expected_version,
+    def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
+        if not _valid_id(agent_id):
+            return ActionResult("invalid", "An agent id is a positive whole number.")
+        if expected_version is not None and not _valid_id(expected_version):
+            return ActionResult("invalid", "The expected version is a positive whole number.")
+        try:
+            why = clean_reason(reason, required=t.reason_required)
+        except ValueError as exc:
+            return ActionResult("invalid", str(exc))
+        changed = _apply(
+            conn,
+            t,
+            ids=[agent_id],
+            actor=actor,
+            roles=roles,
+            reason=why,
+            expected_version=expected_version,
+        )
+        if changed:
+            _commit_seam(conn)
+            return ActionResult("changed", f"Agent #{agent_id} {t.done}.", count=1)
+        current = get_agent_state(conn, agent_id=agent_id)
+        if current is None:
+            return ActionResult("not_found", f"There is no agent #{agent_id}.")
+        if (
+            expected_version is not None
+            and current.version != expected_version
+            and is_eligible(conn, transition=t.change, agent_id=agent_id)
+        ):
+            return ActionResult(
+                "conflict",
+                f"Agent #{agent_id} was changed by someone else since you opened it "
+                f"(it is now {current.status}). Reload and try again.",
             )
-            if changed:
-                _commit_seam(conn)
-                return ActionResult("changed", f"Agent #{agent_id} {t.done}.", count=1)
-            row = (
-                conn.execute(
-                    text("SELECT id, status, version, reviewed_at FROM agents WHERE id = :id"),
-                    {"id": agent_id},
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                return ActionResult("not_found", f"There is no agent #{agent_id}.")
-            current = dict(row)
-            if expected_version is not None and current["version"] != expected_version:
-                eligible = _still_eligible(conn, t, agent_id)
-                if eligible:
-                    return ActionResult(
-                        "conflict",
-                        f"Agent #{agent_id} was changed by someone else since you opened it "
-                        "(it is now " + str(current["status"]) + "). Reload and try again.",
-                    )
-            return ActionResult("noop", t.not_eligible(current))
-    except SQLAlchemyError:
-        log.exception("%s of agent %s failed", t.action, agent_id)
-        return ActionResult("error", ERROR_MESSAGE)
+        return ActionResult("noop", t.not_eligible(current))
 
-
-def _still_eligible(conn: Connection, t: _Transition, agent_id: int) -> bool:
-    sql = f"SELECT {t.eligible} FROM agents l WHERE l.id = :id"  # noqa: S608 - constant SQL
-    return bool(conn.execute(text(sql), {"id": agent_id}).scalar())
+    return run_authorised(engine, actor, t.action, body, target=("agent", str(agent_id)))
 
 
 def quarantine_agent(
@@ -359,10 +296,7 @@ def _resolve(conn: Connection, targets: Targets) -> list[int] | str:
     wanted = sorted(set(targets))
     if len(wanted) > MAX_BULK:
         return f"A bulk action may touch at most {MAX_BULK:,} agents; choose fewer."
-    existing = conn.execute(
-        text("SELECT id FROM agents WHERE id = ANY(:ids) ORDER BY id"), {"ids": wanted}
-    ).scalars()
-    return [int(i) for i in existing]
+    return list_existing_agent_ids(conn, ids=wanted)
 
 
 def _bulk(
@@ -377,69 +311,63 @@ def _bulk(
         label, described = _describe(targets)
     except (TypeError, ValueError):
         label, described = "invalid", {}
-    try:
-        with engine.begin() as conn:
-            try:
-                roles = authorize(conn, actor, t.bulk_action, target=("agents", label))
-            except ActionDenied as denied:
-                return ActionResult("denied", denied.message)
-            try:
-                why = clean_reason(reason, required=t.reason_required)
-            except ValueError as exc:
-                return ActionResult("invalid", str(exc))
-            if confirm_count is not None and (
-                not isinstance(confirm_count, int) or isinstance(confirm_count, bool)
-            ):
-                return ActionResult("invalid", "The confirmation must be a whole number.")
-            try:
-                resolved = _resolve(conn, targets)
-            except InvalidQuery as exc:
-                return ActionResult("invalid", str(exc))
-            if isinstance(resolved, str):
-                return ActionResult("invalid", resolved)
-            matched = len(resolved)
-            if matched == 0:
-                return ActionResult("noop", "No agents match this selection; nothing changed.")
-            if matched > CONFIRM_ABOVE and confirm_count is None:
-                return ActionResult(
-                    "invalid",
-                    f"This will touch {matched:,} agents. Type {matched} to confirm.",
-                )
-            if confirm_count is not None and confirm_count != matched:
-                return ActionResult(
-                    "invalid",
-                    f"The selection holds {matched:,} agents, not {confirm_count:,}: it may have "
-                    f"changed. Check it and type {matched} to confirm.",
-                )
-            changed = _apply(conn, t, ids=resolved, actor=actor, roles=roles, reason=why, bulk=True)
-            record_audit(
-                conn,
-                AuditRecord(
-                    actor=actor.username,
-                    actor_roles=tuple(r.value for r in roles),
-                    action=t.bulk_action,
-                    outcome="ok" if changed else "noop",
-                    target_type="agents",
-                    target_id=label,
-                    reason=why,
-                    after={"matched": matched, "changed": len(changed), **described},
-                ),
+
+    def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
+        try:
+            why = clean_reason(reason, required=t.reason_required)
+        except ValueError as exc:
+            return ActionResult("invalid", str(exc))
+        if confirm_count is not None and (
+            not isinstance(confirm_count, int) or isinstance(confirm_count, bool)
+        ):
+            return ActionResult("invalid", "The confirmation must be a whole number.")
+        try:
+            resolved = _resolve(conn, targets)
+        except InvalidQuery as exc:
+            return ActionResult("invalid", str(exc))
+        if isinstance(resolved, str):
+            return ActionResult("invalid", resolved)
+        matched = len(resolved)
+        if matched == 0:
+            return ActionResult("noop", "No agents match this selection; nothing changed.")
+        if needs_typed_confirmation(matched) and confirm_count is None:
+            return ActionResult(
+                "invalid", f"This will touch {matched:,} agents. Type {matched} to confirm."
             )
-            _commit_seam(conn)
-    except SQLAlchemyError:
-        log.exception("%s by %s failed", t.bulk_action, getattr(actor, "username", "?"))
-        return ActionResult("error", ERROR_MESSAGE)
-    unchanged = matched - len(changed)
-    if not changed:
-        return ActionResult(
-            "noop", f"None of the {matched:,} selected agents needed this; nothing changed."
+        if confirm_count is not None and confirm_count != matched:
+            return ActionResult(
+                "invalid",
+                f"The selection holds {matched:,} agents, not {confirm_count:,}: it may have "
+                f"changed. Check it and type {matched} to confirm.",
+            )
+        changed = _apply(conn, t, ids=resolved, actor=actor, roles=roles, reason=why, bulk=True)
+        record_audit(
+            conn,
+            AuditRecord(
+                actor=actor.username,
+                actor_roles=tuple(r.value for r in roles),
+                action=t.bulk_action,
+                outcome="ok" if changed else "noop",
+                target_type="agents",
+                target_id=label,
+                reason=why,
+                after={"matched": matched, "changed": len(changed), **described},
+            ),
         )
-    note = f"; {unchanged:,} were already in that state" if unchanged else ""
-    return ActionResult(
-        "changed",
-        f"{len(changed):,} of {matched:,} selected agents {t.done}{note}.",
-        count=len(changed),
-    )
+        _commit_seam(conn)
+        if not changed:
+            return ActionResult(
+                "noop", f"None of the {matched:,} selected agents needed this; nothing changed."
+            )
+        unchanged = matched - len(changed)
+        note = f"; {unchanged:,} were already in that state" if unchanged else ""
+        return ActionResult(
+            "changed",
+            f"{len(changed):,} of {matched:,} selected agents {t.done}{note}.",
+            count=len(changed),
+        )
+
+    return run_authorised(engine, actor, t.bulk_action, body, target=("agents", label))
 
 
 def bulk_quarantine(
@@ -517,20 +445,10 @@ class ReviewQueuePage:
 
     rows: pd.DataFrame
     total: int
-    next_after: tuple[datetime, int] | None
+    next_cursor: str | None
 
 
-REVIEW_COLUMNS = [
-    "id",
-    "name",
-    "type",
-    "vendor",
-    "owner",
-    "discovery_source",
-    "discovered_at",
-    "trust_score",
-    "version",
-]
+_QUEUE_SCOPE = "agents.review_queue"
 
 
 def list_review_queue(
@@ -538,52 +456,37 @@ def list_review_queue(
     actor: Actor,
     *,
     limit: int = 100,
-    after: tuple[datetime, int] | None = None,
+    cursor: str | None = None,
 ) -> ReviewQueuePage:
     """One keyset page of the discovery review queue (quarantined, never reviewed), oldest first.
 
-    Needs review_discoveries (raises ActionDenied otherwise, audited). ``after`` is the
-    ``next_after`` of the previous page.
+    Needs review_discoveries (raises ActionDenied otherwise, audited). ``cursor`` is the
+    ``next_cursor`` of the previous page (opaque, signed; a bad one raises InvalidQuery).
     """
     if not 1 <= limit <= 1000:
         raise InvalidQuery("limit must be between 1 and 1000")
+    after = None
+    if cursor is not None:
+        seen = decode_cursor(
+            cursor,
+            scope=_QUEUE_SCOPE,
+            binding={},
+            fields={"t": Field.DATETIME, "i": Field.ID},
+        )
+        after = (seen["t"], seen["i"])
     with engine.connect() as conn:
         try:
-            authorize(
-                conn,
-                actor,
-                "discovery.list",
-                target=("agents", "review_queue"),
-            )
+            authorize(conn, actor, "discovery.list", target=("agents", "review_queue"))
         finally:
             conn.commit()  # keep a session revoked on the way
-        params: dict[str, Any] = {"limit": limit + 1}
-        seek = ""
-        if after is not None:
-            params["after_ts"], params["after_id"] = after
-            seek = " AND (discovered_at, id) > (:after_ts, :after_id)"
-        rows = list(
-            conn.execute(
-                text(
-                    f"SELECT {', '.join(REVIEW_COLUMNS)} FROM agents "  # noqa: S608 - constant columns
-                    "WHERE status = 'quarantined' AND reviewed_at IS NULL"
-                    + seek
-                    + " ORDER BY discovered_at, id LIMIT :limit"
-                ),
-                params,
-            ).mappings()
+        rows, more = list_review_queue_rows(conn, limit=limit, after=after)
+        total = count_review_queue(conn)
+    next_cursor = None
+    if more and not rows.empty:
+        last = rows.iloc[-1]
+        next_cursor = encode_cursor(
+            scope=_QUEUE_SCOPE,
+            binding={},
+            position={"t": last["discovered_at"].to_pydatetime(), "i": int(last["id"])},
         )
-        total = int(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM agents WHERE status = 'quarantined' AND reviewed_at IS NULL"
-                )
-            ).scalar_one()
-        )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    df = pd.DataFrame([dict(r) for r in rows], columns=REVIEW_COLUMNS)
-    df["discovered_at"] = pd.to_datetime(df["discovered_at"], utc=True)
-    last = rows[-1] if rows else None
-    next_after = (last["discovered_at"], int(last["id"])) if more and last is not None else None
-    return ReviewQueuePage(rows=df, total=total, next_after=next_after)
+    return ReviewQueuePage(rows=rows, total=total, next_cursor=next_cursor)

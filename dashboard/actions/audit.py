@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashboard.actions.base import ActionDenied, Actor, authorize, live_roles
+from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import AuditQuery, AuditRecord, record_audit, select_audit
 from dashboard.domain.csv_export import rows_to_csv
 from dashboard.domain.permissions import Permission, allowed
@@ -65,10 +66,10 @@ class AuditFilter:
 
 @dataclass(frozen=True)
 class AuditPage:
-    """Audit rows, newest first; pass ``next_before_id`` back for the next page."""
+    """Audit rows, newest first; pass ``next_cursor`` back (opaque, signed) for the next page."""
 
     rows: pd.DataFrame
-    next_before_id: int | None
+    next_cursor: str | None
     own_only: bool
 
 
@@ -103,30 +104,43 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
+_SCOPE = "audit.list"
+
+
 def list_audit(
     engine: Engine,
     actor: Actor,
     *,
     filters: AuditFilter | None = None,
     limit: int = 200,
-    before_id: int | None = None,
+    cursor: str | None = None,
 ) -> AuditPage:
     """One page of the audit log the actor may see, newest first (keyset on id).
 
     Needs view_audit_own (every role); rows of other actors need view_audit_all (admin).
-    Raises ActionDenied (audited) when the session is not live.
+    Raises ActionDenied (audited) when the session is not live; a ``cursor`` that is not
+    a ``next_cursor`` of these filters raises InvalidQuery.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    query, own_only = _query(engine, actor, filters or AuditFilter(), "audit.list")
+    chosen = filters or AuditFilter()
+    binding = {k: v for k, v in vars(chosen).items() if v is not None}
+    before_id = None
+    if cursor is not None:
+        seen = decode_cursor(cursor, scope=_SCOPE, binding=binding, fields={"i": Field.ID})
+        before_id = int(seen["i"])
+    query, own_only = _query(engine, actor, chosen, "audit.list")
     rows: list[dict[str, Any]] = []
     if query is not None:
         with engine.connect() as conn:
             rows = select_audit(conn, replace(query, before_id=before_id), limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    next_before = int(rows[-1]["id"]) if more and rows else None
-    return AuditPage(rows=_frame(rows), next_before_id=next_before, own_only=own_only)
+    next_cursor = None
+    if more and rows:
+        position = {"i": int(rows[-1]["id"])}
+        next_cursor = encode_cursor(scope=_SCOPE, binding=binding, position=position)
+    return AuditPage(rows=_frame(rows), next_cursor=next_cursor, own_only=own_only)
 
 
 def audit_csv(

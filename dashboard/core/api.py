@@ -97,7 +97,7 @@ def _allowed(query: Mapping[str, list[str]], name: str, allowed: tuple[str, ...]
 
 
 # -- queries (read-only) --------------------------------------------------------------------
-AGENT_COLUMNS: Final = (
+API_AGENT_SELECT_LIST: Final = (
     "id, external_id, discovery_source, name, type, vendor, model, status, compliance_tier, "
     "owner, discovered_at, last_seen_at, trust_score, metadata"
 )
@@ -129,7 +129,7 @@ def query_agents(conn: Connection, query: Mapping[str, list[str]]) -> dict[str, 
     rows = (
         conn.execute(
             text(
-                f"SELECT {AGENT_COLUMNS} FROM agents WHERE {AGENT_FILTER} AND id > :after "  # noqa: S608 - constant SQL pieces
+                f"SELECT {API_AGENT_SELECT_LIST} FROM agents WHERE {AGENT_FILTER} AND id > :after "  # noqa: S608 - constant SQL pieces
                 "ORDER BY id LIMIT :lim"
             ),
             {**params, "after": after, "lim": limit + 1},

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.cache import register
 from dashboard.data.errors import InvalidQuery
+from dashboard.data.keyset import BAD_CURSOR, Field, decode_cursor, encode_cursor
 from dashboard.data.sql import BIN_ORIGIN, check_range, frame
 from dashboard.domain.enums import (
-    AgentStatus,
-    AgentType,
-    ComplianceTier,
     DiscoverySource,
-    Vendor,
     values,
 )
-from dashboard.settings import get_settings
 
 DIMENSIONS = {
     "status": "status",
@@ -53,7 +45,7 @@ SORTS: dict[str, tuple[str, bool]] = {
 MAX_PAGE = 1000
 # Up to this many matches the page's total is counted exactly; beyond, it is the planner's.
 ESTIMATE_EXACT_UP_TO = 10_000
-AGENT_COLUMNS = [
+SEARCH_COLUMNS = [
     "id",
     "name",
     "type",
@@ -68,8 +60,6 @@ AGENT_COLUMNS = [
     "last_seen_at",
 ]
 _PATTERN_OPS = frozenset({"owner"})
-_CURSOR_VERSION = 1
-_DEV_CURSOR_KEY = b"orca-agent-cursor-development-key"
 # Letters and digits only: what the 'simple' parser makes lexemes of; punctuation separates.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_WORDS = 8
@@ -121,134 +111,6 @@ def list_quarantined_agents(conn: Connection, *, limit: int = 100) -> pd.DataFra
            ORDER BY quarantined_at DESC NULLS LAST, id DESC LIMIT :limit""",
         {"limit": limit},
     )
-
-
-def _tuple(value: Any, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
-    if value in (None, "", ()):
-        return ()
-    items = [value] if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for item in items:
-        for part in str(item).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if part not in allowed:
-                raise InvalidQuery(f"unknown {what} {part[:40]!r}; use one of {', '.join(allowed)}")
-            if part not in out:
-                out.append(part)
-    return tuple(out)
-
-
-_MULTI = frozenset({"statuses", "types", "vendors", "sources", "tiers"})
-
-
-def _float(value: Any, what: str) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise InvalidQuery(f"{what} must be a number between 0 and 100")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidQuery(f"{what} must be a number between 0 and 100") from None
-    if math.isnan(number) or not 0 <= number <= 100:
-        raise InvalidQuery(f"{what} must be a number between 0 and 100")
-    return number
-
-
-@dataclass(frozen=True)
-class AgentFilter:
-    """Registry filters. Empty tuples / None mean "any". Values are validated on creation."""
-
-    statuses: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    vendors: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    tiers: tuple[str, ...] = ()
-    owner: str | None = None
-    name_query: str | None = None
-    trust_min: float | None = None
-    trust_max: float | None = None
-
-    def __post_init__(self) -> None:
-        for attr, allowed, what in (
-            ("statuses", values(AgentStatus), "status"),
-            ("types", values(AgentType), "type"),
-            ("vendors", values(Vendor), "vendor"),
-            ("sources", values(DiscoverySource), "source"),
-            ("tiers", values(ComplianceTier), "compliance tier"),
-        ):
-            object.__setattr__(self, attr, _tuple(getattr(self, attr), allowed, what))
-        for attr in ("owner", "name_query"):
-            value = getattr(self, attr)
-            if value is not None:
-                if not isinstance(value, str):
-                    raise InvalidQuery(f"the {attr.replace('_', ' ')} filter must be text")
-                value = value.strip()
-                if "\x00" in value:
-                    raise InvalidQuery(f"the {attr.replace('_', ' ')} filter has a NUL character")
-                if len(value) > 200:
-                    raise InvalidQuery(
-                        f"the {attr.replace('_', ' ')} filter has at most 200 characters"
-                    )
-                object.__setattr__(self, attr, value or None)
-        object.__setattr__(self, "trust_min", _float(self.trust_min, "minimum trust"))
-        object.__setattr__(self, "trust_max", _float(self.trust_max, "maximum trust"))
-        if (
-            self.trust_min is not None
-            and self.trust_max is not None
-            and self.trust_min > self.trust_max
-        ):
-            raise InvalidQuery("minimum trust is above maximum trust")
-
-    _PARAMS = {
-        "statuses": "status",
-        "types": "type",
-        "vendors": "vendor",
-        "sources": "source",
-        "tiers": "tier",
-        "owner": "owner",
-        "name_query": "q",
-        "trust_min": "trust_min",
-        "trust_max": "trust_max",
-    }
-
-    @classmethod
-    def from_query_params(cls, params: Mapping[str, str | list[str]]) -> AgentFilter:
-        """Build from URL query parameters (status=active,quarantined&q=invoice&trust_min=50).
-
-        Multi-valued filters accept comma lists or repeated parameters; for single-valued ones
-        the last value wins. Unknown parameters are ignored (the URL carries other state).
-        """
-        kwargs: dict[str, Any] = {}
-        for attr, name in cls._PARAMS.items():
-            value = params.get(name)
-            if not value:
-                continue
-            if isinstance(value, list) and attr not in _MULTI:
-                value = value[-1]
-            kwargs[attr] = value
-        return cls(**kwargs)
-
-    def to_query_params(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value in (None, ()):
-                continue
-            key = self._PARAMS[f.name]
-            out[key] = (
-                ",".join(value)
-                if isinstance(value, tuple)
-                else format(value, ".15g")
-                if isinstance(value, float)
-                else str(value)
-            )
-        return out
-
-    def is_empty(self) -> bool:
-        return not self.to_query_params()
 
 
 def _tsquery(text_query: str) -> str | None:
@@ -322,7 +184,7 @@ def count_agents(conn: Connection, *, filters: AgentFilter) -> int:
 class AgentPage:
     """One page of the registry.
 
-    rows: at most page_size agents (columns AGENT_COLUMNS); next_cursor: None on the last page;
+    rows: at most page_size agents (columns SEARCH_COLUMNS); next_cursor: None on the last page;
     total_estimate: matching agents, exact up to ESTIMATE_EXACT_UP_TO, else the planner's
     estimate (show it as "about"), None if it could not be had.
     """
@@ -335,87 +197,44 @@ class AgentPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _cursor_key() -> bytes:
-    """The HMAC key of page cursors: the deployment's secret when set, else a dev constant.
-
-    Cursors are not secrets (they only name a position), the MAC just makes a hand-edited one
-    fail cleanly instead of reaching SQL with values of the wrong type.
-    """
-    secret = get_settings().cookie_key
-    return secret.encode() if secret else _DEV_CURSOR_KEY
+_SEARCH_SCOPE = "agents.search"
+_SORT_FIELDS = {
+    "trust_score": Field.FLOAT,
+    "discovered_at": Field.DATETIME,
+    "last_seen_at": Field.DATETIME,
+}
 
 
-def _mac(body: bytes) -> str:
-    return hmac.new(_cursor_key(), body, hashlib.sha256).hexdigest()[:24]
+def _search_binding(filters: AgentFilter, sort: str, descending: bool) -> dict[str, Any]:
+    """What a registry cursor is bound to: the sort, its direction and the filters."""
+    return {"sort": sort, "desc": descending, "filters": filters.to_query_params()}
 
 
-def _fingerprint(filters: AgentFilter) -> str:
-    body = json.dumps(filters.to_query_params(), sort_keys=True).encode()
-    return hashlib.sha256(body).hexdigest()[:12]
+def _search_cursor(
+    filters: AgentFilter, sort: str, descending: bool, *, last_id: int, value: Any
+) -> str:
+    return encode_cursor(
+        scope=_SEARCH_SCOPE,
+        binding=_search_binding(filters, sort, descending),
+        position={"i": last_id, "n": value is None, "v": value},
+    )
 
 
-def encode_cursor(payload: dict[str, Any]) -> str:
-    """base64url(JSON) + "." + HMAC of the JSON."""
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + _mac(body)
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def decode_cursor(
-    cursor: str, *, sort: str, descending: bool, filters: AgentFilter | None = None
+def _search_position(
+    cursor: str, filters: AgentFilter, sort: str, descending: bool
 ) -> dict[str, Any]:
-    """Parse and check a cursor; anything odd is an InvalidQuery, never a crash or a bad query.
-
-    The payload must carry a valid MAC, the same sort, direction (and filters, when given) as
-    the request, an id in the bigint range and a seek value of the sort column's type.
-    """
-    bad = InvalidQuery("this page link is invalid or out of date; start again from the first page")
-    if not isinstance(cursor, str) or len(cursor) > 2000 or cursor.count(".") != 1:
-        raise bad
-    body_b64, check = cursor.split(".")
-    try:
-        body = base64.urlsafe_b64decode(body_b64 + "=" * (-len(body_b64) % 4))
-    except (ValueError, TypeError):
-        raise bad from None
-    if not hmac.compare_digest(_mac(body), check):
-        raise bad
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise bad from None
-    if not isinstance(payload, dict) or payload.get("k") != _CURSOR_VERSION:
-        raise bad
-    if payload.get("s") != sort or payload.get("d") is not descending:
-        raise bad
-    if filters is not None and payload.get("f") != _fingerprint(filters):
-        raise bad
-    ident, is_null, value = payload.get("i"), payload.get("n"), payload.get("v")
-    if not _is_int(ident) or not 0 < ident < 2**63 or not isinstance(is_null, bool):
-        raise bad
+    """The (id, is-null, value) a registry cursor names, of the sort column's type."""
     column, nullable = SORTS[sort]
-    if is_null:
-        if not nullable or value is not None:
-            raise bad
-    elif column == "trust_score":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad
-        if not math.isfinite(value):
-            raise bad
-        payload["v"] = float(value)
-    elif column in ("discovered_at", "last_seen_at"):
-        try:
-            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise bad
-        payload["v"] = moment
-    elif not isinstance(value, str) or len(value) > 1000 or "\x00" in value:
-        raise bad
-    return payload
+    position = decode_cursor(
+        cursor,
+        scope=_SEARCH_SCOPE,
+        binding=_search_binding(filters, sort, descending),
+        fields={"i": Field.ID, "n": Field.BOOL, "v": _SORT_FIELDS.get(column, Field.TEXT)},
+        nullable=frozenset({"v"}),
+    )
+    if position["n"] != (position["v"] is None) or (position["n"] and not nullable):
+        raise InvalidQuery(BAD_CURSOR)
+    return position
 
 
 def _seek(column: str, descending: bool) -> str:
@@ -461,16 +280,18 @@ def search_agents(
         raise InvalidQuery(f"cannot sort by {sort[:40]!r}; use one of {', '.join(SORTS)}")
     if not isinstance(descending, bool):
         raise InvalidQuery("descending must be true or false")
-    if not _is_int(page_size) or not 1 <= page_size <= MAX_PAGE:
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= MAX_PAGE
+    ):
         raise InvalidQuery(f"page size must be between 1 and {MAX_PAGE}")
     column, nullable = SORTS[sort]
-    state = (
-        decode_cursor(cursor, sort=sort, descending=descending, filters=filters) if cursor else None
-    )
+    state = _search_position(cursor, filters, sort, descending) if cursor else None
     params: dict[str, Any] = {}
     base = _where(filters, params)
     total = _estimate(conn, base, params)
-    cols = ", ".join(AGENT_COLUMNS)
+    cols = ", ".join(SEARCH_COLUMNS)
     if base and total is not None and total < ESTIMATE_EXACT_UP_TO:
         # Few matches (a name search, a rare owner): collect them through the filters' own
         # indexes, then order and seek in memory; at most ESTIMATE_EXACT_UP_TO rows. Walking
@@ -513,19 +334,10 @@ def search_agents(
     next_cursor = None
     if has_more and rows:
         last = rows[-1]
-        value = last[column]
-        next_cursor = encode_cursor(
-            {
-                "k": _CURSOR_VERSION,
-                "s": sort,
-                "d": descending,
-                "f": _fingerprint(filters),
-                "n": value is None,
-                "i": int(last["id"]),
-                "v": value.isoformat() if isinstance(value, datetime) else value,
-            }
+        next_cursor = _search_cursor(
+            filters, sort, descending, last_id=int(last["id"]), value=last[column]
         )
-    df = pd.DataFrame([dict(r) for r in rows], columns=AGENT_COLUMNS)
+    df = pd.DataFrame([dict(r) for r in rows], columns=SEARCH_COLUMNS)
     for col in ("discovered_at", "last_seen_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
     df["trust_score"] = df["trust_score"].astype(float)

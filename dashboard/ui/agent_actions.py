@@ -8,7 +8,7 @@ The outcome's plain message (changed, noop, conflict, denied ...) is shown as th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 from typing import Any
 
 import streamlit as st
@@ -17,42 +17,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard.actions.agents import (
     bulk_quarantine,
     count_bulk_targets,
-    needs_typed_confirmation,
     quarantine_agent,
     release_agent,
 )
 from dashboard.actions.base import ActionResult
-from dashboard.data.agents import AgentFilter
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import can_do
-from dashboard.ui import auth, loaders, resources
+from dashboard.ui import auth, loaders, resources, staged
+
+# drill_view still imports show_result from here; its home is ui/staged.
+show_result = staged.show_result
 
 DETAIL = "agent_detail"
 BULK = "agent_registry.bulk"
-_ICON = {"changed": "✅", "noop": "ℹ️"}
-
-
-@dataclass(frozen=True)
-class Staged:
-    """What the user is about to confirm (kept in session state between the two clicks)."""
-
-    action: str
-    agent_id: int
-    version: int | None
-    reason: str
-
-
-def show_result(key: str) -> None:
-    """The last action's message, once, in the colour of its outcome."""
-    result = st.session_state.pop(key, None)
-    if not isinstance(result, ActionResult):
-        return
-    if result.outcome == "changed":
-        st.success(result.message, icon=_ICON["changed"])
-    elif result.outcome == "noop":
-        st.info(result.message, icon=_ICON["noop"])
-    else:
-        st.error(result.message)
 
 
 def _run(fn: Any, *args: Any, **kwargs: Any) -> ActionResult:
@@ -66,31 +44,38 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> ActionResult:
     return result
 
 
+def _reason(key: str) -> str:
+    return str(st.session_state.get(f"{key}.reason") or "").strip()
+
+
 # ----------------------------------------------------------------------------- one agent
 
 
-def _stage_single(action: str, agent_id: int, version: int | None) -> None:
-    reason = str(st.session_state.get(f"{DETAIL}.reason") or "").strip()
+def _stage_single(
+    action: str, agent_id: int, version: int | None, status: str
+) -> staged.Plan | ActionResult:
+    reason = _reason(DETAIL)
     if not reason:
-        st.session_state[f"{DETAIL}.result"] = ActionResult("invalid", "A reason is required.")
-        return
-    st.session_state[f"{DETAIL}.staged"] = Staged(action, agent_id, version, reason)
+        return ActionResult("invalid", "A reason is required.")
+    verb = "Release" if action == "agent.release" else "Quarantine"
+    return staged.Plan(
+        scope=f"{action}:{agent_id}",
+        preview=f"{verb} agent #{agent_id} (now {status}, version {version}) "
+        f"with the reason: {reason}",
+        confirm_label=f"Confirm {verb.lower()}",
+        count=1,
+        data=(action, agent_id, version, reason),
+    )
 
 
-def _cancel_single() -> None:
-    st.session_state.pop(f"{DETAIL}.staged", None)
-
-
-def _confirm_single() -> None:
-    staged = st.session_state.pop(f"{DETAIL}.staged", None)
-    if not isinstance(staged, Staged):
-        return
-    fn = quarantine_agent if staged.action == "agent.quarantine" else release_agent
-    result = _run(fn, staged.agent_id, staged.reason, expected_version=staged.version)
-    st.session_state[f"{DETAIL}.result"] = result
+def _run_single(plan: staged.Plan, _confirm: int | None) -> ActionResult:
+    action, agent_id, version, reason = plan.data
+    fn = quarantine_agent if action == "agent.quarantine" else release_agent
+    result = _run(fn, agent_id, reason, expected_version=version)
     if result.ok:
         st.session_state[f"{DETAIL}.reason"] = ""
-    loaders.invalidate("agent_detail", agent_id=staged.agent_id, now=resources.now())
+    loaders.invalidate("agent_detail", agent_id=agent_id, now=resources.now())
+    return result
 
 
 def single_control(agent: dict[str, Any]) -> None:
@@ -98,7 +83,7 @@ def single_control(agent: dict[str, Any]) -> None:
     actor = auth.current_actor()
     quarantined = agent["status"] == "quarantined"
     action = "agent.release" if quarantined else "agent.quarantine"
-    show_result(f"{DETAIL}.result")
+    staged.show_result(f"{DETAIL}.result")
     if actor is None or not can_do(actor.roles, action):
         return
     verb = "Release" if quarantined else "Quarantine"
@@ -112,74 +97,48 @@ def single_control(agent: dict[str, Any]) -> None:
             max_chars=1000,
             height=80,
         )
-        staged = st.session_state.get(f"{DETAIL}.staged")
-        if isinstance(staged, Staged) and (staged.agent_id, staged.action) == (agent_id, action):
-            st.warning(
-                f"{verb} agent #{agent_id} (now {agent['status']}, version {version}) "
-                f"with the reason: {staged.reason}"
-            )
-            c = st.columns([1, 1, 4])
-            c[0].button(
-                f"Confirm {verb.lower()}",
-                type="primary",
-                key=f"{DETAIL}.confirm",
-                on_click=_confirm_single,
-            )
-            c[1].button("Cancel", key=f"{DETAIL}.cancel", on_click=_cancel_single)
-        else:
-            st.button(
-                f"Preview {verb.lower()}",
-                key=f"{DETAIL}.preview",
-                on_click=_stage_single,
-                args=(action, agent_id, version),
-            )
+        staged.control(
+            DETAIL,
+            scope=f"{action}:{agent_id}",
+            preview_label=f"Preview {verb.lower()}",
+            stage=functools.partial(_stage_single, action, agent_id, version, str(agent["status"])),
+            run=_run_single,
+        )
 
 
 # ----------------------------------------------------------------------------- many agents
 
 
-def _stage_bulk(filters: AgentFilter) -> None:
-    reason = str(st.session_state.get(f"{BULK}.reason") or "").strip()
+def _stage_bulk(filters: AgentFilter) -> staged.Plan | ActionResult:
+    reason = _reason(BULK)
     if not reason:
-        st.session_state[f"{BULK}.result"] = ActionResult("invalid", "A reason is required.")
-        return
+        return ActionResult("invalid", "A reason is required.")
     try:
         count = count_bulk_targets(auth.engine(), filters)
     except InvalidQuery as exc:
-        st.session_state[f"{BULK}.result"] = ActionResult("invalid", str(exc))
-        return
+        return ActionResult("invalid", str(exc))
     except (auth.GateClosed, SQLAlchemyError):
-        st.session_state[f"{BULK}.result"] = ActionResult(
-            "error", "PostgreSQL is unreachable; nothing was changed."
-        )
-        return
-    st.session_state[f"{BULK}.staged"] = (filters.to_query_params(), count, reason)
-    st.session_state[f"{BULK}.typed"] = ""
+        return ActionResult("error", "PostgreSQL is unreachable; nothing was changed.")
+    return staged.Plan(
+        scope=_filter_scope(filters),
+        preview=f"This will quarantine the {count:,} agents matching the current filters "
+        f"(those already quarantined stay as they are). Reason: {reason}",
+        confirm_label=f"Confirm: quarantine {count:,}",
+        count=count,
+        data=(reason,),
+    )
 
 
-def _cancel_bulk() -> None:
-    st.session_state.pop(f"{BULK}.staged", None)
-
-
-def _confirm_bulk(filters: AgentFilter) -> None:
-    staged = st.session_state.pop(f"{BULK}.staged", None)
-    if not isinstance(staged, tuple):
-        return
-    _, count, reason = staged
-    confirm: int | None = None
-    if needs_typed_confirmation(count):
-        typed = str(st.session_state.get(f"{BULK}.typed") or "").strip().replace(",", "")
-        if typed != str(count):
-            st.session_state[f"{BULK}.staged"] = staged
-            st.session_state[f"{BULK}.result"] = ActionResult(
-                "invalid", f"Type {count} to confirm; nothing was changed."
-            )
-            return
-        confirm = count
+def _run_bulk(filters: AgentFilter, plan: staged.Plan, confirm: int | None) -> ActionResult:
+    (reason,) = plan.data
     result = _run(bulk_quarantine, filters, reason, confirm_count=confirm)
-    st.session_state[f"{BULK}.result"] = result
     if result.ok:
         st.session_state[f"{BULK}.reason"] = ""
+    return result
+
+
+def _filter_scope(filters: AgentFilter) -> str:
+    return "filter:" + "&".join(f"{k}={v}" for k, v in sorted(filters.to_query_params().items()))
 
 
 def bulk_control(filters: AgentFilter) -> None:
@@ -188,30 +147,12 @@ def bulk_control(filters: AgentFilter) -> None:
     if actor is None or not can_do(actor.roles, "agent.bulk_quarantine"):
         return
     with st.expander("Quarantine every agent matching these filters", expanded=False):
-        show_result(f"{BULK}.result")
+        staged.show_result(f"{BULK}.result")
         st.text_area("Reason (required)", key=f"{BULK}.reason", max_chars=1000, height=80)
-        staged = st.session_state.get(f"{BULK}.staged")
-        if isinstance(staged, tuple) and staged[0] == filters.to_query_params():
-            _, count, reason = staged
-            st.warning(
-                f"This will quarantine the {count:,} agents matching the current filters "
-                f"(those already quarantined stay as they are). Reason: {reason}"
-            )
-            if needs_typed_confirmation(count):
-                st.text_input(f"Type {count} to confirm", key=f"{BULK}.typed", max_chars=12)
-            c = st.columns([1, 1, 4])
-            c[0].button(
-                f"Confirm: quarantine {count:,}",
-                type="primary",
-                key=f"{BULK}.confirm",
-                on_click=_confirm_bulk,
-                args=(filters,),
-            )
-            c[1].button("Cancel", key=f"{BULK}.cancel", on_click=_cancel_bulk)
-        else:
-            st.button(
-                "Preview: how many agents?",
-                key=f"{BULK}.preview",
-                on_click=_stage_bulk,
-                args=(filters,),
-            )
+        staged.control(
+            BULK,
+            scope=_filter_scope(filters),
+            preview_label="Preview: how many agents?",
+            stage=functools.partial(_stage_bulk, filters),
+            run=functools.partial(_run_bulk, filters),
+        )

@@ -15,8 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.actions.audit import AuditFilter, AuditPage, audit_csv, list_audit
 from dashboard.actions.base import ActionDenied
+from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import Permission, allowed
-from dashboard.ui import auth
+from dashboard.ui import auth, pager
+from dashboard.ui.markup import plain
 
 PAGE = "audit"
 PAGE_SIZE = 200
@@ -56,7 +58,7 @@ def filters() -> AuditFilter | None:
         since = c[4].date_input("From (UTC day)", value=None, key=f"{PAGE}.since")
         until = c[5].date_input("To (UTC day)", value=None, key=f"{PAGE}.until")
         if st.form_submit_button("Apply filters", type="primary"):
-            st.session_state[f"{PAGE}.cursors"] = []
+            pager.reset(PAGE)
             st.session_state.pop(f"{PAGE}.csv", None)
     try:
         return AuditFilter(
@@ -68,7 +70,7 @@ def filters() -> AuditFilter | None:
             until=_day(until, end=True),
         )
     except ValueError as exc:
-        st.warning(f"Filters ignored: {exc}")
+        st.warning(plain(f"Filters ignored: {exc}"))
         return None
 
 
@@ -76,15 +78,12 @@ def load(chosen: AuditFilter) -> AuditPage | None:
     actor = auth.current_actor()
     if actor is None:
         return None
-    cursors: list[int] = st.session_state.setdefault(f"{PAGE}.cursors", [])
+    cursor = pager.current(PAGE, {k: v for k, v in vars(chosen).items() if v is not None})
     try:
-        return list_audit(
-            auth.engine(),
-            actor,
-            filters=chosen,
-            limit=PAGE_SIZE,
-            before_id=cursors[-1] if cursors else None,
-        )
+        return list_audit(auth.engine(), actor, filters=chosen, limit=PAGE_SIZE, cursor=cursor)
+    except InvalidQuery as exc:
+        pager.reset(PAGE)
+        st.warning(plain(str(exc).capitalize()))
     except ActionDenied as denied:
         st.error(denied.message)
     except (auth.GateClosed, SQLAlchemyError):
@@ -93,9 +92,8 @@ def load(chosen: AuditFilter) -> AuditPage | None:
 
 
 def table(page: AuditPage) -> None:
-    cursors: list[int] = st.session_state.setdefault(f"{PAGE}.cursors", [])
     scope = "your own actions" if page.own_only else "all actions"
-    st.caption(f"Newest first · {scope} · page {len(cursors) + 1}")
+    st.caption(f"Newest first · {scope} · page {pager.page_number(PAGE)}")
     if page.rows.empty:
         st.info("No audit entry matches these filters.", icon="ℹ️")
         return
@@ -112,14 +110,7 @@ def table(page: AuditPage) -> None:
             **{c: TEXT(c) for c in ("actor", "action", "target_id", "reason", "detail")},
         },
     )
-    nav = st.columns([1, 1, 6])
-    if nav[0].button("← Newer", disabled=not cursors, key=f"{PAGE}.prev"):
-        cursors.pop()
-        st.rerun()
-    older = page.next_before_id
-    if nav[1].button("Older →", disabled=older is None, key=f"{PAGE}.next") and older:
-        cursors.append(older)
-        st.rerun()
+    pager.controls(PAGE, page.next_cursor)
 
 
 def _prepare_csv(chosen: AuditFilter) -> None:

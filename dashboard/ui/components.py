@@ -10,10 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.data.errors import ErrorKind
+from dashboard.domain.status import StatusBoard
 from dashboard.ui import params as p
 from dashboard.ui import resources
 from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.loaders import Panel
+from dashboard.ui.markup import plain
 
 STATUS_ICON = {
     "up": ("green", "check_circle"),
@@ -21,7 +24,6 @@ STATUS_ICON = {
     "down": ("red", "error"),
     None: ("gray", "help"),
 }
-STATUS_RANK = {"down": 0, "degraded": 1, "up": 2, None: 3}
 SHORT_LABELS = {"OpenTelemetry Collector": "OTel Collector", "Console worker": "Worker"}
 BAND_COLOR = {
     "excellent": "green",
@@ -96,7 +98,7 @@ def controls(page: str) -> tuple[p.RangeChoice, int | None]:
         f"{p.bucket_label(choice.bucket)} buckets"
     )
     if choice.error:
-        st.warning(choice.error)
+        st.warning(plain(choice.error))
     return choice, p.REFRESH_CHOICES[picked_refresh]
 
 
@@ -124,7 +126,7 @@ def age_text(panel: Panel[Any]) -> str:
 def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
     """Show the panel's state; True when its value should be rendered."""
     if panel.state == "error":
-        st.error(panel.message or "This panel could not be loaded.", icon="⚠️")
+        st.error(plain(panel.message or "This panel could not be loaded."), icon="⚠️")
         return False
     if panel.state == "empty":
         st.info(empty, icon="ℹ️")
@@ -180,7 +182,7 @@ def table(
 
 def banner_for(panels: list[Panel[Any]]) -> None:
     """One banner at the top when a server is down, instead of a crash."""
-    if any(pn.state == "error" and pn.message and "PostgreSQL" in pn.message for pn in panels):
+    if any(pn.error is ErrorKind.DB_DOWN for pn in panels):
         st.error(
             "PostgreSQL is unreachable: history and KPIs cannot be shown right now. "
             "The page will recover by itself when the database is back.",
@@ -194,26 +196,21 @@ def banner_for(panels: list[Panel[Any]]) -> None:
         )
 
 
-def status_header(components: list[dict[str, Any]]) -> None:
+def status_header(status: StatusBoard) -> None:
     """One line per component, worst first: healthy / degraded / down at a glance."""
-    ordered = sorted(components, key=lambda c: (STATUS_RANK.get(c.get("status"), 3), c["label"]))
-    worst = ordered[0].get("status") if ordered else None
-    overall = {"down": "Down", "degraded": "Degraded", "up": "Healthy"}.get(worst or "", "Unknown")
-    cols = st.columns(len(ordered) + 1)
-    color, icon = STATUS_ICON.get(worst, STATUS_ICON[None])
-    cols[0].metric(f":{color}[:material/{icon}:] Overall", overall, border=True)
-    for col, comp in zip(cols[1:], ordered, strict=True):
-        status = comp.get("status")
-        latency = comp.get("latency_ms")
-        color, icon = STATUS_ICON.get(status, STATUS_ICON[None])
+    cols = st.columns(len(status.components) + 1)
+    color, icon = STATUS_ICON.get(status.overall, STATUS_ICON[None])
+    cols[0].metric(f":{color}[:material/{icon}:] Overall", status.overall_label, border=True)
+    for col, comp in zip(cols[1:], status.components, strict=True):
+        color, icon = STATUS_ICON.get(comp.status, STATUS_ICON[None])
         col.metric(
-            f":{color}[:material/{icon}:] {SHORT_LABELS.get(comp['label'], comp['label'])}",
-            status or "unknown",
-            delta=None if latency is None else f"{latency:.0f} ms",
+            f":{color}[:material/{icon}:] {SHORT_LABELS.get(comp.label, comp.label)}",
+            comp.status or "unknown",
+            delta=None if comp.latency_ms is None else f"{comp.latency_ms:.0f} ms",
             delta_color="off",
             delta_arrow="off",
             border=True,
-            help=comp.get("message") or None,
+            help=plain(comp.message) if comp.message else None,
         )
 
 

@@ -18,9 +18,9 @@ PAGE = "service_health"
 
 def render(choice: RangeChoice) -> None:
     tr, bucket = choice.time_range, choice.bucket
-    states, note = component_states()
-    components.status_header(states)
-    st.caption(f"Component status from {note}.")
+    status = component_states()
+    components.status_header(status)
+    st.caption(f"Component status from {status.source}.")
 
     endpoints = loaders.load(
         "endpoints", metrics.list_endpoints, since=tr.end - timedelta(days=30), ttl_s=300

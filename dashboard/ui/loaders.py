@@ -19,7 +19,7 @@ from typing import Any, Generic, Literal, TypeVar
 import pandas as pd
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from dashboard.data.errors import InvalidQuery
+from dashboard.data.errors import ErrorKind, InvalidQuery
 from dashboard.ui import resources
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ T = TypeVar("T")
 State = Literal["ok", "empty", "stale", "error"]
 _DB_DOWN_UNTIL = 0.0
 _DB_DOWN_MEMORY_S = 5.0
+_DB_DOWN_MESSAGE = "PostgreSQL is unreachable; showing no data for this panel."
+_QUERY_FAILED_MESSAGE = "The query for this panel failed; try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,17 @@ class Panel(Generic[T]):
     message: str | None = None
     computed_at: datetime | None = None
     cache_degraded: bool = False
+    error: ErrorKind | None = None  # set when state == "error": why, for banners to decide on
 
     @property
     def age_s(self) -> float | None:
         if self.computed_at is None:
             return None
         return max(0.0, (datetime.now(UTC) - self.computed_at).total_seconds())
+
+
+def _failed(kind: ErrorKind, message: str) -> Panel[Any]:
+    return Panel(None, "error", message, error=kind)
 
 
 def _key(name: str, kwargs: dict[str, Any], database: str) -> str:
@@ -68,9 +75,9 @@ def load(
     global _DB_DOWN_UNTIL
     url = resources.database_url()
     if url is None:
-        return Panel(None, "error", "No database is configured (ORCA_DATABASE_URL).")
+        return _failed(ErrorKind.NOT_CONFIGURED, "No database is configured (ORCA_DATABASE_URL).")
     if time.monotonic() < _DB_DOWN_UNTIL:
-        return Panel(None, "error", "PostgreSQL is unreachable; showing no data for this panel.")
+        return _failed(ErrorKind.DB_DOWN, _DB_DOWN_MESSAGE)
 
     def compute() -> T:
         with resources.get_engine(url).connect() as conn:
@@ -81,18 +88,16 @@ def load(
             _key(name, kwargs, url), ttl_s, compute
         )
     except InvalidQuery as exc:
-        return Panel(None, "error", str(exc))
+        return _failed(ErrorKind.INVALID, str(exc))
     except (OperationalError, DBAPIError) as exc:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             _DB_DOWN_UNTIL = time.monotonic() + _DB_DOWN_MEMORY_S
-            return Panel(
-                None, "error", "PostgreSQL is unreachable; showing no data for this panel."
-            )
+            return _failed(ErrorKind.DB_DOWN, _DB_DOWN_MESSAGE)
         log.warning("query %s failed: %s", name, exc.__class__.__name__)
-        return Panel(None, "error", "The query for this panel failed; try again in a moment.")
+        return _failed(ErrorKind.QUERY_FAILED, _QUERY_FAILED_MESSAGE)
     except SQLAlchemyError as exc:
         log.warning("query %s failed: %s", name, exc.__class__.__name__)
-        return Panel(None, "error", "The query for this panel failed; try again in a moment.")
+        return _failed(ErrorKind.QUERY_FAILED, _QUERY_FAILED_MESSAGE)
     value = result.value
     state: State = "empty" if _is_empty(value) else "ok"
     panel = Panel(value, state, None, result.computed_at, result.degraded)

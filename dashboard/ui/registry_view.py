@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import agents
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.enums import (
     AgentStatus,
@@ -17,7 +18,8 @@ from dashboard.domain.enums import (
     Vendor,
     values,
 )
-from dashboard.ui import charts, components, loaders
+from dashboard.ui import charts, components, loaders, pager
+from dashboard.ui.markup import plain
 from dashboard.ui.params import RangeChoice
 
 PAGE = "agent_registry"
@@ -94,14 +96,14 @@ def _hour() -> Any:
     return timedelta(hours=1)
 
 
-def filters_from_url() -> tuple[agents.AgentFilter, str | None]:
+def filters_from_url() -> tuple[AgentFilter, str | None]:
     try:
-        return agents.AgentFilter.from_query_params(components.query_params()), None
+        return AgentFilter.from_query_params(components.query_params()), None
     except InvalidQuery as exc:
-        return agents.AgentFilter(), f"Filters in the link were ignored: {exc}"
+        return AgentFilter(), plain(f"Filters in the link were ignored: {exc}")
 
 
-def filter_form(current: agents.AgentFilter) -> None:
+def filter_form(current: AgentFilter) -> None:
     with st.form(f"{PAGE}.filters", border=True):
         c = st.columns([3, 2, 2, 2])
         q = c[0].text_input(
@@ -141,7 +143,7 @@ def filter_form(current: agents.AgentFilter) -> None:
         )
         if st.form_submit_button("Apply filters", type="primary"):
             try:
-                new = agents.AgentFilter(
+                new = AgentFilter(
                     statuses=tuple(statuses),
                     types=tuple(types),
                     vendors=tuple(vendors),
@@ -153,7 +155,7 @@ def filter_form(current: agents.AgentFilter) -> None:
                     trust_max=float(tmax) if tmax < 100 else None,
                 )
             except InvalidQuery as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
                 return
             keep = {
                 k: v
@@ -161,11 +163,11 @@ def filter_form(current: agents.AgentFilter) -> None:
                 if k in ("range", "refresh", "sort", "desc", "size")
             }
             st.query_params.from_dict({**keep, **new.to_query_params()})
-            st.session_state[f"{PAGE}.cursors"] = []
+            pager.reset(PAGE)
             st.rerun()
 
 
-def table(current: agents.AgentFilter) -> None:
+def table(current: AgentFilter) -> None:
     qp = components.query_params()
     sort = qp.get("sort", "name") if qp.get("sort") in SORT_LABELS else "name"
     desc = qp.get("desc") == "1"
@@ -184,10 +186,10 @@ def table(current: agents.AgentFilter) -> None:
         st.query_params.update(
             {"sort": new_sort, "desc": "1" if new_desc else "0", "size": str(new_size)}
         )
-        st.session_state[f"{PAGE}.cursors"] = []
+        pager.reset(PAGE)
         st.rerun()
-    cursors: list[str | None] = st.session_state.setdefault(f"{PAGE}.cursors", [])
-    cursor = cursors[-1] if cursors else None
+    scope = {"filters": current.to_query_params(), "sort": sort, "desc": desc, "size": size}
+    cursor = pager.current(PAGE, scope)
     page = loaders.load(
         "agent_page",
         agents.search_agents,
@@ -199,12 +201,13 @@ def table(current: agents.AgentFilter) -> None:
         ttl_s=15,
     )
     if page.state == "error" and cursor is not None:
-        st.session_state[f"{PAGE}.cursors"] = []
+        pager.reset(PAGE)
     estimate = page.value.total_estimate if page.value is not None else None
+    number = pager.page_number(PAGE)
     c[3].caption(
-        f"Page {len(cursors) + 1} · about {estimate:,} matching agents"
+        f"Page {number} · about {estimate:,} matching agents"
         if estimate is not None
-        else f"Page {len(cursors) + 1}"
+        else f"Page {number}"
     )
     rows = page.value.rows if page.value is not None else pd.DataFrame()
     panel = loaders.Panel(
@@ -213,23 +216,17 @@ def table(current: agents.AgentFilter) -> None:
         page.message,
         page.computed_at,
         page.cache_degraded,
+        page.error,
     )
     components.table(
         panel,
         f"{PAGE}.agents",
         file_name="agents_page.csv",
         empty="No agent matches these filters.",
-        column_config=AGENT_COLUMNS,
+        column_config=REGISTRY_COLUMN_CONFIG,
     )
-    nav = st.columns([1, 1, 6])
-    if nav[0].button("← Previous", disabled=not cursors, key=f"{PAGE}.prev"):
-        cursors.pop()
-        st.rerun()
-    next_cursor = page.value.next_cursor if page.value is not None else None
-    if nav[1].button("Next →", disabled=next_cursor is None, key=f"{PAGE}.next"):
-        cursors.append(next_cursor)
-        st.rerun()
-    with nav[2].form(f"{PAGE}.open", border=False):
+    pager.controls(PAGE, page.value.next_cursor if page.value is not None else None)
+    with st.form(f"{PAGE}.open", border=False):
         o = st.columns([2, 1])
         agent_id = o[0].number_input(
             "Open agent by id",
@@ -245,7 +242,7 @@ def table(current: agents.AgentFilter) -> None:
             st.rerun()
 
 
-AGENT_COLUMNS: dict[str, Any] = {
+REGISTRY_COLUMN_CONFIG: dict[str, Any] = {
     "id": st.column_config.NumberColumn("id", format="%d"),
     "name": TEXT("name", width="large"),
     "owner": TEXT("owner"),

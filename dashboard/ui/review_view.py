@@ -7,8 +7,7 @@ approve/reject_discovery with the version the user saw; several go through the b
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import functools
 
 import pandas as pd
 import streamlit as st
@@ -20,12 +19,12 @@ from dashboard.actions.agents import (
     bulk_approve_discoveries,
     bulk_reject_discoveries,
     list_review_queue,
-    needs_typed_confirmation,
     reject_discovery,
 )
 from dashboard.actions.base import ActionDenied, ActionResult
-from dashboard.ui import auth
-from dashboard.ui.agent_actions import show_result
+from dashboard.data.errors import InvalidQuery
+from dashboard.ui import auth, pager, staged
+from dashboard.ui.markup import plain
 
 PAGE = "review_queue"
 PAGE_SIZE = 100
@@ -38,11 +37,12 @@ def load() -> ReviewQueuePage | None:
     actor = auth.current_actor()
     if actor is None:
         return None
-    cursors: list[tuple[datetime, int] | None] = st.session_state.setdefault(f"{PAGE}.cursors", [])
+    cursor = pager.current(PAGE, {"size": PAGE_SIZE})
     try:
-        return list_review_queue(
-            auth.engine(), actor, limit=PAGE_SIZE, after=cursors[-1] if cursors else None
-        )
+        return list_review_queue(auth.engine(), actor, limit=PAGE_SIZE, cursor=cursor)
+    except InvalidQuery as exc:
+        pager.reset(PAGE)
+        st.warning(plain(str(exc).capitalize()))
     except ActionDenied as denied:
         st.error(denied.message)
     except (auth.GateClosed, SQLAlchemyError):
@@ -54,59 +54,54 @@ def _label(rows: pd.DataFrame) -> dict[int, str]:
     return {int(r["id"]): f"#{int(r['id'])} · {r['name']}" for _, r in rows.iterrows()}
 
 
-def _stage() -> None:
+def _scope(decision: str, ids: list[int]) -> str:
+    return f"{decision}:" + ",".join(str(i) for i in sorted(ids))
+
+
+def _stage(labels: dict[int, str]) -> staged.Plan | ActionResult:
     chosen = [int(i) for i in st.session_state.get(f"{PAGE}.selected") or []]
     if not chosen:
-        st.session_state[f"{PAGE}.result"] = ActionResult("invalid", "Select agents first.")
-        return
+        return ActionResult("invalid", "Select agents first.")
     decision = str(st.session_state.get(f"{PAGE}.decision") or "approve")
-    st.session_state[f"{PAGE}.staged"] = (decision, tuple(chosen))
-    st.session_state[f"{PAGE}.typed"] = ""
+    names = ", ".join(labels.get(i, f"#{i}") for i in chosen[:10])
+    more = f" and {len(chosen) - 10} more" if len(chosen) > 10 else ""
+    return staged.Plan(
+        scope=_scope(decision, chosen),
+        preview=f"{decision.capitalize()} {len(chosen)} agent(s): {names}{more}",
+        confirm_label=f"Confirm: {decision} {len(chosen)}",
+        count=len(chosen),
+        data=(decision, tuple(chosen)),
+    )
 
 
-def _cancel() -> None:
-    st.session_state.pop(f"{PAGE}.staged", None)
-
-
-def _confirm(versions: dict[int, int]) -> None:
-    staged = st.session_state.pop(f"{PAGE}.staged", None)
+def _run(versions: dict[int, int], plan: staged.Plan, confirm: int | None) -> ActionResult:
     actor = auth.current_actor()
-    if not isinstance(staged, tuple) or actor is None:
-        return
-    decision, ids = staged
+    if actor is None:
+        return ActionResult("denied", "Your session has ended. Sign in again.")
+    decision, ids = plan.data
     note = str(st.session_state.get(f"{PAGE}.note") or "").strip() or None
     try:
         if len(ids) == 1:
             single = approve_discovery if decision == "approve" else reject_discovery
             result = single(auth.engine(), actor, ids[0], note, versions.get(ids[0]))
         else:
-            confirm = None
-            if needs_typed_confirmation(len(ids)):
-                typed = str(st.session_state.get(f"{PAGE}.typed") or "").strip()
-                if typed != str(len(ids)):
-                    st.session_state[f"{PAGE}.staged"] = staged
-                    st.session_state[f"{PAGE}.result"] = ActionResult(
-                        "invalid", f"Type {len(ids)} to confirm; nothing was changed."
-                    )
-                    return
-                confirm = len(ids)
             bulk = bulk_approve_discoveries if decision == "approve" else bulk_reject_discoveries
             result = bulk(auth.engine(), actor, list(ids), note, confirm_count=confirm)
     except (auth.GateClosed, SQLAlchemyError):
         result = ActionResult("error", "PostgreSQL is unreachable; nothing was changed.")
-    st.session_state[f"{PAGE}.result"] = result
     if result.ok:
         st.session_state[f"{PAGE}.selected"] = []
         st.session_state[f"{PAGE}.note"] = ""
+    return result
 
 
 def queue(page: ReviewQueuePage) -> None:
     """The table of waiting agents with paging, then the staged decision form."""
-    cursors: list[Any] = st.session_state.setdefault(f"{PAGE}.cursors", [])
     st.caption(
-        f"{page.total:,} agents await review · page {len(cursors) + 1} · oldest discovery first"
+        f"{page.total:,} agents await review · page {pager.page_number(PAGE)} · "
+        "oldest discovery first"
     )
-    show_result(f"{PAGE}.result")
+    staged.show_result(f"{PAGE}.result")
     if page.rows.empty:
         st.info("No discovered agent awaits review.", icon="ℹ️")
         return
@@ -123,13 +118,7 @@ def queue(page: ReviewQueuePage) -> None:
             ),
         },
     )
-    nav = st.columns([1, 1, 6])
-    if nav[0].button("← Previous", disabled=not cursors, key=f"{PAGE}.prev"):
-        cursors.pop()
-        st.rerun()
-    if nav[1].button("Next →", disabled=page.next_after is None, key=f"{PAGE}.next"):
-        cursors.append(page.next_after)
-        st.rerun()
+    pager.controls(PAGE, page.next_cursor)
     labels = _label(page.rows)
     versions = {int(r["id"]): int(r["version"]) for _, r in page.rows.iterrows()}
     current = [i for i in st.session_state.get(f"{PAGE}.selected") or [] if i in labels]
@@ -150,22 +139,12 @@ def queue(page: ReviewQueuePage) -> None:
             key=f"{PAGE}.decision",
         )
         st.text_input("Note (optional, kept in the audit trail)", key=f"{PAGE}.note")
-        staged = st.session_state.get(f"{PAGE}.staged")
-        if isinstance(staged, tuple):
-            decision, ids = staged
-            names = ", ".join(labels.get(i, f"#{i}") for i in ids[:10])
-            more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
-            st.warning(f"{decision.capitalize()} {len(ids)} agent(s): {names}{more}")
-            if len(ids) > 1 and needs_typed_confirmation(len(ids)):
-                st.text_input(f"Type {len(ids)} to confirm", key=f"{PAGE}.typed", max_chars=12)
-            c = st.columns([1, 1, 4])
-            c[0].button(
-                f"Confirm: {decision} {len(ids)}",
-                type="primary",
-                key=f"{PAGE}.confirm",
-                on_click=_confirm,
-                args=(versions,),
-            )
-            c[1].button("Cancel", key=f"{PAGE}.cancel", on_click=_cancel)
-        else:
-            st.button("Preview decision", key=f"{PAGE}.preview", on_click=_stage)
+        chosen = [int(i) for i in st.session_state.get(f"{PAGE}.selected") or []]
+        decision = str(st.session_state.get(f"{PAGE}.decision") or "approve")
+        staged.control(
+            PAGE,
+            scope=_scope(decision, chosen),
+            preview_label="Preview decision",
+            stage=functools.partial(_stage, labels),
+            run=functools.partial(_run, versions),
+        )

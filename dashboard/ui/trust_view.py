@@ -146,7 +146,9 @@ def render(choice: RangeChoice) -> None:
             drivers.computed_at,
         )
     else:
-        comp_panel = agent_panel = loaders.Panel(None, drivers.state, drivers.message)
+        comp_panel = agent_panel = loaders.Panel(
+            None, drivers.state, drivers.message, error=drivers.error
+        )
     with d_left:
         components.table(
             comp_panel,

@@ -25,7 +25,8 @@ from dashboard.actions.agents import (
     release_agent,
 )
 from dashboard.actions.base import ActionDenied, ActionResult
-from dashboard.data.agents import AgentFilter
+from dashboard.data.agent_filter import AgentFilter
+from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import Role
 from tests.actions.conftest import (
     LoggedIn,
@@ -302,9 +303,11 @@ def test_review_queue_oldest_first_and_approve_reject(
     ]
     page = list_review_queue(auth_engine, op.actor, limit=2)
     assert list(page.rows["id"]) == new[:2]
-    assert page.total >= 4 and page.next_after is not None
-    second = list_review_queue(auth_engine, op.actor, limit=2, after=page.next_after)
+    assert page.total >= 4 and page.next_cursor is not None
+    second = list_review_queue(auth_engine, op.actor, limit=2, cursor=page.next_cursor)
     assert list(second.rows["id"]) == new[2:4]
+    with pytest.raises(InvalidQuery, match="page link"):
+        list_review_queue(auth_engine, op.actor, limit=2, cursor=page.next_cursor[:-1] + "!")
 
     approved = approve_discovery(auth_engine, op.actor, new[0])
     assert approved.outcome == "changed"

@@ -133,8 +133,8 @@ def test_admin_sees_everything_others_only_their_own(auth_engine: Engine, signed
 def test_audit_pages_by_keyset(auth_engine: Engine, signed_in: Login) -> None:
     admin = signed_in(Role.ADMIN)
     first = list_audit(auth_engine, admin.actor, limit=3)
-    assert len(first.rows) == 3 and first.next_before_id is not None
-    second = list_audit(auth_engine, admin.actor, limit=3, before_id=first.next_before_id)
+    assert len(first.rows) == 3 and first.next_cursor is not None
+    second = list_audit(auth_engine, admin.actor, limit=3, cursor=first.next_cursor)
     assert max(second.rows["id"]) < min(first.rows["id"])
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from dashboard.data import agents, health, kpis, metrics
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain import kpi
 from dashboard.domain.histogram import BUCKET_COLUMNS, histogram_quantile
@@ -212,7 +213,7 @@ def test_registry_counts_and_discovery(conn: Connection) -> None:
     assert len(quarantined) == int(by_status.set_index("value")["agents"].get("quarantined", 0))
 
 
-def _walk(conn: Connection, filters: agents.AgentFilter, sort: str, descending: bool) -> list[int]:
+def _walk(conn: Connection, filters: AgentFilter, sort: str, descending: bool) -> list[int]:
     seen: list[int] = []
     cursor = None
     for _ in range(100):
@@ -232,7 +233,7 @@ def _walk(conn: Connection, filters: agents.AgentFilter, sort: str, descending: 
 def test_keyset_walks_every_agent_once_in_order(
     conn: Connection, sort: str, descending: bool
 ) -> None:
-    filters = agents.AgentFilter()
+    filters = AgentFilter()
     ids = _walk(conn, filters, sort, descending)
     assert len(ids) == len(set(ids)) == 400
     df = pd.DataFrame(
@@ -249,13 +250,13 @@ def test_keyset_with_null_trust_scores(seeded_engine: Engine) -> None:
         conn.execute(text("UPDATE agents SET trust_score = NULL WHERE id % 9 = 0"))
         s = conn  # the connection under test
         for desc in (False, True):
-            ids = _walk(s, agents.AgentFilter(), "trust_score", desc)
+            ids = _walk(s, AgentFilter(), "trust_score", desc)
             assert len(ids) == len(set(ids)) == 400
         tx.rollback()
 
 
 def test_filters(conn: Connection) -> None:
-    f = agents.AgentFilter(statuses=("active",), vendors=("openai", "anthropic"), trust_min=50)
+    f = AgentFilter(statuses=("active",), vendors=("openai", "anthropic"), trust_min=50)
     ids = _walk(conn, f, "name", False)
     truth = conn.execute(
         text(
@@ -264,45 +265,43 @@ def test_filters(conn: Connection) -> None:
         )
     ).scalar_one()
     assert len(ids) == truth == agents.count_agents(conn, filters=f)
-    hostile = agents.AgentFilter(name_query="<img src=x onerror=alert(1)>")
+    hostile = AgentFilter(name_query="<img src=x onerror=alert(1)>")
     page = agents.search_agents(conn, filters=hostile)
     assert "<img src=x onerror=alert(1)>" in set(page.rows["name"])
-    injection = agents.AgentFilter(name_query="'; DROP TABLE agents; --", owner="x%' OR 1=1 --")
+    injection = AgentFilter(name_query="'; DROP TABLE agents; --", owner="x%' OR 1=1 --")
     assert agents.count_agents(conn, filters=injection) == 0
     assert conn.execute(text("SELECT count(*) FROM agents")).scalar_one() == 400
-    by_id = agents.search_agents(conn, filters=agents.AgentFilter(name_query="17"))
+    by_id = agents.search_agents(conn, filters=AgentFilter(name_query="17"))
     assert list(by_id.rows["id"]) == [17]
 
 
 def test_filter_validation_and_query_params() -> None:
-    f = agents.AgentFilter.from_query_params(
+    f = AgentFilter.from_query_params(
         {"status": "active,quarantined", "q": "bot", "trust_min": "40"}
     )
     assert f.statuses == ("active", "quarantined") and f.trust_min == 40
-    assert agents.AgentFilter.from_query_params(f.to_query_params()) == f
+    assert AgentFilter.from_query_params(f.to_query_params()) == f
     with pytest.raises(InvalidQuery, match="unknown status"):
-        agents.AgentFilter(statuses=("gone",))
+        AgentFilter(statuses=("gone",))
     with pytest.raises(InvalidQuery, match="number between 0 and 100"):
-        agents.AgentFilter.from_query_params({"trust_min": "lots"})
+        AgentFilter.from_query_params({"trust_min": "lots"})
     with pytest.raises(InvalidQuery, match="above maximum"):
-        agents.AgentFilter(trust_min=80, trust_max=20)
+        AgentFilter(trust_min=80, trust_max=20)
 
 
 def test_bad_cursor_and_sort(conn: Connection) -> None:
-    page = agents.search_agents(conn, filters=agents.AgentFilter(), page_size=5)
+    page = agents.search_agents(conn, filters=AgentFilter(), page_size=5)
     assert page.next_cursor
     tampered = page.next_cursor[:-1] + ("0" if page.next_cursor[-1] != "0" else "1")
     for bad in (tampered, "garbage", "x.y", page.next_cursor + "=="):
         with pytest.raises(InvalidQuery, match="page link"):
-            agents.search_agents(conn, filters=agents.AgentFilter(), cursor=bad)
+            agents.search_agents(conn, filters=AgentFilter(), cursor=bad)
     with pytest.raises(InvalidQuery, match="page link"):  # cursor of another sort
-        agents.search_agents(
-            conn, filters=agents.AgentFilter(), sort="owner", cursor=page.next_cursor
-        )
+        agents.search_agents(conn, filters=AgentFilter(), sort="owner", cursor=page.next_cursor)
     with pytest.raises(InvalidQuery, match="cannot sort"):
-        agents.search_agents(conn, filters=agents.AgentFilter(), sort="name; DROP TABLE agents")
+        agents.search_agents(conn, filters=AgentFilter(), sort="name; DROP TABLE agents")
     with pytest.raises(InvalidQuery, match="page size"):
-        agents.search_agents(conn, filters=agents.AgentFilter(), page_size=5000)
+        agents.search_agents(conn, filters=AgentFilter(), page_size=5000)
 
 
 def test_agent_detail(conn: Connection) -> None:

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 
-from dashboard.data import agents
+from dashboard.data import agents, keyset
+from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 
-AF = agents.AgentFilter
+AF = AgentFilter
 
 
 @pytest.fixture()
@@ -31,9 +32,7 @@ def tx(conn: Connection) -> Connection:
     return conn
 
 
-def walk(
-    conn: Connection, filters: agents.AgentFilter, sort: str, desc: bool, size: int
-) -> list[int]:
+def walk(conn: Connection, filters: AgentFilter, sort: str, desc: bool, size: int) -> list[int]:
     seen: list[int] = []
     cursor = None
     for _ in range(1000):
@@ -79,7 +78,7 @@ def expected(conn: Connection, where: str, sort: str, desc: bool, **params: Any)
 @pytest.mark.parametrize("sort", ["trust_score", "last_seen_at", "vendor", "owner", "status"])
 @pytest.mark.parametrize("desc", [False, True])
 def test_walk_with_filters_and_nulls(
-    tx: Connection, filters: agents.AgentFilter, where: str, sort: str, desc: bool
+    tx: Connection, filters: AgentFilter, where: str, sort: str, desc: bool
 ) -> None:
     # Some NULLs in both nullable sort columns, so pages cross from values into NULLs.
     tx.execute(text("UPDATE agents SET trust_score = NULL WHERE id % 7 = 0"))
@@ -102,7 +101,7 @@ def test_page_boundaries_land_inside_ties(tx: Connection) -> None:
 
 def test_page_one_rows_and_estimate(tx: Connection) -> None:
     page = agents.search_agents(tx, filters=AF(statuses=("active",)), sort="name", page_size=10)
-    assert list(page.rows.columns) == agents.AGENT_COLUMNS
+    assert list(page.rows.columns) == agents.SEARCH_COLUMNS
     assert len(page.rows) == 10 and page.next_cursor
     active = tx.execute(text("SELECT count(*) FROM agents WHERE status = 'active'")).scalar_one()
     assert page.total_estimate == active  # exact below ESTIMATE_EXACT_UP_TO, on every page
@@ -164,7 +163,9 @@ def test_hostile_values_are_bound_not_run(tx: Connection) -> None:
 
 
 def _forge(payload: dict[str, Any]) -> str:
-    return agents.encode_cursor(payload)
+    """A cursor with a valid MAC over any payload: what a key holder could make."""
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + keyset._mac(body)
 
 
 def test_cursors_are_checked(tx: Connection) -> None:
@@ -206,10 +207,16 @@ def test_cursors_are_checked(tx: Connection) -> None:
         {"i": -1},
         {"n": 1},
         {"k": 99},
+        {"c": "audit"},
+        {"extra": 1},
     ):
         rejected(_forge({**payload, **bad}))
-    naive = _forge({**payload, "s": "discovered_at", "v": "2026-01-01T00:00:00"})
+    by_discovery = {"sort": "discovered_at", "desc": False, "filters": f.to_query_params()}
+    moved = {**payload, "f": keyset.fingerprint("agents.search", by_discovery)}
+    naive = _forge({**moved, "v": "2026-01-01T00:00:00"})
     rejected(naive, sort="discovered_at")
+    aware = _forge({**moved, "v": "2026-01-01T00:00:00+00:00"})
+    assert agents.search_agents(tx, filters=f, sort="discovered_at", cursor=aware, page_size=5)
     # The genuine cursor still works and continues after the first page.
     nxt = agents.search_agents(tx, filters=f, sort="trust_score", cursor=cursor, page_size=5)
     assert set(nxt.rows["id"]).isdisjoint(set(page.rows["id"]))

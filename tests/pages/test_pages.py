@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import agents, kpis
+from dashboard.data.agent_filter import AgentFilter
+from dashboard.integrations.redis_client import key
+from dashboard.ui.markup import ZERO_WIDTH
 from tests.conftest import SEED_NOW
 from tests.harness import free_port, generous
 from tests.pages.conftest import new_app, reset_app_state
@@ -91,7 +95,7 @@ def test_registry_totals_filters_and_hostile_names(app_env: None, seeded_engine:
     names = list(at.dataframe[-1].value["name"])
     assert HOSTILE in names
     with seeded_engine.connect() as s:
-        expected = agents.count_agents(s, filters=agents.AgentFilter(name_query="img"))
+        expected = agents.count_agents(s, filters=AgentFilter(name_query="img"))
     assert len(names) == expected
 
 
@@ -174,3 +178,75 @@ def test_redis_stopped_degrades_to_postgresql(
     assert not at.exception, at.exception
     assert any("Redis is unreachable" in w.value for w in at.warning)
     assert "Trust Score" in {m.label for m in at.metric}
+
+
+PHISH = "[phish](https://evil.example/login) ![i](https://evil.example/t.png)"
+
+
+def test_previews_show_agent_names_and_reasons_as_text(
+    app_env: None, seeded_engine: Engine, redis_url: str
+) -> None:
+    """A name or reason written as Markdown must stay characters, never a link or an image."""
+    with seeded_engine.begin() as conn:
+        agent_id = int(
+            conn.execute(
+                text(
+                    """INSERT INTO agents (external_id, discovery_source, name, type, vendor,
+                           owner, discovered_at, status)
+                       VALUES (:ext, 'mcp', :name, 'chatbot', 'openai', 'o@example.com',
+                           :disc, 'quarantined')
+                       RETURNING id"""
+                ),
+                {
+                    "ext": f"phish-{secrets.token_hex(6)}",
+                    "name": PHISH,
+                    "disc": datetime(1999, 1, 1, tzinfo=UTC),
+                },
+            ).scalar_one()
+        )
+    try:
+        at = _app()
+        at.switch_page("pages/review_queue.py").run()
+        assert not at.exception, at.exception
+        at.multiselect(key="review_queue.selected").select(agent_id)
+        at.button(key="review_queue.preview").click().run()
+        previews = [w.value for w in at.warning if f"#{agent_id}" in _seen(w.value)]
+        assert len(previews) == 1, [w.value for w in at.warning]
+        assert_plain(previews[0])
+        assert PHISH in _seen(previews[0])
+
+        detail = _app()
+        detail.switch_page("pages/agent_registry.py")
+        detail.query_params["agent"] = str(agent_id)
+        detail.run()
+        assert not detail.exception, detail.exception
+        assert PHISH in [t.value for t in detail.text]
+        detail.text_area(key="agent_detail.reason").input(PHISH)
+        detail.button(key="agent_detail.preview").click().run()
+        shown = [w.value for w in detail.warning if "reason" in w.value]
+        assert len(shown) == 1
+        assert_plain(shown[0])
+        assert PHISH in _seen(shown[0])
+    finally:
+        with seeded_engine.begin() as conn:
+            conn.execute(text("DELETE FROM agents WHERE id = :id"), {"id": agent_id})
+        client = redis.Redis.from_url(redis_url)
+        try:
+            for name in client.scan_iter(match=key("cache", "ui", "*")):
+                client.delete(name)
+        finally:
+            client.close()
+
+
+def _seen(markdown: str) -> str:
+    """What a reader sees of escaped text: without the escapes and zero-width spaces."""
+    return markdown.replace("\\", "").replace(ZERO_WIDTH, "")
+
+
+def assert_plain(markdown: str) -> None:
+    """No Markdown link or image syntax survives: every bracket and parenthesis is escaped,
+    and no bare URL is left for GFM to autolink."""
+    assert "](" not in markdown and "![" not in markdown
+    assert "://" not in markdown.replace("\\", "") and "https:" not in markdown
+    for mark in "[]()!":
+        assert all(markdown[i - 1] == "\\" for i, c in enumerate(markdown) if c == mark and i)
