@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dashboard.actions.cookie_key import CookieKeyError, check_cookie_key
 from dashboard.actions.demo_users import DEMO_ROLES, ensure_demo_users, print_demo_users_once
-
-# BCRYPT_ROUNDS here is a copy of the value: patch dashboard.actions.passwords.BCRYPT_ROUNDS.
 from dashboard.actions.passwords import (
-    BCRYPT_ROUNDS,
     generate_password,
     hash_password,
     password_problem,
@@ -27,7 +24,6 @@ from dashboard.actions.signin import (
 )
 
 __all__ = [
-    "BCRYPT_ROUNDS",
     "DEMO_ROLES",
     "LOGIN_FAILED_MESSAGE",
     "AuthenticationFailed",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from dashboard.actions.base import system_actor
 from dashboard.actions.passwords import generate_password
 from dashboard.actions.users import add_user
+from dashboard.data.leader import release_lock, wait_for_lock
 from dashboard.db.auth_store import count_users
 from dashboard.domain.permissions import Role
 from dashboard.settings import Settings
@@ -32,7 +33,7 @@ def ensure_demo_users(engine: Engine, settings: Settings) -> list[tuple[str, str
     created: list[tuple[str, str, tuple[str, ...]]] = []
     actor = system_actor("system:demo-users")
     with engine.connect() as lock:
-        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _DEMO_LOCK})
+        wait_for_lock(lock, lock_id=_DEMO_LOCK)
         try:
             if count_users(lock) > 0:
                 return []
@@ -51,8 +52,7 @@ def ensure_demo_users(engine: Engine, settings: Settings) -> list[tuple[str, str
                     raise RuntimeError(f"demo user {role.value} not created: {result.message}")
                 created.append((role.value, password, (role.value,)))
         finally:
-            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _DEMO_LOCK})
-            lock.commit()
+            release_lock(lock, lock_id=_DEMO_LOCK)
     return created
 
 

@@ -1,4 +1,4 @@
-"""The worker's leader lock: a PostgreSQL session-level advisory lock on one connection."""
+"""Session-level PostgreSQL advisory locks: the worker's leader lock and one-at-a-time jobs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ def check_connection(conn: Connection) -> None:
     conn.execute(text("SELECT 1"))
 
 
-def release_leader_lock(conn: Connection, *, lock_id: int) -> None:
+def wait_for_lock(conn: Connection, *, lock_id: int) -> None:
+    """Block until the lock is ours (committed at once: it lives as long as the connection)."""
+    conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+    conn.commit()
+
+
+def release_lock(conn: Connection, *, lock_id: int) -> None:
+    """Give back a lock taken by try_leader_lock or wait_for_lock on this connection."""
     conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
     conn.commit()

@@ -86,7 +86,7 @@ class Worker:
         if self._lock_conn is None:
             return
         try:
-            leader_lock.release_leader_lock(self._lock_conn, lock_id=LEADER_LOCK_ID)
+            leader_lock.release_lock(self._lock_conn, lock_id=LEADER_LOCK_ID)
             self._lock_conn.close()
         except SQLAlchemyError:
             self._lock_conn.invalidate()
