@@ -44,7 +44,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dashboard
+	$(BIN)/mypy dashboard tests bench
 	$(BIN)/lint-imports
 
 # The whole suite, browser tests included: what .ci/run runs.

@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import redis
@@ -70,9 +71,7 @@ def _run_set(engine: Engine, queries: list[Query], cache: SharedCache | None, ta
             if cache is None:
                 fn(conn, **kwargs)
             else:
-                cache.get_or_compute(
-                    f"{tag}:{name}", 300, lambda fn=fn, kwargs=kwargs: fn(conn, **kwargs)
-                )
+                cache.get_or_compute(f"{tag}:{name}", 300, partial(fn, conn, **kwargs))
     return (time.perf_counter() - started) * 1000
 
 

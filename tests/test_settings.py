@@ -42,7 +42,7 @@ def test_database_url_drivers() -> None:
 def test_blank_urls_mean_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCA_DATABASE_URL", "  ")
     monkeypatch.setenv("ORCA_REDIS_URL", "")
-    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    s = Settings(_env_file=None)
     assert s.database_url is None and s.redis_url is None
     with pytest.raises(RuntimeError, match="orca-dashboard up"):
         _ = s.sqlalchemy_url
@@ -51,4 +51,4 @@ def test_blank_urls_mean_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCA_PORT", "70000")
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)

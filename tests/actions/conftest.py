@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -122,13 +123,13 @@ def make_agent(
         )
 
 
-def agent_row(engine: Engine, agent_id: int) -> dict[str, object]:
+def agent_row(engine: Engine, agent_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM agents WHERE id = :id"), {"id": agent_id})
         return dict(row.mappings().one())
 
 
-def audit_rows(engine: Engine, **where: object) -> list[dict[str, object]]:
+def audit_rows(engine: Engine, **where: object) -> list[dict[str, Any]]:
     clauses = " AND ".join(f"{k} = :{k}" for k in where) or "true"
     with engine.connect() as conn:
         rows = conn.execute(
@@ -137,7 +138,7 @@ def audit_rows(engine: Engine, **where: object) -> list[dict[str, object]]:
         return [dict(r) for r in rows.mappings()]
 
 
-def status_changes(engine: Engine, agent_id: int) -> list[dict[str, object]]:
+def status_changes(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT * FROM agent_status_changes WHERE agent_id = :id ORDER BY id"),

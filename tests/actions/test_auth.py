@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -281,8 +282,8 @@ def test_password_rules() -> None:
 # ----------------------------------------------------------------------------- cookie key
 
 
-def _settings(tmp_path: Path, **values: object) -> Settings:
-    return Settings(_env_file=None, state_dir=tmp_path, **values)  # type: ignore[call-arg]
+def _settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, state_dir=tmp_path, **values)
 
 
 def test_production_refuses_a_missing_or_weak_cookie_key(tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ def test_stale_expected_version_is_a_conflict(auth_engine: Engine, signed_in: Lo
     """Two operators looking at version v: the second one's action must not silently apply."""
     alice, bob = signed_in(Role.OPERATOR), signed_in(Role.OPERATOR)
     agent = make_agent(auth_engine)
-    seen = int(agent_row(auth_engine, agent)["version"])  # type: ignore[call-overload]
+    seen = int(agent_row(auth_engine, agent)["version"])
     assert quarantine_agent(auth_engine, alice.actor, agent, "a", expected_version=seen).ok
     assert release_agent(auth_engine, alice.actor, agent, "b").outcome == "changed"
     # Bob still looks at version `seen`: the agent is active again but has moved on.
@@ -245,7 +245,7 @@ def test_bulk_quarantine_of_a_filter_needs_the_typed_count(
     assert len(per_agent) == 12  # 1 single + 11 bulk
     summary = audit_rows(auth_engine, action="agent.bulk_quarantine", actor=op.username)
     assert len(summary) == 1
-    assert summary[0]["after"]["matched"] == 12 and summary[0]["after"]["changed"] == 11  # type: ignore[index]
+    assert summary[0]["after"]["matched"] == 12 and summary[0]["after"]["changed"] == 11
 
     repeat = bulk_quarantine(auth_engine, op.actor, selection, "campaign", confirm_count=12)
     assert repeat.outcome == "noop"

@@ -67,7 +67,7 @@ def test_add_user_stores_bcrypt_and_audits_without_secrets(auth_engine: Engine) 
     assert info.roles == (Role.OPERATOR, Role.ONCALL) and not info.disabled
     [row] = audit_rows(auth_engine, action="user.add", target_id=name)
     assert row["actor"] == cli_actor().username and row["actor_roles"] == ["admin"]
-    assert row["after"]["roles"] == ["operator", "oncall"]  # type: ignore[index]
+    assert row["after"]["roles"] == ["operator", "oncall"]
     assert GOOD not in str(row) and "$2" not in str(row)
 
 
@@ -158,7 +158,7 @@ def test_csv_export_neutralises_formulas_and_is_audited(
     assert len(rows) == 1
     assert rows[0]["reason"].startswith("'=cmd")
     exports = audit_rows(auth_engine, action="audit.export", actor=op.username)
-    assert len(exports) == 1 and exports[0]["after"]["rows"] == 1  # type: ignore[index]
+    assert len(exports) == 1 and exports[0]["after"]["rows"] == 1
     for raw in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx"):
         assert neutralise_cell(raw).startswith("'")
     assert neutralise_cell("plain") == "plain" and neutralise_cell(None) == ""

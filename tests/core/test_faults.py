@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 import pytest
 import redis
@@ -63,7 +64,7 @@ def test_inject_list_clear_and_expiry(redis_client: redis.Redis) -> None:
     assert set(active) == {"health_down", "error_spike"}
     assert active["error_spike"].params == {"routes": ["/api/v1/trust"], "rate": 0.5}
     assert active["health_down"].by == "ops@example.com"
-    assert 0 < redis_client.pttl(fault_key("health_down")) <= 1000
+    assert 0 < cast(int, redis_client.pttl(fault_key("health_down"))) <= 1000
     # Let Redis end it in a millisecond rather than sleeping out its second: the fault's end
     # is the key's own expiry (PX), which is what this checks.
     redis_client.pexpire(fault_key("health_down"), 1)

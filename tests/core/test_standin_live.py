@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import httpx
 import redis
@@ -166,7 +167,7 @@ def test_drift_wave_and_sync_stall(
                         WHERE d.agent_id = a.id AND d.resolved_at IS NULL)), count(*)
                         FROM agents a WHERE status = 'active'""")
             ).one()
-        return 100.0 * d / a
+        return cast(float, 100.0 * d / a)
 
     inject_fault(redis_client, "drift_wave", "1m", {"share": 0.3})
     assert wait_for(lambda: drift_rate() > 15, timeout_s=4)
@@ -181,7 +182,7 @@ def test_drift_wave_and_sync_stall(
     live_core.stop_event.wait(0.6)  # let the loop's own refresh pass
     gen.sync_refresh(now=ahead)
     with live_db.connect() as conn:
-        rows = dict(
+        rows: dict[bool, bool] = dict(
             conn.execute(
                 text("""SELECT source IN ('mcp', 'zapier'), bool_and(status = 'ok')
                         FROM data_sources WHERE status <> 'failed' GROUP BY 1""")
@@ -275,7 +276,7 @@ def test_a_minute_of_traffic_covers_every_endpoint_once(
 
     def counts() -> tuple[int, int]:
         with live_db.connect() as conn:
-            return tuple(  # type: ignore[return-value]
+            return tuple(
                 conn.execute(
                     text(f"SELECT count(*) FROM {table} WHERE minute = :m"), {"m": minute}
                 ).scalar_one()

@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ def test_ttl_expires(redis_client: redis.Redis) -> None:
     first = cache.get_or_compute("k", ttl_s, lambda: next(n))
     again = cache.get_or_compute("k", ttl_s, lambda: next(n))
     assert (first.value, again.value, again.from_cache) == (0, 0, True)
-    assert 0 < redis_client.pttl(key("cache", "t2", "k")) <= 500
+    assert 0 < cast(int, redis_client.pttl(key("cache", "t2", "k"))) <= 500
     assert wait_for(lambda: not redis_client.exists(key("cache", "t2", "k")), timeout_s=5)
     assert cache.get_or_compute("k", ttl_s, lambda: next(n)).value == 1
 
@@ -241,4 +241,4 @@ def test_live_values_and_ages(redis_client: redis.Redis) -> None:
     redis_client.set(live.HEARTBEAT_KEY, b"garbage")
     broken = live.read_heartbeat(redis_client)
     assert broken.value is None and not broken.degraded and broken.error
-    assert redis_client.ttl(live.PROBES_KEY) > 0  # dead workers' state expires
+    assert cast(int, redis_client.ttl(live.PROBES_KEY)) > 0  # dead workers' state expires

@@ -159,6 +159,7 @@ def test_snapshot_record_and_series(tx: Connection) -> None:
     series = kpis.list_kpi_series(tx, start=NOW - H, end=NOW + 2 * H, bucket=H)
     assert series["ts"].tolist() == [pd.Timestamp(NOW), pd.Timestamp(NOW + H)]
     assert series["trust_score"].tolist() == pytest.approx([snap.trust_score, 60.0])
+    assert snap.trust_score is not None
     one = kpis.list_kpi_series(tx, start=NOW - H, end=NOW + 2 * H, bucket=2 * H)
     assert one["trust_score"].tolist() == pytest.approx([(snap.trust_score + 60.0) / 2])
     # "Previous period" values: the newest snapshot at or before the period's end.
@@ -383,6 +384,7 @@ def test_endpoint_stats_against_pandas(tx: Connection) -> None:
     got = df.set_index(["method", "route"])
     assert set(got.index) == set(truth.index)
     for key, row in truth.iterrows():
+        assert isinstance(key, tuple)
         assert got.loc[key, "requests"] == row["requests"]
         counts = [float(row[c]) for c in BUCKET_COLUMNS]
         assert got.loc[key, "p95_ms"] == pytest.approx(histogram_quantile(0.95, counts))

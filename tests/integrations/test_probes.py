@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import TypedDict
 
 import pytest
 
+from dashboard.domain.enums import CheckStatus
 from dashboard.integrations.http import (
     MAX_RETRIES,
     Deadline,
@@ -30,6 +32,8 @@ from dashboard.integrations.probes import (
 from tests.core.support import (
     BlackHole,
     Peer,
+    PeerHandler,
+    Reply,
     drip_headers_reply,
     drip_reply,
     free_port,
@@ -42,7 +46,13 @@ from tests.core.support import (
 )
 from tests.harness import generous
 
-TIMEOUTS = {"connect_timeout_s": 1.0, "read_timeout_s": 2.0}
+
+class Timeouts(TypedDict):
+    connect_timeout_s: float
+    read_timeout_s: float
+
+
+TIMEOUTS: Timeouts = {"connect_timeout_s": 1.0, "read_timeout_s": 2.0}
 
 
 def _one(
@@ -55,7 +65,7 @@ def _one(
 
 @pytest.fixture(scope="module")
 def peers() -> Iterator[dict[str, Peer]]:
-    routes = {
+    routes: dict[str, dict[str, Reply]] = {
         "healthy": {"/health": json_reply(200, healthy_body())},
         "unhealthy": {"/health": json_reply(503, healthy_body("unhealthy"))},
         "degraded": {"/health": json_reply(503, healthy_body("degraded"))},
@@ -174,6 +184,11 @@ def test_full_cycle_against_every_bad_peer_ends_within_5_s(
     peers: dict[str, Peer], pg_server_url: str, redis_url: str
 ) -> None:
     """Defaults of settings (connect 1 s, read 2 s, deadline 4 s) and the worst peers at once."""
+
+    def stuck_heartbeat() -> ProbeOutcome:  # a stuck sync check
+        time.sleep(30)
+        return heartbeat_outcome(1)
+
     hole = BlackHole()
     try:
         probes = default_probes(
@@ -181,7 +196,7 @@ def test_full_cycle_against_every_bad_peer_ends_within_5_s(
             otel_health_url=peers["drip"].url + "/health",
             database_url=pg_server_url,
             redis_url=redis_url,
-            heartbeat=lambda: time.sleep(30) or heartbeat_outcome(1),  # a stuck sync check
+            heartbeat=stuck_heartbeat,
             **TIMEOUTS,
         )
         probes.append(core_probe(peers["hang"].url + "/health", **TIMEOUTS))
@@ -209,7 +224,11 @@ def test_full_cycle_against_every_bad_peer_ends_within_5_s(
 
 
 def test_settings_cannot_stretch_the_cycle_past_5_s() -> None:
-    probe = sync_probe("worker", lambda: time.sleep(20) or ProbeOutcome("up", "never"))
+    def stuck() -> ProbeOutcome:
+        time.sleep(20)
+        return ProbeOutcome(CheckStatus.UP, "never")
+
+    probe = sync_probe("worker", stuck)
     started = time.monotonic()
     [result] = run_probe_cycle([probe], deadline_s=60)
     assert time.monotonic() - started < generous(5.0)
@@ -228,7 +247,7 @@ def test_a_raising_probe_is_down_not_an_exception() -> None:
 def test_retries_are_at_most_two_and_stop_at_success() -> None:
     calls = {"n": 0}
 
-    def flaky(h: object) -> None:
+    def flaky(h: PeerHandler) -> None:
         calls["n"] += 1
         code = 503 if calls["n"] < 3 else 200
         h.send_json(code, {"n": calls["n"]})

@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import redis
@@ -271,7 +271,9 @@ def test_a_signed_out_first_visitor_sees_no_page_names(
     sent: list[str] = []
     real = navigation._navigation
 
-    def recording(pages: Any, *, position: str, expanded: bool) -> Any:
+    def recording(
+        pages: Any, *, position: Literal["sidebar", "hidden", "top"], expanded: bool
+    ) -> Any:
         sent.append(position)
         return real(pages, position=position, expanded=expanded)
 

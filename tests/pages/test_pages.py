@@ -155,8 +155,8 @@ def test_postgresql_down_shows_a_banner_fast(
 
 
 def test_redis_stopped_degrades_to_postgresql(
-    app_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    app_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """A real Redis is started, used, then stopped: the page says so and still has its data."""
     from dashboard.embedded import EmbeddedRedis
 

@@ -10,9 +10,8 @@ import pytest
 
 from dashboard.sim import registry
 from dashboard.sim.plan import Timeline, make_plan
-from dashboard.sim.seed import ENDPOINTS
 from dashboard.sim.snapshots import KpiAccumulator
-from dashboard.sim.vocab import INTEGRATIONS
+from dashboard.sim.vocab import ENDPOINTS, INTEGRATIONS
 
 
 def _fingerprint(agents: int, days: int, seed: int) -> str:

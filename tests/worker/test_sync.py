@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -107,7 +107,7 @@ def test_sync_from_the_stand_in(
     assert agent_row(console, back_id)["missing_since"] is None  # seen again: cleared
     assert agent_row(console, "gone-1")["missing_since"] == NOW
     with console.connect() as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 text("""SELECT status, count(*) FROM agents
                         WHERE quarantined_by = 'discovery' AND reviewed_at IS NULL GROUP BY 1""")
@@ -234,7 +234,7 @@ def test_bad_second_page_is_skipped_counted_and_marks_nothing(
     assert counters["malformed_responses"] == malformed + 2
     assert counters["incomplete_listings"] == 1
     assert counters.get("skipped_items", 0) == skipped
-    last = json.loads(redis_client.get("orca:sync:last") or b"{}")
+    last = json.loads(cast("bytes | None", redis_client.get("orca:sync:last")) or b"{}")
     assert last["listing_complete"] is False
 
 
@@ -253,7 +253,7 @@ def test_unreachable_or_dripping_core_changes_nothing(
         for _ in range(100):
             h.wfile.write(b" ")
             h.wfile.flush()
-            if h.server.stop_event.wait(0.2):  # type: ignore[attr-defined]
+            if h.server.stop_event.wait(0.2):
                 return
 
     with peer({"*": drip}) as server:
