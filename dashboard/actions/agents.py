@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Engine
 from dashboard.actions.base import (
     ActionResult,
     Actor,
+    audit_change,
     authorize,
+    change_record,
     clean_reason,
     run_authorised,
 )
@@ -39,7 +41,7 @@ from dashboard.data.agent_store import (
 from dashboard.data.agents import count_agents, search_agents
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.keyset import Field, decode_cursor, encode_cursor
-from dashboard.db.auth_store import AuditRecord, record_audit, record_audit_many
+from dashboard.db.auth_store import record_audit_many
 from dashboard.domain.enums import AgentStatus
 from dashboard.domain.permissions import Role
 
@@ -137,13 +139,11 @@ def _apply(
         record_audit_many(
             conn,
             (
-                AuditRecord(
-                    actor=actor.username,
-                    actor_roles=tuple(r.value for r in roles),
-                    action=t.action,
-                    outcome="ok",
-                    target_type="agent",
-                    target_id=str(c.id),
+                change_record(
+                    actor,
+                    roles,
+                    t.action,
+                    target=("agent", str(c.id)),
                     reason=reason,
                     before={"status": c.from_status, "version": c.from_version},
                     after={"status": to_status, "version": c.to_version},
@@ -341,18 +341,15 @@ def _bulk(
                 f"changed. Check it and type {matched} to confirm.",
             )
         changed = _apply(conn, t, ids=resolved, actor=actor, roles=roles, reason=why, bulk=True)
-        record_audit(
+        audit_change(
             conn,
-            AuditRecord(
-                actor=actor.username,
-                actor_roles=tuple(r.value for r in roles),
-                action=t.bulk_action,
-                outcome="ok" if changed else "noop",
-                target_type="agents",
-                target_id=label,
-                reason=why,
-                after={"matched": matched, "changed": len(changed), **described},
-            ),
+            actor,
+            roles,
+            t.bulk_action,
+            target=("agents", label),
+            outcome="ok" if changed else "noop",
+            reason=why,
+            after={"matched": matched, "changed": len(changed), **described},
         )
         _commit_seam(conn)
         if not changed:

@@ -14,10 +14,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -191,6 +191,46 @@ def authorize(
         )
         raise ActionDenied(DENIED_MESSAGE)
     return roles
+
+
+def change_record(
+    actor: Actor,
+    roles: tuple[Role, ...],
+    action: str,
+    *,
+    target: tuple[str, str | None],
+    outcome: str = "ok",
+    reason: str | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    detail: str | None = None,
+) -> AuditRecord:
+    """The audit row of a change ``actor`` made with its live ``roles`` (one shape for all)."""
+    return AuditRecord(
+        actor=actor.username,
+        actor_roles=tuple(r.value for r in roles),
+        action=action,
+        outcome=outcome,
+        target_type=target[0],
+        target_id=target[1],
+        reason=reason,
+        before=before,
+        after=after,
+        detail=detail,
+    )
+
+
+def audit_change(
+    conn: Connection,
+    actor: Actor,
+    roles: tuple[Role, ...],
+    action: str,
+    *,
+    target: tuple[str, str | None],
+    **fields: Any,
+) -> None:
+    """Write the change's audit row on ``conn``: it commits or rolls back with the change."""
+    record_audit(conn, change_record(actor, roles, action, target=target, **fields))
 
 
 Body = Callable[[Connection, tuple[Role, ...]], ActionResult]

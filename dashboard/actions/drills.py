@@ -10,29 +10,11 @@ from typing import Any
 import redis
 from sqlalchemy import Connection, Engine
 
-from dashboard.actions.base import ActionResult, Actor, run_authorised
+from dashboard.actions.base import ActionResult, Actor, audit_change, run_authorised
 from dashboard.core.faults import clear_fault, inject_fault, parse_duration, validate_params
-from dashboard.db.auth_store import AuditRecord, record_audit
 from dashboard.domain.permissions import Role
 
 log = logging.getLogger(__name__)
-
-
-def _audit(
-    conn: Connection, actor: Actor, roles: tuple[Role, ...], action: str, target: str, **change: Any
-) -> None:
-    record_audit(
-        conn,
-        AuditRecord(
-            actor=actor.username,
-            actor_roles=tuple(r.value for r in roles),
-            action=action,
-            outcome="ok",
-            target_type="fault",
-            target_id=target,
-            **change,
-        ),
-    )
 
 
 def start_drill(
@@ -62,12 +44,12 @@ def start_drill(
         except redis.RedisError:
             return ActionResult("error", "Redis is unreachable: the drill could not be started.")
         started.append(fault.name)
-        _audit(
+        audit_change(
             conn,
             actor,
             roles,
             "drill.start",
-            name,
+            target=("fault", name),
             after={
                 "params": json.loads(json.dumps(fault.params, default=str)),
                 "ends_at": fault.ends_at.isoformat(),
@@ -98,7 +80,14 @@ def stop_drill(
             return ActionResult("error", "Redis is unreachable: the drill could not be stopped.")
         if not ended:
             return ActionResult("noop", "No such drill was running.")
-        _audit(conn, actor, roles, "drill.stop", name or "all", before={"active": ended})
+        audit_change(
+            conn,
+            actor,
+            roles,
+            "drill.stop",
+            target=("fault", name or "all"),
+            before={"active": ended},
+        )
         return ActionResult("changed", f"Stopped: {', '.join(ended)}.", len(ended))
 
     return run_authorised(engine, actor, "drill.stop", body, target=("fault", name or "all"))

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from dashboard.actions.base import (
     ActionResult,
     Actor,
+    audit_change,
     authorize,
     clean_reason,
     now_utc,
@@ -26,12 +27,10 @@ from dashboard.actions.base import (
 )
 from dashboard.actions.passwords import hash_password, password_problem
 from dashboard.db.auth_store import (
-    AuditRecord,
     UserRow,
     enabled_admins,
     get_user,
     insert_user,
-    record_audit,
     revoke_user_sessions,
     update_user,
 )
@@ -130,27 +129,9 @@ def _audit(
     roles: tuple[Role, ...],
     action: str,
     username: str,
-    *,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    reason: str | None = None,
-    detail: str | None = None,
+    **fields: Any,
 ) -> None:
-    record_audit(
-        conn,
-        AuditRecord(
-            actor=actor.username,
-            actor_roles=tuple(r.value for r in roles),
-            action=action,
-            outcome="ok",
-            target_type="user",
-            target_id=username,
-            reason=reason,
-            before=before,
-            after=after,
-            detail=detail,
-        ),
-    )
+    audit_change(conn, actor, roles, action, target=("user", username), **fields)
 
 
 def add_user(

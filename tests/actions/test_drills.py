@@ -9,7 +9,7 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from dashboard.actions import drills
+from dashboard.actions import base
 from dashboard.actions.drills import start_drill, stop_drill
 from dashboard.core.faults import list_faults
 from tests.actions.conftest import LoggedIn
@@ -74,7 +74,7 @@ def test_a_drill_whose_audit_row_fails_is_taken_back(
     def broken(conn: object, record: object) -> int:
         raise OperationalError("INSERT INTO audit_log", {}, Exception("database went away"))
 
-    monkeypatch.setattr(drills, "record_audit", broken)
+    monkeypatch.setattr(base, "record_audit", broken)  # every change writes its row through base
     result = start_drill(auth_engine, redis_client, admin.actor, "health_down", "2m")
     assert result.outcome == "error" and "nothing was changed" in result.message
     assert list_faults(redis_client) == []  # no drill runs unaudited
