@@ -37,7 +37,7 @@ def parse_range(params: dict[str, str], now: datetime) -> RangeChoice:
             end = min(end + timedelta(days=1), now)
             tr = TimeRange(start, end)
             return RangeChoice("custom", tr, choose_bucket(tr))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # 9999-12-31 + 1 day overflows
             tr = resolve_preset(DEFAULT_RANGE, now)
             return RangeChoice(DEFAULT_RANGE, tr, choose_bucket(tr), f"Custom range ignored: {exc}")
     if key not in PRESETS:

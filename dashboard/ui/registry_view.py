@@ -171,7 +171,10 @@ def table(current: AgentFilter) -> None:
     qp = components.query_params()
     sort = qp.get("sort", "name") if qp.get("sort") in SORT_LABELS else "name"
     desc = qp.get("desc") == "1"
-    size = int(qp["size"]) if qp.get("size", "").isdigit() and int(qp["size"]) in PAGE_SIZES else 50
+    raw_size = qp.get("size", "")
+    # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
+    size = int(raw_size) if raw_size.isdigit() and len(raw_size) <= 4 else 50
+    size = size if size in PAGE_SIZES else 50
     c = st.columns([2, 1, 1, 4])
     new_sort = c[0].selectbox(
         "Sort by",

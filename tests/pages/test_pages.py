@@ -120,6 +120,32 @@ def test_bad_filters_in_the_link_are_reported(app_env: None) -> None:
     assert any("Filters in the link were ignored" in w.value for w in at.warning)
 
 
+@pytest.mark.parametrize(
+    ("page", "params"),
+    [
+        ("pages/agent_registry.py", {"size": "9" * 5000}),
+        (
+            "pages/service_health.py",
+            {"range": "custom", "start": "2026-11-01", "end": "9999-12-31"},
+        ),
+        ("pages/trust_kpis.py", {"range": "custom", "start": "2026-11-01", "end": "9999-12-31"}),
+        (
+            "pages/agent_registry.py",
+            {"range": "custom", "start": "2026-11-01", "end": "9999-12-31"},
+        ),
+    ],
+)
+def test_hostile_url_values_are_answered_not_raised(
+    app_env: None, page: str, params: dict[str, str]
+) -> None:
+    at = _app()
+    at.switch_page(page)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception
+
+
 def test_agent_detail_shows_untrusted_name_as_text(app_env: None) -> None:
     at = _app()
     at.switch_page("pages/agent_registry.py")
