@@ -12,9 +12,22 @@ def try_leader_lock(conn: Connection, *, lock_id: int) -> bool:
     return bool(got)
 
 
-def check_connection(conn: Connection) -> None:
-    """Raise if the lock's connection is gone (and with it the lock)."""
-    conn.execute(text("SELECT 1"))
+def still_holds_lock(conn: Connection, *, lock_id: int) -> bool:
+    """True while this connection's session holds ``lock_id``; raises if the connection is gone.
+
+    Committed at once, so the lock's connection never sits idle in a transaction (an open
+    transaction would hold back VACUUM's horizon for as long as the worker leads). A bigint
+    advisory key shows in pg_locks as classid (high 32 bits), objid (low 32 bits), objsubid 1.
+    """
+    held = conn.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid() AND classid = :hi AND objid = :lo AND objsubid = 1)"
+        ),
+        {"hi": (lock_id >> 32) & 0xFFFFFFFF, "lo": lock_id & 0xFFFFFFFF},
+    ).scalar_one()
+    conn.commit()
+    return bool(held)
 
 
 def wait_for_lock(conn: Connection, *, lock_id: int) -> None:

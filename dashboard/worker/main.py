@@ -66,8 +66,11 @@ class Worker:
         """Hold a session-level advisory lock on a dedicated connection; re-try when lost."""
         try:
             if self._lock_conn is not None:
-                leader_lock.check_connection(self._lock_conn)
-                return True
+                if leader_lock.still_holds_lock(self._lock_conn, lock_id=LEADER_LOCK_ID):
+                    return True
+                log.warning("this worker lost the leader lock; stepping down")
+                self._lock_conn.close()
+                self._lock_conn = None
             conn = self.engine.connect()
             if leader_lock.try_leader_lock(conn, lock_id=LEADER_LOCK_ID):
                 self._lock_conn = conn

@@ -6,7 +6,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from dashboard.data import live
-from dashboard.worker.main import Worker
+from dashboard.worker.main import LEADER_LOCK_ID, Worker
 
 
 def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redis.Redis) -> None:
@@ -50,3 +50,33 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
     worker.release_leadership()
     assert second.is_leader()  # leadership passes on when the leader goes
     second.release_leadership()
+
+
+def _lock_holder(engine: Engine) -> tuple[int, str] | None:
+    """(pid, state) of the session holding the leader lock, seen from another connection."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT a.pid, a.state FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :lo"
+            ),
+            {"lo": LEADER_LOCK_ID & 0xFFFFFFFF},
+        ).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
+def test_the_leader_holds_no_transaction_and_notices_a_lost_lock(seeded_engine: Engine) -> None:
+    worker = Worker(seeded_engine)
+    try:
+        assert worker.is_leader() and worker.is_leader()  # the second call checks the lock
+        holder = _lock_holder(seeded_engine)
+        assert holder is not None
+        pid, state = holder
+        assert state == "idle", state  # never "idle in transaction": VACUUM is not held back
+        with seeded_engine.connect() as conn:  # the lock's session dies, as in a failover
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert not worker.is_leader()  # noticed: the dead connection is dropped
+        assert worker.is_leader()  # and leadership is taken again on a new connection
+        assert (new := _lock_holder(seeded_engine)) is not None and new[0] != pid
+    finally:
+        worker.release_leadership()
