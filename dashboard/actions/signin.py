@@ -9,6 +9,7 @@ the browser or in Streamlit's session state can grant anything.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -43,6 +44,29 @@ class AuthenticationFailed(Exception):
         self.message = LOGIN_FAILED_MESSAGE
 
 
+def _audit_self(
+    conn: Connection,
+    username: str,
+    roles: tuple[str, ...],
+    action: str,
+    outcome: str = "ok",
+    **fields: Any,
+) -> None:
+    """The audit row of a sign-in event: the user is both the actor and the target."""
+    record_audit(
+        conn,
+        AuditRecord(
+            actor=username,
+            actor_roles=roles,
+            action=action,
+            outcome=outcome,
+            target_type="user",
+            target_id=username,
+            **fields,
+        ),
+    )
+
+
 def _clean_username(username: object) -> str:
     return username.strip().lower()[:64] if isinstance(username, str) else ""
 
@@ -71,16 +95,8 @@ def authenticate(
     with engine.begin() as conn:
         user = get_user(conn, name, for_update=True) if name else None
         if user is None:
-            record_audit(
-                conn,
-                AuditRecord(
-                    actor=_audit_name(name),
-                    action="auth.failed_login",
-                    outcome="failed",
-                    target_type="user",
-                    target_id=_audit_name(name),
-                    detail="unknown user",
-                ),
+            _audit_self(
+                conn, _audit_name(name), (), "auth.failed_login", "failed", detail="unknown user"
             )
             failure: str | None = "unknown"
         elif user.disabled:
@@ -101,17 +117,7 @@ def authenticate(
             assert user is not None
             token = open_session(conn, user.username, now=moment)
             update_user(conn, user.username, failed_logins=[], locked_until=None)
-            record_audit(
-                conn,
-                AuditRecord(
-                    actor=user.username,
-                    actor_roles=user.roles,
-                    action="auth.login",
-                    outcome="ok",
-                    target_type="user",
-                    target_id=user.username,
-                ),
-            )
+            _audit_self(conn, user.username, user.roles, "auth.login")
     if token is None:
         raise AuthenticationFailed()
     return token
@@ -126,36 +132,20 @@ def _record_failure(
     now: datetime,
 ) -> None:
     """Count a failed sign-in of a known user; lock the account at the fifth within 5 min."""
-    record_audit(
-        conn,
-        AuditRecord(
-            actor=username,
-            actor_roles=roles,
-            action="auth.failed_login",
-            outcome="failed",
-            target_type="user",
-            target_id=username,
-            detail=cause,
-        ),
-    )
+    _audit_self(conn, username, roles, "auth.failed_login", "failed", detail=cause)
     if cause != "password":  # locked or disabled accounts do not extend their lock
         return
     recent = [t for t in failures if t > now - FAILURE_WINDOW] + [now]
     if len(recent) >= MAX_FAILURES:
         until = now + LOCK_DURATION
         update_user(conn, username, failed_logins=[], locked_until=until)
-        record_audit(
+        _audit_self(
             conn,
-            AuditRecord(
-                actor=username,
-                actor_roles=roles,
-                action="auth.lock",
-                outcome="ok",
-                target_type="user",
-                target_id=username,
-                after={"locked_until": until.isoformat()},
-                detail=f"{len(recent)} failed sign-ins within {FAILURE_WINDOW}",
-            ),
+            username,
+            roles,
+            "auth.lock",
+            after={"locked_until": until.isoformat()},
+            detail=f"{len(recent)} failed sign-ins within {FAILURE_WINDOW}",
         )
     else:
         update_user(conn, username, failed_logins=recent[-MAX_FAILURES:])
@@ -192,15 +182,5 @@ def logout(engine: Engine, token: str | None, *, now: datetime | None = None) ->
         row = get_session(conn, sid)
         if row is None or not revoke_session(conn, sid, now=moment, reason="logout"):
             return False
-        record_audit(
-            conn,
-            AuditRecord(
-                actor=row.username,
-                actor_roles=row.roles,
-                action="auth.logout",
-                outcome="ok",
-                target_type="user",
-                target_id=row.username,
-            ),
-        )
+        _audit_self(conn, row.username, row.roles, "auth.logout")
     return True
