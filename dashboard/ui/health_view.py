@@ -59,6 +59,7 @@ def render(choice: RangeChoice) -> None:
         stats,
         f"{PAGE}.endpoint_table",
         title="Endpoints, worst first",
+        empty="No requests were recorded in this range.",
         file_name="endpoints.csv",
         column_config=_endpoint_columns(),
     )
@@ -67,9 +68,11 @@ def render(choice: RangeChoice) -> None:
     up_left, up_right = st.columns([3, 2])
     with up_left:
         if uptime.value is not None and not uptime.value.empty:
+            # Every known component has a row, with 0 checks when none ran: that is empty.
+            no_checks = int(uptime.value["checks"].fillna(0).sum()) == 0
             uptime = loaders.Panel(
                 _uptime_grid(uptime.value),
-                uptime.state,
+                "empty" if no_checks else uptime.state,
                 uptime.message,
                 uptime.computed_at,
                 uptime.cache_degraded,
@@ -78,6 +81,7 @@ def render(choice: RangeChoice) -> None:
             uptime,
             f"{PAGE}.uptime",
             file_name="uptime.csv",
+            empty="No health checks in the last 30 days: uptime cannot be computed yet.",
             column_config={
                 c: st.column_config.NumberColumn(c, format="%.2f %%")
                 for c in ("24 h", "7 d", "30 d")
@@ -97,6 +101,7 @@ def render(choice: RangeChoice) -> None:
             f"{PAGE}.heartbeat",
             title="Recent checks (30 min)",
             file_name="health_checks.csv",
+            empty="No health check ran in the last 30 minutes: is the worker running?",
             height=260,
         )
 
