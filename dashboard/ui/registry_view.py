@@ -221,14 +221,20 @@ def table(current: AgentFilter) -> None:
         page.cache_degraded,
         page.error,
     )
-    components.table(
+    picked = components.table(
         panel,
         f"{PAGE}.agents",
         file_name="agents_page.csv",
         empty="No agent matches these filters.",
         column_config=REGISTRY_COLUMN_CONFIG,
+        select_row=True,
     )
+    if picked is not None:
+        st.query_params["agent"] = str(int(rows.iloc[picked]["id"]))
+        st.rerun()
     pager.controls(PAGE, page.value.next_cursor if page.value is not None else None)
+    # Keyboard users (and anyone with an id at hand) open an agent by its id.
+    st.caption("Click a row to open that agent, or type its id.")
     with st.form(f"{PAGE}.open", border=False):
         o = st.columns([2, 1])
         agent_id = o[0].number_input(
