@@ -40,7 +40,7 @@ def render(agent_id: int) -> None:
     # bidi or control characters as visible [U+XXXX] marks.
     st.caption("Agent")
     st.text(shown(a["name"]))
-    cols = st.columns(5)
+    cols = components.tile_columns(5)
     cols[0].metric("Status", str(a["status"]), border=True)
     cols[1].metric(
         "Trust score", "–" if a["trust_score"] is None else f"{a['trust_score']:.1f}", border=True

@@ -227,14 +227,37 @@ def banner_for(panels: list[Panel[Any]]) -> None:
         )
 
 
+# Tiles per row: at 1280 px (sidebar open) a row of three leaves each tile ~270 px, room for
+# "quarantined", "$12,345,678" or "1,000,000" at the metric's font size; six or five in a row
+# cut them ("Heal…", "anthro…"). Below 640 px Streamlit stacks the columns: one tile per row.
+TILES_PER_ROW = 3
+
+
+def tile_columns(count: int, *, per_row: int = TILES_PER_ROW) -> list[Any]:
+    """``count`` columns for metric tiles, in rows of ``per_row`` (the last row keeps the
+    same tile width, so every tile of a set is as wide as the others)."""
+    cols: list[Any] = []
+    while len(cols) < count:
+        cols.extend(st.columns(per_row))
+    return cols[:count]
+
+
 def status_header(status: StatusBoard) -> None:
     """One line per component, worst first: healthy / degraded / down at a glance."""
     if not status.components:
         st.info("No component has reported a status yet: the worker probes every few seconds.")
         return
-    cols = st.columns(len(status.components) + 1)
+    cols = tile_columns(len(status.components) + 1)
     color, icon = STATUS_ICON.get(status.overall, STATUS_ICON[None])
-    cols[0].metric(f":{color}[:material/{icon}:] Overall", status.overall_label, border=True)
+    # The delta line (also on the component tiles) keeps the Overall tile as tall as the rest.
+    cols[0].metric(
+        f":{color}[:material/{icon}:] Overall",
+        status.overall_label,
+        delta=f"worst of {len(status.components)}",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
     for col, comp in zip(cols[1:], status.components, strict=True):
         color, icon = STATUS_ICON.get(comp.status, STATUS_ICON[None])
         col.metric(

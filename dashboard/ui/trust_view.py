@@ -38,7 +38,7 @@ def render(choice: RangeChoice) -> None:
 
     if components.frame(summary) and summary.value is not None:
         s, prev = summary.value, previous.value or {}
-        cols = st.columns(5)
+        cols = components.tile_columns(5)
         components.kpi_tile(
             cols[0],
             "Trust Score",
