@@ -77,6 +77,7 @@ def render(agent_id: int) -> None:
             loaders.Panel(d.trust_history, _state(d.trust_history), None, p.computed_at),
             charts.agent_trust,
             f"{PAGE}.trust",
+            empty="No trust score recorded for this agent yet.",
         )
     with right:
         th = d.trust_history.rename(columns={"computed_at": "ts"})
@@ -84,6 +85,7 @@ def render(agent_id: int) -> None:
             loaders.Panel(th, _state(th), None, p.computed_at),
             lambda df: charts.trust_components(df, COMPONENTS),
             f"{PAGE}.components",
+            empty="No trust components recorded for this agent yet.",
         )
     for title, df, name, empty in (
         ("Status history", d.status_history, "status_history", "No status change recorded."),

@@ -11,6 +11,7 @@ from dashboard.data import health, metrics
 from dashboard.domain import thresholds as th
 from dashboard.ui import charts, components, loaders, resources
 from dashboard.ui.live_state import component_states
+from dashboard.ui.markup import shown
 from dashboard.ui.params import RangeChoice
 
 PAGE = "service_health"
@@ -26,7 +27,8 @@ def render(choice: RangeChoice) -> None:
         "endpoints", metrics.list_endpoints, since=tr.end - timedelta(days=30), ttl_s=300
     )
     options = ["All endpoints"] + [f"{m} {r}" for m, r in (endpoints.value or [])]
-    picked = st.selectbox("Endpoint", options, key=f"{PAGE}.endpoint")
+    # Routes come from data: their bidi/control characters are shown as marks.
+    picked = st.selectbox("Endpoint", options, key=f"{PAGE}.endpoint", format_func=shown)
     method, route = (None, None) if picked == options[0] else picked.split(" ", 1)
     series = loaders.load(
         "request_series",

@@ -125,6 +125,7 @@ def test_agent_detail_of_a_new_agent_says_each_list_is_empty(
         "No policy violation recorded.",
         "No data source synced yet.",
         "No drift detected.",
+        "No trust score recorded for this agent yet.",
     ):
         assert words in said, (words, said)
     assert all(len(df.value) > 0 for df in at.dataframe)
