@@ -1,4 +1,4 @@
-"""Every tile's label and value fits, on a 1280 px screen and on a 390 px phone (screenshots).
+"""Tiles fit at 1280 px and on a 390 px phone (screenshots); a registry row opens on a click.
 
 A metric tile cuts what does not fit with an ellipsis ("Heal…", "anthro…"); the test reads
 each tile's text boxes in a real Chromium and fails when one's content is wider than its box.
@@ -92,5 +92,24 @@ def test_every_tile_fits(
             " - document.querySelector('[data-testid=\"stMain\"]').clientWidth"
         )
         assert overflow <= 1, (name, width, overflow)
+    finally:
+        page.close()
+
+
+def test_clicking_a_registry_row_opens_that_agent(console: str, context: Any) -> None:
+    """The real click: the row's selection box in Streamlit's canvas table, then the detail."""
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": WIDTHS[0], "height": 1600})
+        page.goto(console + "/agent_registry")
+        wait_until_loaded(page)
+        grid = page.locator('[data-testid="stDataFrame"]').last
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        assert box is not None
+        # Row 1 sits under the 35 px header; its selection box is the leftmost column.
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+        page.wait_for_selector('h1:has-text("Agent detail")', timeout=30_000)
+        assert "agent=" in page.url
     finally:
         page.close()
