@@ -1,15 +1,24 @@
-"""`orca-dashboard up`: servers, migrations, demo data, then supervise stand-in, worker, console."""
+"""`orca-dashboard up`: servers, migrations, demo data, then supervise stand-in, worker, console.
+
+The terminal gets what a person needs (servers used, demo users once, seeding progress, the
+URLs, one line per worker event worth knowing); everything else, initdb and pg_ctl included,
+goes to the log file in the state folder (``--verbose`` shows it all in the terminal too).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from dashboard.commands import CliError, positive_int
 from dashboard.settings import PROJECT_ROOT
@@ -26,22 +35,138 @@ def add_parser(subparsers: Any) -> None:
         "--no-seed", action="store_true", help="do not load demo data into an empty database"
     )
     up.add_argument("--port", type=positive_int, help="console port (default ORCA_PORT or 8501)")
+    up.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show the servers' full logs here (initdb, pg_ctl, Streamlit, worker)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    return cmd_up(no_seed=args.no_seed, port=args.port)
+    return cmd_up(no_seed=args.no_seed, port=args.port, verbose=getattr(args, "verbose", False))
+
+
+LOG_NAME = "up.log"
+# A child's log line: "2026-12-02 20:10:29,381 INFO dashboard.worker.main: message".
+_LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d (?P<time>\d\d:\d\d:\d\d)[,.]\d+ (?P<level>[A-Z]+) (?P<name>[\w.]+): "
+    r"(?P<message>.*)$"
+)
+# Worker events a person running `up` wants to see: it started, stopped, leads or stepped
+# down, and a probed component changed state (the worker logs changes only).
+_EVENT_LOGGERS = ("dashboard.worker.main", "dashboard.worker.probes")
+_PLAIN_LINES = ("ORCA Core stand-in: http",)  # the stand-in's own URL line
+_WHO = (("dashboard.worker", "worker"), ("dashboard.core", "stand-in"))
+
+
+def worth_knowing(line: str) -> str | None:
+    """The short terminal line for one line of a child's output, or None to keep it in the log.
+
+    Kept: worker events (start, stop, leadership, probe state changes), every warning or
+    error of the project's own loggers, and the stand-in's URL. Dropped: everything else
+    (Streamlit's banner, periodic sync reports, tracebacks: they are in the log file).
+    """
+    text = line.rstrip()
+    if text.startswith(_PLAIN_LINES):
+        return text
+    m = _LOG_LINE.match(text)
+    if m is None:
+        return None
+    name, level = m["name"], m["level"]
+    ours = name == "orca" or name.startswith("dashboard.")
+    if not ours:
+        return None
+    if level in ("WARNING", "ERROR", "CRITICAL") or name in _EVENT_LOGGERS:
+        who = next((w for p, w in _WHO if name.startswith(p)), "orca")
+        prefix = "" if level == "INFO" else f"{level.lower()}: "
+        return f"{m['time']} {who}: {prefix}{m['message']}"
+    return None
+
+
+class _Output:
+    """The terminal and the log file: children's lines go to the log, the notable ones also
+    to the terminal (all of them with ``verbose``)."""
+
+    def __init__(self, log_path: Path, *, verbose: bool) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = log_path
+        self.verbose = verbose
+        self._file: IO[str] = log_path.open("a", encoding="utf-8", errors="replace")
+        self._lock = threading.Lock()
+        self._handler: logging.Handler | None = None
+        self.write_log(f"----- orca-dashboard up, {time.strftime('%Y-%m-%d %H:%M:%S')} -----\n")
+
+    def write_log(self, text: str) -> None:
+        with self._lock:
+            self._file.write(text)
+            self._file.flush()
+
+    def relay(self, name: str, stream: IO[bytes]) -> None:
+        """Copy one child's output line by line until it closes (runs in a thread)."""
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace")
+            self.write_log(f"[{name}] {line}" if line.endswith("\n") else f"[{name}] {line}\n")
+            shown = line.rstrip("\n") if self.verbose else worth_knowing(line)
+            if shown is not None:
+                print(shown, flush=True)
+        stream.close()
+
+    def setup_logging(self) -> None:
+        """This process's own logging: all of it to the file, warnings of ours to the terminal."""
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if self.verbose:
+                continue
+            root.removeHandler(handler)
+        file_handler = self._handler = logging.StreamHandler(self._file)
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        root.addHandler(file_handler)
+        root.setLevel(min(root.level or logging.INFO, logging.INFO))
+        logging.captureWarnings(True)  # library warnings (platformdirs ...) into the log
+        if not self.verbose:
+            terminal = logging.StreamHandler(sys.stderr)
+            terminal.setLevel(logging.WARNING)
+            terminal.addFilter(lambda r: r.name == "orca" or r.name.startswith("dashboard."))
+            terminal.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+            root.addHandler(terminal)
+
+    def close(self) -> None:
+        if self._handler is not None:
+            logging.getLogger().removeHandler(self._handler)
+        with self._lock:
+            self._file.close()
 
 
 class _Children:
     """The processes `up` supervises; stopped in reverse order on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, output: _Output) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.commands: dict[str, list[str]] = {}
+        self.output = output
+        self.relays: list[threading.Thread] = []
 
     def start(self, name: str, cmd: list[str]) -> None:
         self.commands[name] = cmd
-        self.procs[name] = subprocess.Popen(cmd, cwd=PROJECT_ROOT)  # noqa: S603
+        # Unbuffered, so a child's lines reach the log (and the terminal) as they happen.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(  # noqa: S603
+            cmd,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[name] = proc
+        assert proc.stdout is not None
+        relay = threading.Thread(
+            target=self.output.relay, args=(name, proc.stdout), name=f"relay-{name}", daemon=True
+        )
+        relay.start()
+        self.relays.append(relay)
 
     def stop_all(self) -> None:
         for proc in reversed(list(self.procs.values())):
@@ -53,17 +178,22 @@ class _Children:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for relay in self.relays:  # the last lines of each child reach the log
+            relay.join(timeout=2)
 
 
-def cmd_up(*, no_seed: bool, port: int | None) -> int:
+def cmd_up(*, no_seed: bool, port: int | None, verbose: bool = False) -> int:
     from dashboard.commands.seed import agent_count
     from dashboard.db.migrate import upgrade
     from dashboard.services import resolve_services
     from dashboard.settings import get_settings
 
     settings = get_settings()
+    output = _Output(settings.state_dir / LOG_NAME, verbose=verbose)
+    output.setup_logging()
+    print(f"full logs: {output.path}", flush=True)
     services = resolve_services("up", settings)
-    children = _Children()
+    children = _Children(output)
     stopping = False
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -90,9 +220,15 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
                 f"empty database: loading demo data ({settings.demo_agents} agents, "
                 f"{settings.demo_days} days)"
             )
-            rc = subprocess.call([sys.executable, "-m", "dashboard.cli", "seed"], cwd=PROJECT_ROOT)
+            # Progress lines (stdout) are for the terminal; the seed's logging goes to the log.
+            with output.path.open("a", encoding="utf-8") as seed_log:
+                rc = subprocess.call(
+                    [sys.executable, "-m", "dashboard.cli", "seed"],
+                    cwd=PROJECT_ROOT,
+                    stderr=None if verbose else seed_log,
+                )
             if rc != 0:
-                raise CliError("loading demo data failed (see above)")
+                raise CliError(f"loading demo data failed (see {output.path})")
         py = sys.executable
         if settings.env != "production":  # the ORCA Core stand-in writes simulated traffic
             children.start("core", [py, "-m", "dashboard.cli", "core"])
@@ -119,13 +255,18 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
             time.sleep(0.5)
             console = children.procs["console"]
             if console.poll() is not None:
-                raise CliError(f"the console exited with code {console.returncode}")
+                raise CliError(
+                    f"the console exited with code {console.returncode} (see {output.path})"
+                )
             worker = children.procs["worker"]
             if worker.poll() is not None and not stopping:
                 restarts += 1
                 wait_s = min(30, 2**restarts)
                 log.warning(
-                    "worker exited (code %s); restarting in %s s", worker.returncode, wait_s
+                    "worker exited (code %s); restarting in %s s (its log: %s)",
+                    worker.returncode,
+                    wait_s,
+                    output.path,
                 )
                 time.sleep(wait_s)
                 children.start("worker", children.commands["worker"])
@@ -145,3 +286,4 @@ def cmd_up(*, no_seed: bool, port: int | None) -> int:
     finally:
         children.stop_all()
         services.stop()
+        output.close()

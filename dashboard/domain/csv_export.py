@@ -10,6 +10,8 @@ import numbers
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
+from dashboard.domain.text import show_controls
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A text cell starting with one of these is run as a formula by spreadsheets (OWASP)."""
 
@@ -31,7 +33,8 @@ def neutralise_cell(value: object) -> str:
 
     Numbers stay as they are (-5 is a number, not a formula); any text, JSON or other value
     that starts like a formula, also behind whitespace or invisible marks, gets a leading
-    apostrophe, so the spreadsheet shows it as text.
+    apostrophe, so the spreadsheet shows it as text. Bidi and other control characters are
+    then replaced by visible ``[U+XXXX]`` marks (tab, CR and LF stay: the cell is quoted).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -39,9 +42,10 @@ def neutralise_cell(value: object) -> str:
         return str(value)
     text = _text(value)
     visible = text.lstrip(_INVISIBLE + " \t\r\n")
+    marked = show_controls(text, keep_whitespace=True)
     if text.startswith(FORMULA_START) or visible.startswith(FORMULA_START):
-        return "'" + text
-    return text
+        return "'" + marked
+    return marked
 
 
 def rows_to_csv(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:

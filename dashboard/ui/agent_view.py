@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.data import agents
 from dashboard.ui import agent_actions, charts, components, loaders, resources
+from dashboard.ui.markup import shown
 from dashboard.ui.trust_view import COMPONENTS
 
 PAGE = "agent_detail"
@@ -35,10 +36,11 @@ def render(agent_id: int) -> None:
         return
     d = detail.value
     a = d.agent
-    # The name is untrusted input: st.text shows it verbatim, never as markup.
+    # The name is untrusted input: st.text shows it as characters, never as markup, and its
+    # bidi or control characters as visible [U+XXXX] marks.
     st.caption("Agent")
-    st.text(str(a["name"]))
-    cols = st.columns(5)
+    st.text(shown(a["name"]))
+    cols = components.tile_columns(5)
     cols[0].metric("Status", str(a["status"]), border=True)
     cols[1].metric(
         "Trust score", "–" if a["trust_score"] is None else f"{a['trust_score']:.1f}", border=True
@@ -75,6 +77,7 @@ def render(agent_id: int) -> None:
             loaders.Panel(d.trust_history, _state(d.trust_history), None, p.computed_at),
             charts.agent_trust,
             f"{PAGE}.trust",
+            empty="No trust score recorded for this agent yet.",
         )
     with right:
         th = d.trust_history.rename(columns={"computed_at": "ts"})
@@ -82,18 +85,20 @@ def render(agent_id: int) -> None:
             loaders.Panel(th, _state(th), None, p.computed_at),
             lambda df: charts.trust_components(df, COMPONENTS),
             f"{PAGE}.components",
+            empty="No trust components recorded for this agent yet.",
         )
-    for title, df, name in (
-        ("Status history", d.status_history, "status_history"),
-        ("Policy violations", d.violations, "violations"),
-        ("Data sources and lag", d.data_sources, "data_sources"),
-        ("Drift detections", d.drift, "drift"),
+    for title, df, name, empty in (
+        ("Status history", d.status_history, "status_history", "No status change recorded."),
+        ("Policy violations", d.violations, "violations", "No policy violation recorded."),
+        ("Data sources and lag", d.data_sources, "data_sources", "No data source synced yet."),
+        ("Drift detections", d.drift, "drift", "No drift detected."),
     ):
         components.table(
             loaders.Panel(df, _state(df), None, p.computed_at),
             f"{PAGE}.{name}",
             title=title,
             file_name=f"agent_{agent_id}_{name}.csv",
+            empty=empty,
             column_config={
                 "reason": st.column_config.TextColumn("reason"),
                 "name": st.column_config.TextColumn("name"),

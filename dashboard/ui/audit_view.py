@@ -18,7 +18,7 @@ from dashboard.actions.base import ActionDenied
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import Permission, allowed
 from dashboard.ui import auth, pager
-from dashboard.ui.markup import plain
+from dashboard.ui.markup import plain, shown_frame
 
 PAGE = "audit"
 PAGE_SIZE = 200
@@ -101,7 +101,7 @@ def table(page: AuditPage) -> None:
     for column in ("actor_roles", "before", "after"):
         shown[column] = shown[column].map(_cell)
     st.dataframe(
-        shown,
+        shown_frame(shown),
         hide_index=True,
         key=f"{PAGE}.table",
         column_config={

@@ -1,7 +1,9 @@
 """Chart builders: DataFrame in, Plotly figure out. Pure functions, titled with units.
 
 No colours of backgrounds or fonts are fixed here, so Streamlit's theme makes them readable in
-light and dark mode; threshold lines use mid-tone colours that read on both.
+light and dark mode; threshold lines use mid-tone colours that read on both. Every label,
+tick, legend entry and hover text that comes from data (routes, instances, sources, names)
+goes through ``_label`` / ``_labels`` (``markup.chart_label``): Plotly renders HTML tags in text.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from dashboard.ui.markup import chart_label
 
 WARN = "#d29922"
 CRIT = "#e5534b"
@@ -20,12 +24,12 @@ MAX_POINTS = 2000
 def _base(title: str, y_title: str, *, height: int = 300) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
+        title={"text": _label(title), "x": 0.0, "xanchor": "left"},
         height=height,
         margin={"l": 10, "r": 10, "t": 48, "b": 10},
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
         hovermode="x unified",
-        yaxis_title=y_title,
+        yaxis_title=_label(y_title),
     )
     return fig
 
@@ -36,10 +40,18 @@ def _threshold(fig: go.Figure, y: float, label: str, color: str) -> None:
         line_dash="dash",
         line_color=color,
         line_width=1.5,
-        annotation_text=label,
+        annotation_text=_label(label),
         annotation_position="top left",
         annotation_font_color=color,
     )
+
+
+def _label(value: object) -> str:
+    return chart_label(value)
+
+
+def _labels(values: pd.Series) -> list[str]:
+    return [chart_label(v) for v in values]
 
 
 def _cap(df: pd.DataFrame) -> pd.DataFrame:
@@ -79,7 +91,7 @@ def endpoint_errors(df: pd.DataFrame, top: int = 10) -> go.Figure:
     d = df.dropna(subset=["error_rate_pct"]).head(top).iloc[::-1]
     fig = _base(f"Error rate by endpoint, worst {min(top, len(d))} (%)", "", height=340)
     fig.add_bar(
-        y=d["method"] + " " + d["route"],
+        y=_labels(d["method"].astype(str) + " " + d["route"].astype(str)),
         x=d["error_rate_pct"],
         orientation="h",
         name="error rate %",
@@ -92,7 +104,7 @@ def resource(df: pd.DataFrame, column: str, title: str, limit: float) -> go.Figu
     fig = _base(title, "%")
     for instance, part in df.groupby("instance", sort=True):
         p = _cap(part)
-        fig.add_scatter(x=p["ts"], y=p[column], name=str(instance), mode="lines")
+        fig.add_scatter(x=p["ts"], y=p[column], name=_label(instance), mode="lines")
     _threshold(fig, limit, f"{limit:g} % threshold", WARN)
     fig.update_yaxes(range=[0, 100])
     return fig
@@ -103,7 +115,7 @@ def kpi_trend(
 ) -> go.Figure:
     fig = _base(title, "%" if column.endswith("pct") else "score")
     d = _cap(df)
-    fig.add_scatter(x=d["ts"], y=d[column], name=title.split(" (")[0], mode="lines")
+    fig.add_scatter(x=d["ts"], y=d[column], name=_label(title.split(" (")[0]), mode="lines")
     if target is not None:
         _threshold(fig, target, f"{target_label} {target:g}", TARGET)
     return fig
@@ -116,7 +128,7 @@ def trust_components(df: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> go
         fig.add_scatter(
             x=d["ts" if "ts" in d else "computed_at"],
             y=d[col],
-            name=label,
+            name=_label(label),
             mode="lines+markers",
             marker={"size": 4},
         )
@@ -137,7 +149,7 @@ def sync_lag(df: pd.DataFrame, healthy_s: float, alert_s: float) -> go.Figure:
     fig = _base("Sync lag by source, max per bucket (s)", "seconds")
     for source, part in df.groupby("source", sort=True):
         p = _cap(part)
-        fig.add_scatter(x=p["ts"], y=p["lag_max_s"], name=str(source), mode="lines")
+        fig.add_scatter(x=p["ts"], y=p["lag_max_s"], name=_label(source), mode="lines")
     _threshold(fig, healthy_s, f"{healthy_s:g} s healthy", WARN)
     _threshold(fig, alert_s, f"{alert_s:g} s P2", CRIT)
     return fig
@@ -145,7 +157,7 @@ def sync_lag(df: pd.DataFrame, healthy_s: float, alert_s: float) -> go.Figure:
 
 def bars(df: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
     fig = _base(title, "agents", height=280)
-    fig.add_bar(x=df[x].astype(str), y=df[y], name=y)
+    fig.add_bar(x=_labels(df[x]), y=df[y], name=_label(y))
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -153,7 +165,7 @@ def bars(df: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
 def discovery(df: pd.DataFrame) -> go.Figure:
     fig = _base("Discovery rate by source (agents per bucket)", "agents")
     for source, part in df.groupby("source", sort=True):
-        fig.add_bar(x=part["ts"], y=part["agents"], name=str(source))
+        fig.add_bar(x=part["ts"], y=part["agents"], name=_label(source))
     fig.update_layout(barmode="stack")
     return fig
 

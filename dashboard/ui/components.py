@@ -16,7 +16,7 @@ from dashboard.ui import params as p
 from dashboard.ui import resources
 from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.loaders import Panel
-from dashboard.ui.markup import plain
+from dashboard.ui.markup import plain, shown_frame
 
 STATUS_ICON = {
     "up": ("green", "check_circle"),
@@ -123,12 +123,21 @@ def age_text(panel: Panel[Any]) -> str:
     return text + (" · shared cache unavailable" if panel.cache_degraded else "")
 
 
+def _is_empty(panel: Panel[Any]) -> bool:
+    """Empty by state, or a value that has no rows (a loader may hand on an empty frame)."""
+    if panel.state == "empty":
+        return True
+    value = panel.value
+    return panel.state != "error" and isinstance(value, pd.DataFrame) and value.empty
+
+
 def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
-    """Show the panel's state; True when its value should be rendered."""
+    """Show the panel's state; True when its value should be rendered (never an empty table
+    or chart: an empty panel says ``empty`` in words instead)."""
     if panel.state == "error":
         st.error(plain(panel.message or "This panel could not be loaded."), icon="⚠️")
         return False
-    if panel.state == "empty":
+    if _is_empty(panel):
         st.info(empty, icon="ℹ️")
         st.caption(age_text(panel))
         return False
@@ -158,26 +167,48 @@ def table(
     *,
     title: str | None = None,
     column_config: Mapping[str, Any] | None = None,
-    empty: str = "Nothing to show.",
+    empty: str,
     file_name: str = "table.csv",
     height: int | Literal["auto"] = "auto",
-) -> None:
-    """A table rendered as text (never HTML) with a CSV download of the same rows."""
+    select_row: bool = False,
+) -> int | None:
+    """A table rendered as text (never HTML) with a CSV download of the same rows.
+
+    ``empty`` is required: every table says in its own words what it means that it has no rows.
+    With ``select_row`` a click on a row selects it (Streamlit's single-row selection) and its
+    position in ``panel.value`` is returned; otherwise, or with nothing selected, None.
+    """
     with st.container(border=True):
         if title:
             st.markdown(f"**{title}**")
-        if frame(panel, empty=empty) and panel.value is not None:
-            df = panel.value
+        if not (frame(panel, empty=empty) and panel.value is not None):
+            return None
+        df = panel.value
+        shown = shown_frame(df.head(1000))
+        if select_row:
+            event = st.dataframe(
+                shown,
+                hide_index=True,
+                column_config=column_config,
+                key=key,
+                height=height,
+                on_select="rerun",
+                selection_mode="single-row",
+            )
+            rows = event.selection.rows
+        else:
             st.dataframe(
-                df.head(1000), hide_index=True, column_config=column_config, key=key, height=height
+                shown, hide_index=True, column_config=column_config, key=key, height=height
             )
-            st.download_button(
-                "Download CSV",
-                to_safe_csv(df),
-                file_name=file_name,
-                mime="text/csv",
-                key=f"{key}.csv",
-            )
+            rows = []
+        st.download_button(
+            "Download CSV",
+            to_safe_csv(df),
+            file_name=file_name,
+            mime="text/csv",
+            key=f"{key}.csv",
+        )
+        return rows[0] if rows and 0 <= rows[0] < len(shown) else None
 
 
 def banner_for(panels: list[Panel[Any]]) -> None:
@@ -196,11 +227,37 @@ def banner_for(panels: list[Panel[Any]]) -> None:
         )
 
 
+# Tiles per row: at 1280 px (sidebar open) a row of three leaves each tile ~270 px, room for
+# "quarantined", "$12,345,678" or "1,000,000" at the metric's font size; six or five in a row
+# cut them ("Heal…", "anthro…"). Below 640 px Streamlit stacks the columns: one tile per row.
+TILES_PER_ROW = 3
+
+
+def tile_columns(count: int, *, per_row: int = TILES_PER_ROW) -> list[Any]:
+    """``count`` columns for metric tiles, in rows of ``per_row`` (the last row keeps the
+    same tile width, so every tile of a set is as wide as the others)."""
+    cols: list[Any] = []
+    while len(cols) < count:
+        cols.extend(st.columns(per_row))
+    return cols[:count]
+
+
 def status_header(status: StatusBoard) -> None:
     """One line per component, worst first: healthy / degraded / down at a glance."""
-    cols = st.columns(len(status.components) + 1)
+    if not status.components:
+        st.info("No component has reported a status yet: the worker probes every few seconds.")
+        return
+    cols = tile_columns(len(status.components) + 1)
     color, icon = STATUS_ICON.get(status.overall, STATUS_ICON[None])
-    cols[0].metric(f":{color}[:material/{icon}:] Overall", status.overall_label, border=True)
+    # The delta line (also on the component tiles) keeps the Overall tile as tall as the rest.
+    cols[0].metric(
+        f":{color}[:material/{icon}:] Overall",
+        status.overall_label,
+        delta=f"worst of {len(status.components)}",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
     for col, comp in zip(cols[1:], status.components, strict=True):
         color, icon = STATUS_ICON.get(comp.status, STATUS_ICON[None])
         col.metric(

@@ -14,6 +14,7 @@ from dashboard.core.faults import API_ROUTES, FAULTS, ROUTES, list_faults
 from dashboard.data import live
 from dashboard.ui import auth, components, loaders, resources
 from dashboard.ui.agent_actions import show_result
+from dashboard.ui.markup import plain
 
 PAGE = "drill"
 DURATIONS = ("1m", "5m", "10m", "30m", "1h")
@@ -85,18 +86,19 @@ def render() -> None:
         st.info("No drill is running.")
     for fault in active:
         row = st.columns([3, 2, 2, 1])
-        row[0].markdown(f"**{fault.name.replace('_', ' ')}**")
+        row[0].markdown(f"**{plain(fault_label(fault.name))}**")
         row[1].caption(f"{fault.remaining_s:.0f} s left")
-        row[2].caption(f"started by {fault.by or 'unknown'}")
+        row[2].caption(f"started by {plain(fault.by or 'unknown')}")
         row[3].button("Stop", key=f"{PAGE}.stop.{fault.name}", on_click=_stop, args=(fault.name,))
     if active:
         st.button("Stop all drills", key=f"{PAGE}.stop_all", on_click=_stop, args=(None,))
+    st.subheader("What the probes see")
     probes = live.read_probe_results(_redis())
-    if probes.value:
-        df = pd.DataFrame([{"component": k, **v} for k, v in probes.value.items()])
-        st.subheader("What the probes see")
-        components.table(
-            loaders.Panel(df, "ok", None, None),
-            f"{PAGE}.probes",
-            file_name="probes.csv",
-        )
+    rows = [{"component": k, **v} for k, v in (probes.value or {}).items()]
+    state: loaders.State = "error" if probes.degraded else "ok" if rows else "empty"
+    components.table(
+        loaders.Panel(pd.DataFrame(rows), state, "Redis is unreachable: no probe results.", None),
+        f"{PAGE}.probes",
+        file_name="probes.csv",
+        empty="No probe results yet: the worker writes them every few seconds.",
+    )

@@ -11,6 +11,7 @@ from dashboard.data import health, metrics
 from dashboard.domain import thresholds as th
 from dashboard.ui import charts, components, loaders, resources
 from dashboard.ui.live_state import component_states
+from dashboard.ui.markup import shown
 from dashboard.ui.params import RangeChoice
 
 PAGE = "service_health"
@@ -26,7 +27,8 @@ def render(choice: RangeChoice) -> None:
         "endpoints", metrics.list_endpoints, since=tr.end - timedelta(days=30), ttl_s=300
     )
     options = ["All endpoints"] + [f"{m} {r}" for m, r in (endpoints.value or [])]
-    picked = st.selectbox("Endpoint", options, key=f"{PAGE}.endpoint")
+    # Routes come from data: their bidi/control characters are shown as marks.
+    picked = st.selectbox("Endpoint", options, key=f"{PAGE}.endpoint", format_func=shown)
     method, route = (None, None) if picked == options[0] else picked.split(" ", 1)
     series = loaders.load(
         "request_series",
@@ -59,6 +61,7 @@ def render(choice: RangeChoice) -> None:
         stats,
         f"{PAGE}.endpoint_table",
         title="Endpoints, worst first",
+        empty="No requests were recorded in this range.",
         file_name="endpoints.csv",
         column_config=_endpoint_columns(),
     )
@@ -67,9 +70,11 @@ def render(choice: RangeChoice) -> None:
     up_left, up_right = st.columns([3, 2])
     with up_left:
         if uptime.value is not None and not uptime.value.empty:
+            # Every known component has a row, with 0 checks when none ran: that is empty.
+            no_checks = int(uptime.value["checks"].fillna(0).sum()) == 0
             uptime = loaders.Panel(
                 _uptime_grid(uptime.value),
-                uptime.state,
+                "empty" if no_checks else uptime.state,
                 uptime.message,
                 uptime.computed_at,
                 uptime.cache_degraded,
@@ -78,6 +83,7 @@ def render(choice: RangeChoice) -> None:
             uptime,
             f"{PAGE}.uptime",
             file_name="uptime.csv",
+            empty="No health checks in the last 30 days: uptime cannot be computed yet.",
             column_config={
                 c: st.column_config.NumberColumn(c, format="%.2f %%")
                 for c in ("24 h", "7 d", "30 d")
@@ -97,6 +103,7 @@ def render(choice: RangeChoice) -> None:
             f"{PAGE}.heartbeat",
             title="Recent checks (30 min)",
             file_name="health_checks.csv",
+            empty="No health check ran in the last 30 minutes: is the worker running?",
             height=260,
         )
 

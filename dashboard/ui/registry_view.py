@@ -55,7 +55,7 @@ def overview(choice: RangeChoice) -> None:
     components.banner_for([by_status, by_type, disc])
     if components.frame(by_status) and by_status.value is not None:
         counts = dict(zip(by_status.value["value"], by_status.value["agents"], strict=True))
-        cols = st.columns(5)
+        cols = components.tile_columns(5)
         cols[0].metric("All agents", f"{sum(counts.values()):,}", border=True)
         for col, status in zip(cols[1:], values(AgentStatus), strict=True):
             col.metric(status.capitalize(), f"{counts.get(status, 0):,}", border=True)
@@ -175,7 +175,7 @@ def table(current: AgentFilter) -> None:
     # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
     size = int(raw_size) if raw_size.isdigit() and len(raw_size) <= 4 else 50
     size = size if size in PAGE_SIZES else 50
-    c = st.columns([2, 1, 1, 4])
+    c = st.columns([2, 2, 1, 3])
     new_sort = c[0].selectbox(
         "Sort by",
         list(SORT_LABELS),
@@ -221,14 +221,20 @@ def table(current: AgentFilter) -> None:
         page.cache_degraded,
         page.error,
     )
-    components.table(
+    picked = components.table(
         panel,
         f"{PAGE}.agents",
         file_name="agents_page.csv",
         empty="No agent matches these filters.",
         column_config=REGISTRY_COLUMN_CONFIG,
+        select_row=True,
     )
+    if picked is not None:
+        st.query_params["agent"] = str(int(rows.iloc[picked]["id"]))
+        st.rerun()
     pager.controls(PAGE, page.value.next_cursor if page.value is not None else None)
+    # Keyboard users (and anyone with an id at hand) open an agent by its id.
+    st.caption("Click a row to open that agent, or type its id.")
     with st.form(f"{PAGE}.open", border=False):
         o = st.columns([2, 1])
         agent_id = o[0].number_input(

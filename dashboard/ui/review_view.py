@@ -24,7 +24,7 @@ from dashboard.actions.agents import (
 from dashboard.actions.base import ActionDenied, ActionResult
 from dashboard.data.errors import InvalidQuery
 from dashboard.ui import auth, pager, staged
-from dashboard.ui.markup import plain
+from dashboard.ui.markup import plain, shown, shown_frame
 
 PAGE = "review_queue"
 PAGE_SIZE = 100
@@ -51,7 +51,7 @@ def load() -> ReviewQueuePage | None:
 
 
 def _label(rows: pd.DataFrame) -> dict[int, str]:
-    return {int(r["id"]): f"#{int(r['id'])} · {r['name']}" for _, r in rows.iterrows()}
+    return {int(r["id"]): f"#{int(r['id'])} · {shown(r['name'])}" for _, r in rows.iterrows()}
 
 
 def _scope(decision: str, ids: list[int]) -> str:
@@ -106,7 +106,7 @@ def queue(page: ReviewQueuePage) -> None:
         st.info("No discovered agent awaits review.", icon="ℹ️")
         return
     st.dataframe(
-        page.rows,
+        shown_frame(page.rows),
         hide_index=True,
         key=f"{PAGE}.table",
         column_config={

@@ -38,7 +38,7 @@ def render(choice: RangeChoice) -> None:
 
     if components.frame(summary) and summary.value is not None:
         s, prev = summary.value, previous.value or {}
-        cols = st.columns(5)
+        cols = components.tile_columns(5)
         components.kpi_tile(
             cols[0],
             "Trust Score",
@@ -136,8 +136,11 @@ def render(choice: RangeChoice) -> None:
     comp_panel: loaders.Panel[Any]
     agent_panel: loaders.Panel[Any]
     if drivers.value is not None:
+        comps = drivers.value.components
+        # One row per component always; without snapshots at either end there is no change.
+        no_snapshots = comps[["before", "after"]].isna().all().all()
         comp_panel = loaders.Panel(
-            drivers.value.components, drivers.state, None, drivers.computed_at
+            comps, "empty" if no_snapshots else drivers.state, None, drivers.computed_at
         )
         agent_panel = loaders.Panel(
             drivers.value.agents,
@@ -155,6 +158,7 @@ def render(choice: RangeChoice) -> None:
             f"{PAGE}.drivers",
             title="Component change over the period (0–1)",
             file_name="trust_components.csv",
+            empty="No trust snapshots in this period.",
         )
     with d_right:
         components.table(
@@ -183,6 +187,7 @@ def render(choice: RangeChoice) -> None:
             f"{PAGE}.worst_sources",
             title="Sources, worst lag first",
             file_name="sync_sources.csv",
+            empty="No sync source has reported.",
         )
     with s_right:
         components.table(

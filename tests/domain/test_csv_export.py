@@ -51,9 +51,29 @@ def test_every_cell_is_quoted() -> None:
     assert rows_to_csv(["a"], [["\r=2+2"], [1]]) == '"a"\r\n"\'\r=2+2"\r\n"1"\r\n'
 
 
-@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", " =1", "\u202e=1"])
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", " =1"])
 def test_formula_cells_are_neutralised(cell: str) -> None:
     assert neutralise_cell(cell) == "'" + cell
+
+
+def test_a_formula_behind_a_bidi_control_is_neutralised_and_the_control_marked() -> None:
+    assert neutralise_cell("\u202e=1") == "'[U+202E]=1"
+    assert neutralise_cell("\u2066@SUM(A1:A9)\u2069") == "'[U+2066]@SUM(A1:A9)[U+2069]"
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ("invoice\u202etxt.exe", "invoice[U+202E]txt.exe"),
+        ("a\u200fb\u200ec", "a[U+200F]b[U+200E]c"),
+        ("bell\x07 esc\x1b del\x7f c1\x85", "bell[U+0007] esc[U+001B] del[U+007F] c1[U+0085]"),
+        ("tab\tand\nnew line", "tab\tand\nnew line"),
+    ],
+)
+def test_exports_mark_bidi_and_control_characters(cell: str, shown: str) -> None:
+    assert neutralise_cell(cell) == shown
+    parsed = list(csv.reader(io.StringIO(rows_to_csv(["name"], [[cell]]), newline="")))
+    assert parsed == [["name"], [shown]]
 
 
 def test_plain_values_are_kept() -> None:

@@ -56,15 +56,20 @@ def new_app(token: str | None = None) -> AppTest:
     return at
 
 
-@pytest.fixture()
-def app_env(
-    seeded_engine: Engine, db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+def console_env(monkeypatch: pytest.MonkeyPatch, db_url: str, redis_url: str) -> None:
+    """The settings the app under AppTest reads: these servers, the seed's clock, a cookie key."""
     monkeypatch.setenv("ORCA_DATABASE_URL", db_url)
     monkeypatch.setenv("ORCA_REDIS_URL", redis_url)
     monkeypatch.setenv("ORCA_FIXED_NOW", SEED_NOW.isoformat())
     monkeypatch.setenv("ORCA_COOKIE_KEY", COOKIE_KEY)
     monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
+
+
+@pytest.fixture()
+def app_env(
+    seeded_engine: Engine, db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    console_env(monkeypatch, db_url, redis_url)
     if auth.actor_from_session(seeded_engine, _tokens.get("all")) is None:
         _tokens["all"] = sign_in(seeded_engine, *Role)
     reset_app_state()

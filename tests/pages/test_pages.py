@@ -276,3 +276,24 @@ def assert_plain(markdown: str) -> None:
     assert "://" not in markdown.replace("\\", "") and "https:" not in markdown
     for mark in "[]()!":
         assert all(markdown[i - 1] == "\\" for i, c in enumerate(markdown) if c == mark and i)
+
+
+def test_clicking_a_registry_row_opens_that_agent(app_env: None) -> None:
+    at = _app()
+    at.switch_page("pages/agent_registry.py").run()
+    table = at.dataframe(key="agent_registry.agents")
+    third = int(table.value["id"].iloc[2])
+    # A click on a row is the table's selection state (what the browser sends on a click).
+    at.session_state["agent_registry.agents"] = {
+        "selection": {"rows": [2], "columns": [], "cells": []}
+    }
+    at.run()
+    assert not at.exception, at.exception
+    assert at.query_params["agent"] in (str(third), [str(third)])
+    assert at.title[0].value == "Agent detail"
+    # The id box stays, for keyboard users.
+    back = _app()
+    back.switch_page("pages/agent_registry.py").run()
+    back.number_input(key="agent_registry.open_id").set_value(third)
+    back.button(key="FormSubmitter:agent_registry.open-Open agent").click().run()
+    assert back.query_params["agent"] in (str(third), [str(third)])
