@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.actions.auth import (
     AuthenticationFailed,
+    ClientLimit,
     CookieKeyError,
     actor_from_session,
     authenticate,
@@ -140,13 +141,40 @@ def _resolve(engine: Engine, key: str) -> Actor | None:
     return actor
 
 
+def client_address() -> str:
+    """The address the per-client sign-in limit counts against.
+
+    The websocket peer Streamlit reports (None on a localhost connection: "local"). Behind a
+    reverse proxy every peer is the proxy, so with ORCA_TRUST_FORWARDED_FOR the last entry of
+    X-Forwarded-For is taken: the one the proxy added itself, which a client cannot forge.
+    """
+    try:
+        if get_settings().trust_forwarded_for:
+            forwarded = st.context.headers.get_all("X-Forwarded-For")
+            entries = [e.strip() for v in forwarded for e in str(v).split(",") if e.strip()]
+            if entries:
+                return entries[-1]
+        peer = st.context.ip_address
+    except Exception:  # no request context (bare runs, AppTest)
+        peer = None
+    return str(peer) if peer else "local"
+
+
+def _client_limit() -> ClientLimit | None:
+    try:
+        return ClientLimit(resources.get_redis(resources.redis_url()), client_address())
+    except Exception:  # no Redis configured: the per-user limit still holds
+        log.warning("no Redis for the per-client sign-in limit")
+        return None
+
+
 def _sign_in() -> None:
     """on_click of the login form: authenticate, keep only the token."""
     username = str(st.session_state.get("auth.username") or "")
     password = str(st.session_state.get("auth.password") or "")
     st.session_state["auth.password"] = ""
     try:
-        token = authenticate(engine(), username, password)
+        token = authenticate(engine(), username, password, client=_client_limit())
     except AuthenticationFailed as exc:
         st.session_state[_FAILED] = exc.message
         return
