@@ -7,9 +7,8 @@ from dashboard.ui import auth, users_view
 auth.require_page("users")
 st.title("Users")
 users_view.one_time_password()
-users_view.add_form()
 rows = users_view.load()
 if rows is not None:
-    users_view.change_panel(rows)
-    st.subheader("All users")
     users_view.table(rows)
+    users_view.change_panel(rows)
+users_view.add_form()

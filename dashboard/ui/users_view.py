@@ -77,6 +77,9 @@ def _now() -> datetime:
 
 def table(rows: list[users.UserInfo]) -> None:
     now = _now()
+    locked = sum(1 for u in rows if u.locked(now))
+    disabled = sum(1 for u in rows if u.disabled)
+    st.caption(f"{len(rows)} user(s) · {disabled} disabled · {locked} locked")
     frame = pd.DataFrame(
         [
             {
@@ -135,8 +138,8 @@ def _add() -> None:
 
 
 def add_form() -> None:
+    st.subheader("Add a user")
     with st.form(f"{PAGE}.add", border=True, enter_to_submit=False):
-        st.markdown("**Add a user**")
         c = st.columns([2, 2, 3, 3])
         c[0].text_input("User name", key=f"{PAGE}.new_name", max_chars=64)
         c[1].text_input("Display name", key=f"{PAGE}.new_display", max_chars=200)
@@ -183,8 +186,9 @@ def change_panel(rows: list[users.UserInfo]) -> None:
     if not rows:
         st.info("There are no users yet: add one above.")
         return
+    st.subheader("Change a user")
     names = [u.username for u in rows]
-    chosen = st.selectbox("Change user", names, key=f"{PAGE}.chosen")
+    chosen = st.selectbox("User", names, key=f"{PAGE}.chosen")
     user = next(u for u in rows if u.username == chosen)
     now = _now()
     for key in ("change", "roles", "disable", "reset"):
