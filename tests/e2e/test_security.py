@@ -14,7 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from dashboard.actions.auth import authenticate
 from dashboard.domain.permissions import Role
+from dashboard.settings import reset_settings
+from dashboard.ui.http_guard import new_claim
 from tests.e2e.conftest import make_login, session_cookies, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -116,3 +119,31 @@ def test_a_download_url_dies_with_the_session(
         assert not session_cookies(context)
     finally:
         context.close()
+
+
+def test_a_claim_code_buys_one_cookie_from_the_own_origin_only(
+    console: str, seeded_engine: Engine, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCA_REDIS_URL", redis_url)
+    reset_settings()
+    try:
+        login = make_login(seeded_engine, Role.MANAGER)
+        token = authenticate(seeded_engine, login.username, login.password)
+        code = new_claim(token)
+        assert code is not None
+        own = {"Origin": console}
+        foreign = httpx.post(
+            console + "/api/session",
+            json={"claim": code},
+            headers={"Origin": "http://evil.example"},
+        )
+        assert foreign.status_code == 403 and "set-cookie" not in foreign.headers
+        first = httpx.post(console + "/api/session", json={"claim": code}, headers=own)
+        assert first.status_code == 200
+        cookie = first.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=43200" in cookie
+        again = httpx.post(console + "/api/session", json={"claim": code}, headers=own)
+        assert again.status_code == 403  # single use
+        assert httpx.post(console + "/api/session", json={"claim": "x" * 30}).status_code == 403
+    finally:
+        reset_settings()

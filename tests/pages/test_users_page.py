@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
-from dashboard.actions import auth
-from dashboard.actions.auth import AuthenticationFailed
+from dashboard.actions import auth, signin
+from dashboard.actions.auth import LOGIN_FAILED_MESSAGE, AuthenticationFailed
 from dashboard.domain.permissions import Role
+from dashboard.integrations.redis_client import key
 from tests.pages.conftest import PASSWORD, make_user, new_app, sign_in
 
 HOSTILE = "[phish](https://evil.example/l) \u202etxt.exe"
@@ -133,3 +135,44 @@ def test_everyone_changes_their_own_password(app_env: None, seeded_engine: Engin
     assert auth.actor_from_session(seeded_engine, token) is not None
     assert auth.actor_from_session(seeded_engine, other) is None
     assert auth.authenticate(seeded_engine, name, new)
+
+
+def test_admin_unlocks_a_locked_user(app_env: None, seeded_engine: Engine) -> None:
+    target = make_user(seeded_engine, Role.OPERATOR)
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            auth.authenticate(seeded_engine, target, "a wrong guess here")
+    at = _users_page(sign_in(seeded_engine, Role.ADMIN))
+    table = at.dataframe[0].value
+    assert table[table["user"] == target].iloc[0]["state"].startswith("locked until")
+    at.selectbox(key="users.chosen").set_value(target).run()
+    at.button(key="users.unlock").click().run()
+    assert any(f"User {target} unlocked" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "users.unlock"]
+    assert auth.authenticate(seeded_engine, target, PASSWORD)
+
+
+def test_the_sign_in_form_counts_failures_per_client(
+    app_env: None, seeded_engine: Engine, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form passes the client address: after 3 failures the right password is refused too."""
+    monkeypatch.setattr(signin, "MAX_CLIENT_FAILURES", 3)
+    client = redis.Redis.from_url(redis_url)
+    names = [make_user(seeded_engine, Role.MANAGER) for _ in range(3)]
+    at = new_app(token="").run()
+    try:
+        for name in names:  # one wrong guess per account: no account lock
+            at.text_input(key="auth.username").input(name)
+            at.text_input(key="auth.password").input("a wrong guess here")
+            at.button(key="FormSubmitter:auth.login-Sign in").click().run()
+        at.text_input(key="auth.username").input(names[0])
+        at.text_input(key="auth.password").input(PASSWORD)
+        at.button(key="FormSubmitter:auth.login-Sign in").click().run()
+        assert [e.value for e in at.error] == [LOGIN_FAILED_MESSAGE]
+        assert "auth.token" not in at.session_state
+    finally:
+        blocks = list(client.scan_iter(match=key("login_block", "*")))
+        for name in [*blocks, *client.scan_iter(match=key("login_failures", "*"))]:
+            client.delete(name)  # this test's address must not stay blocked for others
+        client.close()
+    assert len(blocks) == 1
