@@ -95,11 +95,12 @@ def _write_cookie() -> None:
     """Keep the browser's cookie in step with this session (a zero-height frame)."""
     action = st.session_state.get(_COOKIE_WRITE)
     claim = st.session_state.get(_COOKIE_CLAIM)
-    with st.sidebar:
-        if action == "set" and isinstance(claim, str):
+    if action == "set" and isinstance(claim, str):
+        with st.sidebar:  # signed in: the sidebar is there anyway
             st.iframe(_CLAIM_JS % json.dumps(claim), height=1)
-        elif action == "delete":
-            st.iframe(_END_JS, height=1)
+    elif action == "delete":
+        # Signed out: in the main area, so the login form gets no near-empty sidebar.
+        st.iframe(_END_JS, height=1)
 
 
 def _resolve(engine: Engine, key: str) -> Actor | None:
