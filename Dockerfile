@@ -7,7 +7,7 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY dashboard ./dashboard
 # Pinned by the lock; no [embedded] extra: production uses managed PostgreSQL and Redis.
 RUN pip install -c constraints.txt .
-COPY streamlit_app.py ./
+COPY streamlit_app.py asgi.py ./
 COPY pages ./pages
 COPY .streamlit ./.streamlit
 COPY data ./data

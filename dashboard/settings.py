@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL; unset starts the embedded Redis"
     )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description=(
+            "behind a reverse proxy that sets X-Forwarded-For: take the client address for the "
+            "per-client sign-in limit from its last entry; never set it without such a proxy"
+        ),
+    )
     state_dir: Path = Field(default=PROJECT_ROOT / ".state")
     embedded_redis_port: int = Field(default=6390, ge=1024, le=65535)
 

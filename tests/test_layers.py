@@ -21,7 +21,7 @@ def _imports(path: Path) -> list[str]:
 
 
 def _page_files() -> list[Path]:
-    return [*sorted((ROOT / "pages").glob("*.py")), ROOT / "streamlit_app.py"]
+    return [*sorted((ROOT / "pages").glob("*.py")), ROOT / "streamlit_app.py", ROOT / "asgi.py"]
 
 
 def test_pages_exist() -> None:

@@ -18,6 +18,7 @@ from dashboard.actions.passwords import (
 from dashboard.actions.signin import (
     LOGIN_FAILED_MESSAGE,
     AuthenticationFailed,
+    ClientLimit,
     actor_from_session,
     authenticate,
     logout,
@@ -27,6 +28,7 @@ __all__ = [
     "DEMO_ROLES",
     "LOGIN_FAILED_MESSAGE",
     "AuthenticationFailed",
+    "ClientLimit",
     "CookieKeyError",
     "actor_from_session",
     "authenticate",

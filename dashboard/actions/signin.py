@@ -8,16 +8,20 @@ the browser or in Streamlit's session state can grant anything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import Connection, Engine
 
 from dashboard.actions.base import Actor, now_utc
 from dashboard.actions.passwords import verify_password
 from dashboard.actions.sessions import TOUCH_EVERY, live_session, open_session, session_id_of
+from dashboard.data.login_limits import client_blocked_until, record_client_failure
 from dashboard.db.auth_store import (
     AuditRecord,
+    UserRow,
     get_session,
     get_user,
     record_audit,
@@ -33,6 +37,11 @@ LOGIN_FAILED_MESSAGE = (
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=5)
 LOCK_DURATION = timedelta(minutes=15)
+# Per client address, whatever the user names: enough for a team behind one NAT to mistype,
+# too few to lock account after account from one place (each lock needs 5 of them).
+MAX_CLIENT_FAILURES = 20
+CLIENT_BLOCK = timedelta(minutes=15)
+MAX_CLIENT = 64
 MAX_TOKEN = 200
 
 
@@ -77,28 +86,54 @@ def _audit_name(username: str) -> str:
     return shown or "(blank)"
 
 
+@dataclass(frozen=True)
+class ClientLimit:
+    """Where the per-client limit lives (the shared Redis) and who is asking (their address)."""
+
+    redis: redis.Redis
+    address: str
+
+
+def _client(limit: ClientLimit | None) -> str:
+    if limit is None:
+        return ""
+    shown = "".join(ch if ch.isprintable() else "?" for ch in str(limit.address))
+    return shown[:MAX_CLIENT]
+
+
 def authenticate(
-    engine: Engine, username: str, password: str, *, now: datetime | None = None
+    engine: Engine,
+    username: str,
+    password: str,
+    *,
+    now: datetime | None = None,
+    client: ClientLimit | None = None,
 ) -> str:
     """Sign in; return a new session token. Raise AuthenticationFailed otherwise.
 
-    Unknown user, wrong password, disabled and locked accounts all get the same message and
-    cost one bcrypt check each. Five failures for one user within 5 minutes lock it for 15
-    minutes. Every sign-in, failure and lock is audited.
+    Unknown user, wrong password, disabled and locked accounts, and a blocked client address
+    all get the same message and cost one bcrypt check each. Five failures for one user within
+    5 minutes lock it for 15 minutes; twenty from one client address (``client``) within 5
+    minutes block that address for 15 minutes, whatever user names it tries. Every sign-in,
+    failure, lock and block is audited (with the client address when known).
     """
     moment = now_utc(now)
     name = _clean_username(username)
+    address = _client(client)
+    where = f"client {address}" if address else None
+    blocked = (
+        client_blocked_until(client.redis, address, now=moment) if client and address else None
+    )
     with engine.connect() as conn:
         stored = get_user(conn, name) if name else None
     # bcrypt outside any transaction: no row lock is held for its ~0.25 s.
     password_ok = verify_password(password, stored.password_hash if stored else None)
     with engine.begin() as conn:
         user = get_user(conn, name, for_update=True) if name else None
-        if user is None:
-            _audit_self(
-                conn, _audit_name(name), (), "auth.failed_login", "failed", detail="unknown user"
-            )
-            failure: str | None = "unknown"
+        if blocked is not None:
+            failure: str | None = "client blocked"
+        elif user is None:
+            failure = "unknown user"
         elif user.disabled:
             failure = "disabled"
         elif user.locked_until is not None and user.locked_until > moment:
@@ -107,20 +142,63 @@ def authenticate(
             failure = "password"
         else:
             failure = None
+        if failure is not None and user is None:
+            _audit_self(
+                conn,
+                _audit_name(name),
+                (),
+                "auth.failed_login",
+                "failed",
+                detail=_joined(failure, where),
+            )
         if user is not None and failure is not None:
             _record_failure(
-                conn, user.username, tuple(user.roles), user.failed_logins, failure, moment
+                conn, user.username, tuple(user.roles), user.failed_logins, failure, moment, where
             )
         if failure is not None:
             token = None
+            if client is not None and address and blocked is None:
+                _count_client_failure(conn, client, address, moment)
         else:
             assert user is not None
             token = open_session(conn, user.username, now=moment)
             update_user(conn, user.username, failed_logins=[], locked_until=None)
-            _audit_self(conn, user.username, user.roles, "auth.login")
+            _audit_self(conn, user.username, user.roles, "auth.login", detail=where)
     if token is None:
         raise AuthenticationFailed()
     return token
+
+
+def _joined(*parts: str | None) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _count_client_failure(
+    conn: Connection, client: ClientLimit, address: str, now: datetime
+) -> None:
+    """Count a failure against the client address; audit the block it may start."""
+    until = record_client_failure(
+        client.redis,
+        address,
+        now=now,
+        window=FAILURE_WINDOW,
+        limit=MAX_CLIENT_FAILURES,
+        block_for=CLIENT_BLOCK,
+    )
+    if until is None:
+        return
+    record_audit(
+        conn,
+        AuditRecord(
+            actor="system",
+            action="auth.client_block",
+            outcome="ok",
+            target_type="client",
+            target_id=address,
+            after={"blocked_until": until.isoformat()},
+            detail=f"{MAX_CLIENT_FAILURES} failed sign-ins within {FAILURE_WINDOW}",
+        ),
+    )
 
 
 def _record_failure(
@@ -130,9 +208,10 @@ def _record_failure(
     failures: tuple[datetime, ...],
     cause: str,
     now: datetime,
+    where: str | None = None,
 ) -> None:
     """Count a failed sign-in of a known user; lock the account at the fifth within 5 min."""
-    _audit_self(conn, username, roles, "auth.failed_login", "failed", detail=cause)
+    _audit_self(conn, username, roles, "auth.failed_login", "failed", detail=_joined(cause, where))
     if cause != "password":  # locked or disabled accounts do not extend their lock
         return
     recent = [t for t in failures if t > now - FAILURE_WINDOW] + [now]
@@ -149,6 +228,12 @@ def _record_failure(
         )
     else:
         update_user(conn, username, failed_logins=recent[-MAX_FAILURES:])
+
+
+def count_wrong_password(conn: Connection, user: UserRow, *, now: datetime) -> None:
+    """A wrong password given by a signed-in user (changing theirs): it counts toward the lock,
+    as at sign-in, so a borrowed session cannot guess the password at bcrypt speed."""
+    _record_failure(conn, user.username, tuple(user.roles), user.failed_logins, "password", now)
 
 
 def actor_from_session(

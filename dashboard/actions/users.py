@@ -1,8 +1,11 @@
-"""User management: add, list, disable / enable, set roles, reset passwords (manage_users).
+"""User management: add, list, disable / enable, set roles, reset passwords, unlock; and each
+user's change of their own password.
 
-Every change is audited with before/after (never a password or hash). Disabling a user or
-resetting a password ends all their sessions on the server. The last enabled administrator
-cannot be disabled or lose the admin role, so the console can never lock itself out.
+One implementation for the CLI (`orca-dashboard users ...`) and the Users page. Every change is
+audited with before/after (never a password or hash). Disabling a user or resetting a password
+ends all their sessions on the server; changing one's own password ends the others. The last
+enabled administrator cannot be disabled or lose the admin role, and nobody disables their own
+account, so the console can never lock itself out.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from dashboard.actions.base import (
     now_utc,
     run_authorised,
 )
-from dashboard.actions.passwords import hash_password, password_problem
+from dashboard.actions.passwords import hash_password, password_problem, verify_password
+from dashboard.actions.signin import count_wrong_password
 from dashboard.db.auth_store import (
     UserRow,
     enabled_admins,
     get_user,
     insert_user,
+    last_sign_ins,
     revoke_user_sessions,
     update_user,
 )
@@ -55,9 +60,14 @@ class UserInfo:
     locked_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    last_sign_in: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        """True while a lock from failed sign-ins is in force at ``now``."""
+        return self.locked_until is not None and self.locked_until > now
 
 
-def _info(row: UserRow) -> UserInfo:
+def _info(row: UserRow, last_sign_in: datetime | None = None) -> UserInfo:
     return UserInfo(
         username=row.username,
         display_name=row.display_name,
@@ -67,6 +77,7 @@ def _info(row: UserRow) -> UserInfo:
         locked_until=row.locked_until,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        last_sign_in=last_sign_in,
     )
 
 
@@ -190,7 +201,8 @@ def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
             authorize(conn, actor, "user.list")
         finally:
             conn.commit()
-        return [_info(row) for row in _select_users(conn)]
+        last = last_sign_ins(conn)
+        return [_info(row, last.get(row.username)) for row in _select_users(conn)]
 
 
 def _last_admin(conn: Connection, username: str) -> bool:
@@ -220,6 +232,11 @@ def disable_user(
             return ActionResult("not_found", f"There is no user named {username}.")
         if user.disabled:
             return ActionResult("noop", f"User {username} is already disabled; nothing changed.")
+        if user.username == actor.username:
+            return ActionResult(
+                "invalid",
+                "You cannot disable your own account; ask another administrator to do it.",
+            )
         if Role.ADMIN.value in user.roles and _last_admin(conn, username):
             return ActionResult(
                 "invalid", f"{username} is the last enabled administrator and cannot be disabled."
@@ -353,3 +370,90 @@ def reset_password(
         )
 
     return _run(engine, actor, "user.reset_password", username, body)
+
+
+def unlock_user(engine: Engine, actor: Actor, username: str) -> ActionResult:
+    """Lift a lock from failed sign-ins now and forget the failures (sessions untouched)."""
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        user = get_user(conn, username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", f"There is no user named {username}.")
+        moment = now_utc()
+        if (user.locked_until is None or user.locked_until <= moment) and not user.failed_logins:
+            return ActionResult("noop", f"User {username} is not locked; nothing changed.")
+        update_user(conn, username, failed_logins=[], locked_until=None)
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.unlock",
+            username,
+            before={"locked_until": user.locked_until, "failed_logins": len(user.failed_logins)},
+            after={"locked_until": None, "failed_logins": 0},
+        )
+        return ActionResult("changed", f"User {username} unlocked.", count=1)
+
+    return _run(engine, actor, "user.unlock", username, body)
+
+
+WRONG_CURRENT_PASSWORD = "The current password is not right; nothing was changed."  # noqa: S105
+
+
+def change_own_password(
+    engine: Engine,
+    actor: Actor,
+    *,
+    current: str,
+    new: str,
+    now: datetime | None = None,
+) -> ActionResult:
+    """The signed-in user sets a new password (the current one required).
+
+    Every other session of theirs ends; the one they are using stays. A wrong current password
+    is audited as a failure and changes nothing. Only a signed-in user (a live session) can
+    do this: the CLI has ``reset-password`` instead.
+    """
+    moment = now_utc(now)
+    if actor.session_id is None:
+        return ActionResult("invalid", "Only a signed-in user can change their own password.")
+    with engine.connect() as conn:
+        stored = get_user(conn, actor.username)
+    # bcrypt outside the transaction, as at sign-in: no row lock held for its ~0.25 s.
+    current_ok = verify_password(current, stored.password_hash if stored else None)
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        user = get_user(conn, actor.username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", "Your account no longer exists.")
+        locked = user.locked_until is not None and user.locked_until > moment
+        if locked or not current_ok or stored is None or stored.password_hash != user.password_hash:
+            # Committed with the (empty) change: the failure counts toward the user's lock.
+            count_wrong_password(conn, user, now=moment)
+            return ActionResult("invalid", WRONG_CURRENT_PASSWORD)
+        problem = password_problem(new, username=user.username)
+        if problem:
+            return ActionResult("invalid", problem)
+        if new == current:
+            return ActionResult("invalid", "The new password must differ from the current one.")
+        update_user(
+            conn, user.username, password_hash=hash_password(new), password_changed_at=moment
+        )
+        ended = revoke_user_sessions(
+            conn, user.username, now=moment, reason="password changed", keep=actor.session_id
+        )
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.change_password",
+            user.username,
+            detail=f"{ended} other session(s) ended",
+        )
+        return ActionResult(
+            "changed",
+            f"Your password is changed; {ended} other session(s) ended. This one stays signed in.",
+            count=1,
+        )
+
+    return _run(engine, actor, "user.change_password", actor.username, body)

@@ -1,4 +1,4 @@
-"""`orca-dashboard users add|list|disable|enable|set-roles|reset-password`: manage console users.
+"""`orca-dashboard users add|list|disable|enable|set-roles|reset-password|unlock`: console users.
 
 The command acts as ``cli:<os user>`` with admin rights (whoever can run it can reach the
 database anyway); every change is audited under that name. Passwords are asked twice on a
@@ -57,6 +57,9 @@ def add_parser(subparsers: Any) -> None:
     )
     reset.add_argument("username")
     reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    unlock = sub.add_parser("unlock", help="lift a lock from failed sign-ins now")
+    unlock.add_argument("username")
 
 
 class _UsageError(Exception):
@@ -136,6 +139,8 @@ def _change(
         return users.set_roles(engine, actor, args.username, args.roles)
     if cmd == "reset-password":
         return users.reset_password(engine, actor, args.username, password or "")
+    if cmd == "unlock":
+        return users.unlock_user(engine, actor, args.username)
     raise AssertionError(f"unhandled users subcommand {cmd}")  # argparse allows no other
 
 
@@ -154,16 +159,18 @@ def _list(engine: Engine, actor: Actor) -> int:
         print("no users yet: add one with `orca-dashboard users add NAME --roles admin`")
         return EXIT_OK
     now = datetime.now(UTC)
-    table = [("USER", "ROLES", "STATE", "NAME", "E-MAIL")]
+    table = [("USER", "ROLES", "STATE", "LAST SIGN-IN", "NAME", "E-MAIL")]
     for u in rows:
         state = "disabled" if u.disabled else "enabled"
-        if u.locked_until is not None and u.locked_until > now:
+        if u.locked(now) and u.locked_until is not None:
             state += f", locked until {u.locked_until:%Y-%m-%d %H:%M} UTC"
+        last = f"{u.last_sign_in:%Y-%m-%d %H:%M} UTC" if u.last_sign_in else "never"
         table.append(
             (
                 u.username,
                 ",".join(u.roles),
                 state,
+                last,
                 _printable(u.display_name),
                 _printable(u.email or ""),
             )

@@ -159,6 +159,14 @@ def list_users(conn: Connection) -> list[UserRow]:
     return [_user(r) for r in conn.execute(select(_users).order_by(_users.c.username)).mappings()]
 
 
+def last_sign_ins(conn: Connection) -> dict[str, datetime]:
+    """Each user's latest session start (a sign-in), for users who ever signed in."""
+    stmt = select(_sessions.c.username, func.max(_sessions.c.created_at)).group_by(
+        _sessions.c.username
+    )
+    return {str(name): at for name, at in conn.execute(stmt)}
+
+
 def count_users(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(_users)).scalar_one())
 
@@ -281,12 +289,16 @@ def revoke_session(conn: Connection, session_id: str, *, now: datetime, reason: 
     return result.first() is not None
 
 
-def revoke_user_sessions(conn: Connection, username: str, *, now: datetime, reason: str) -> int:
-    """Revoke every live session of one user; how many were revoked."""
+def revoke_user_sessions(
+    conn: Connection, username: str, *, now: datetime, reason: str, keep: str | None = None
+) -> int:
+    """Revoke every live session of one user (but ``keep``, a session id); how many."""
+    stmt = update(_sessions).where(
+        _sessions.c.username == username, _sessions.c.revoked_at.is_(None)
+    )
+    if keep is not None:
+        stmt = stmt.where(_sessions.c.id != keep)
     result = conn.execute(
-        update(_sessions)
-        .where(_sessions.c.username == username, _sessions.c.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=reason)
-        .returning(_sessions.c.id)
+        stmt.values(revoked_at=now, revoked_reason=reason).returning(_sessions.c.id)
     )
     return len(result.fetchall())

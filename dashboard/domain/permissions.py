@@ -36,11 +36,13 @@ class Permission(StrEnum):
     MANAGE_SETTINGS = "manage_settings"
     VIEW_AUDIT_ALL = "view_audit_all"
     VIEW_AUDIT_OWN = "view_audit_own"
+    CHANGE_OWN_PASSWORD = "change_own_password"  # noqa: S105 - a permission name
 
 
 P = Permission
-# Every signed-in user reads every dashboard and report, and their own audit trail.
-_READ = frozenset({P.VIEW_DASHBOARDS, P.VIEW_REPORTS, P.VIEW_AUDIT_OWN})
+# Every signed-in user reads every dashboard and report and their own audit trail, and
+# changes their own password.
+_READ = frozenset({P.VIEW_DASHBOARDS, P.VIEW_REPORTS, P.VIEW_AUDIT_OWN, P.CHANGE_OWN_PASSWORD})
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
@@ -63,6 +65,7 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "agent_detail": P.VIEW_DASHBOARDS,
         "review_queue": P.REVIEW_DISCOVERIES,
         "audit": P.VIEW_AUDIT_OWN,
+        "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
     }
@@ -86,6 +89,8 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "user.enable": P.MANAGE_USERS,
         "user.set_roles": P.MANAGE_USERS,
         "user.reset_password": P.MANAGE_USERS,
+        "user.unlock": P.MANAGE_USERS,
+        "user.change_password": P.CHANGE_OWN_PASSWORD,
         "audit.list": P.VIEW_AUDIT_OWN,
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,

@@ -9,12 +9,9 @@ session state holds can grant a role. Actions re-check the actor on the server a
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -23,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.actions.auth import (
     AuthenticationFailed,
+    ClientLimit,
     CookieKeyError,
     actor_from_session,
     authenticate,
@@ -30,19 +28,21 @@ from dashboard.actions.auth import (
     logout,
 )
 from dashboard.actions.base import Actor, audit_denial
-from dashboard.actions.sessions import ABSOLUTE_TIMEOUT
 from dashboard.domain.permissions import PAGE_PERMISSIONS, can_open
 from dashboard.settings import get_settings
-from dashboard.ui import resources, st_compat
+from dashboard.ui import resources
+from dashboard.ui.http_guard import COOKIE as COOKIE
+from dashboard.ui.http_guard import cookie_value as cookie_value
+from dashboard.ui.http_guard import new_claim
+from dashboard.ui.http_guard import token_from_cookie as token_from_cookie
 from dashboard.ui.navigation import PAGES
 
 log = logging.getLogger(__name__)
 
-COOKIE = "orca_session"
 TOKEN_KEY = "auth.token"  # noqa: S105 - a session-state key, not a secret
 ACTOR_KEY = "auth.actor"
 _COOKIE_WRITE = "auth.cookie_write"  # "set" after a sign-in, "delete" after a sign-out
-_COOKIE_EXPIRES = "auth.cookie_expires"  # when the browser drops it (the 12 h session limit)
+_COOKIE_CLAIM = "auth.cookie_claim"  # the single-use code the browser trades for the cookie
 _DEAD_COOKIE = "auth.dead_cookie"  # a cookie already refused in this browser session
 _FAILED = "auth.failed"
 NO_ACCESS = "You don't have access to this page."
@@ -71,24 +71,6 @@ def _key() -> str:
         raise GateClosed(str(exc)) from None
 
 
-def _sign(key: str, token: str) -> str:
-    mac = hmac.new(key.encode(), token.encode(), hashlib.sha256).digest()
-    return token + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def cookie_value(key: str, token: str) -> str:
-    """The cookie's content: the token and its HMAC-SHA256 under the cookie key."""
-    return _sign(key, token)
-
-
-def token_from_cookie(key: str, value: object) -> str | None:
-    """The token of a signed cookie value, or None when it is missing or the signature is wrong."""
-    if not isinstance(value, str) or "." not in value or len(value) > 400:
-        return None
-    token = value.rsplit(".", 1)[0]
-    return token if hmac.compare_digest(_sign(key, token), value) else None
-
-
 def _browser_cookie() -> str | None:
     try:
         value = st.context.cookies.get(COOKIE)
@@ -97,22 +79,28 @@ def _browser_cookie() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _write_cookie(key: str) -> None:
-    """Keep the browser's cookie in step with this session (a zero-height component)."""
+# The browser trades the claim for an HttpOnly cookie set by the server (http_guard's
+# /api/session route), so no script on the page can read the session cookie. Same markup on
+# every run: the frame stays mounted and posts once.
+_CLAIM_JS = """<script>
+fetch("/api/session", {method: "POST", credentials: "same-origin",
+  headers: {"Content-Type": "application/json"}, body: JSON.stringify({claim: %s})});
+</script>"""
+_END_JS = """<script>
+fetch("/api/session/end", {method: "POST", credentials: "same-origin"});
+</script>"""
+
+
+def _write_cookie() -> None:
+    """Keep the browser's cookie in step with this session (a zero-height frame)."""
     action = st.session_state.get(_COOKIE_WRITE)
-    token = st.session_state.get(TOKEN_KEY)
-    with st.sidebar:
-        if action == "set" and isinstance(token, str):
-            # Fixed at sign-in: the same arguments every run, so the browser writes it once.
-            expires = str(st.session_state.get(_COOKIE_EXPIRES) or "")
-            st_compat.set_cookie(
-                COOKIE,
-                cookie_value(key, token),
-                options={"path": "/", "expires": expires, "sameSite": "strict"},
-                key="auth.cookie_set",
-            )
-        elif action == "delete":
-            st_compat.delete_cookie(COOKIE, key="auth.cookie_delete")
+    claim = st.session_state.get(_COOKIE_CLAIM)
+    if action == "set" and isinstance(claim, str):
+        with st.sidebar:  # signed in: the sidebar is there anyway
+            st.iframe(_CLAIM_JS % json.dumps(claim), height=1)
+    elif action == "delete":
+        # Signed out: in the main area, so the login form gets no near-empty sidebar.
+        st.iframe(_END_JS, height=1)
 
 
 def _resolve(engine: Engine, key: str) -> Actor | None:
@@ -140,13 +128,40 @@ def _resolve(engine: Engine, key: str) -> Actor | None:
     return actor
 
 
+def client_address() -> str:
+    """The address the per-client sign-in limit counts against.
+
+    The websocket peer Streamlit reports (None on a localhost connection: "local"). Behind a
+    reverse proxy every peer is the proxy, so with ORCA_TRUST_FORWARDED_FOR the last entry of
+    X-Forwarded-For is taken: the one the proxy added itself, which a client cannot forge.
+    """
+    try:
+        if get_settings().trust_forwarded_for:
+            forwarded = st.context.headers.get_all("X-Forwarded-For")
+            entries = [e.strip() for v in forwarded for e in str(v).split(",") if e.strip()]
+            if entries:
+                return entries[-1]
+        peer = st.context.ip_address
+    except Exception:  # no request context (bare runs, AppTest)
+        peer = None
+    return str(peer) if peer else "local"
+
+
+def _client_limit() -> ClientLimit | None:
+    try:
+        return ClientLimit(resources.get_redis(resources.redis_url()), client_address())
+    except Exception:  # no Redis configured: the per-user limit still holds
+        log.warning("no Redis for the per-client sign-in limit")
+        return None
+
+
 def _sign_in() -> None:
     """on_click of the login form: authenticate, keep only the token."""
     username = str(st.session_state.get("auth.username") or "")
     password = str(st.session_state.get("auth.password") or "")
     st.session_state["auth.password"] = ""
     try:
-        token = authenticate(engine(), username, password)
+        token = authenticate(engine(), username, password, client=_client_limit())
     except AuthenticationFailed as exc:
         st.session_state[_FAILED] = exc.message
         return
@@ -156,7 +171,7 @@ def _sign_in() -> None:
     st.session_state.pop(_FAILED, None)
     st.session_state[TOKEN_KEY] = token
     st.session_state[_COOKIE_WRITE] = "set"
-    st.session_state[_COOKIE_EXPIRES] = (datetime.now(UTC) + ABSOLUTE_TIMEOUT).isoformat()
+    st.session_state[_COOKIE_CLAIM] = new_claim(token)
 
 
 def _sign_out() -> None:
@@ -216,7 +231,7 @@ def gate() -> Actor | None:
     except SQLAlchemyError:
         _only(lambda: st.error(DB_DOWN, icon="🛑"))
         return None
-    _write_cookie(key)
+    _write_cookie()
     if actor is None:
         st.session_state.pop(ACTOR_KEY, None)
         _only(login_form)

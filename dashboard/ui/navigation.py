@@ -33,7 +33,9 @@ PAGES = (
     PageSpec("agent_registry", "Agent Registry", ":material/smart_toy:"),
     PageSpec("review_queue", "Review Queue", ":material/fact_check:"),
     PageSpec("audit", "Audit Trail", ":material/history:"),
+    PageSpec("users", "Users", ":material/group:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
+    PageSpec("account", "My account", ":material/key:"),
 )
 
 

@@ -1,7 +1,9 @@
 """Start the Streamlit server for the console (what `up`, the e2e tests and the image run).
 
-The console always routes with st.navigation, so the old pages/-folder mode is switched off
-before the server starts (see st_compat.route_with_navigation_only for why).
+It serves asgi.py (st.App: streamlit_app.py plus the console's HTTP guards), not the bare
+router, so headers, the websocket origin check, session-only downloads and the HttpOnly cookie
+are always on. The console always routes with st.navigation, so the old pages/-folder mode is
+switched off before the server starts (see st_compat.route_with_navigation_only for why).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from pathlib import Path
 
 from dashboard.ui import st_compat
 
-APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
+# At the project root on purpose: Streamlit puts the served file's folder first on sys.path,
+# and dashboard/ui holds modules (csv, auth ...) that would shadow others from there.
+APP = Path(__file__).resolve().parents[2] / "asgi.py"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from dashboard.actions import agents, audit, drills, users
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
+from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
 from dashboard.domain.permissions import (
     ACTION_PERMISSIONS,
     PAGE_PERMISSIONS,
@@ -28,7 +29,7 @@ from dashboard.domain.permissions import (
     can_open,
     pages_for,
 )
-from tests.actions.conftest import LoggedIn, audit_rows, make_agent, make_user, unique
+from tests.actions.conftest import PASSWORD, LoggedIn, audit_rows, make_agent, make_user, unique
 
 M, OP, C, A = Role.MANAGER, Role.OPERATOR, Role.ONCALL, Role.ADMIN
 ROLES = (M, OP, C, A)
@@ -41,6 +42,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "review_queue": {OP, A},
     "audit": {M, OP, C, A},
     "users": {A},
+    "account": {M, OP, C, A},
     "drill": {A},
 }
 
@@ -60,6 +62,8 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "user.enable": {A},
     "user.set_roles": {A},
     "user.reset_password": {A},
+    "user.unlock": {A},
+    "user.change_password": {M, OP, C, A},
     "audit.list": {M, OP, C, A},
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
@@ -90,6 +94,14 @@ def _enable(ctx: Ctx, actor: Actor) -> ActionResult:
     target = make_user(ctx.engine, M)
     assert users.disable_user(ctx.engine, cli_actor(), target).ok
     return users.enable_user(ctx.engine, actor, target)
+
+
+def _unlock(ctx: Ctx, actor: Actor) -> ActionResult:
+    target = make_user(ctx.engine, M)
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(AuthenticationFailed):
+            authenticate(ctx.engine, target, "a wrong guess")
+    return users.unlock_user(ctx.engine, actor, target)
 
 
 def _unreviewed(ctx: Ctx) -> int:
@@ -129,6 +141,10 @@ RUNNERS: dict[str, Runner] = {
     "user.set_roles": lambda c, a: users.set_roles(c.engine, a, make_user(c.engine, M), ["oncall"]),
     "user.reset_password": lambda c, a: users.reset_password(
         c.engine, a, make_user(c.engine, M), NEW_PASSWORD
+    ),
+    "user.unlock": _unlock,
+    "user.change_password": lambda c, a: users.change_own_password(
+        c.engine, a, current=PASSWORD, new=NEW_PASSWORD
     ),
     "audit.list": lambda c, a: _read(lambda: audit.list_audit(c.engine, a), "listed"),
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
@@ -212,7 +228,15 @@ FORGERIES: dict[str, Callable[[LoggedIn, LoggedIn], Any]] = {
 
 @pytest.mark.parametrize("forgery", sorted(FORGERIES))
 @pytest.mark.parametrize(
-    "action", ["agent.quarantine", "agent.bulk_quarantine", "user.add", "user.list", "drill.start"]
+    "action",
+    [
+        "agent.quarantine",
+        "agent.bulk_quarantine",
+        "user.add",
+        "user.list",
+        "user.unlock",
+        "drill.start",
+    ],
 )
 def test_forged_actors_are_refused(
     auth_engine: Engine,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from dashboard.actions.agents import quarantine_agent
 from dashboard.actions.audit import AuditFilter, audit_csv, list_audit
 from dashboard.actions.base import ActionDenied, Actor, cli_actor
+from dashboard.actions.signin import AuthenticationFailed, authenticate
 from dashboard.actions.users import (
     add_user,
     disable_user,
@@ -212,16 +213,28 @@ def test_cli_users_lifecycle(
     assert "already disabled" in capsys.readouterr().out
     assert main(["users", "enable", name]) == 0
     assert main(["users", "disable", "ghost-" + name]) == 1
+    assert main(["users", "unlock", name]) == 0  # not locked: says so, succeeds
+    assert "is not locked" in capsys.readouterr().out
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            authenticate(auth_engine, name, "a wrong guess here")
+    assert main(["users", "list"]) == 0
+    assert "locked until" in capsys.readouterr().out
+    assert main(["users", "unlock", name]) == 0
+    assert f"User {name} unlocked" in capsys.readouterr().out
 
-    actions = [r["action"] for r in audit_rows(auth_engine, target_id=name)]
+    actions = [r["action"] for r in audit_rows(auth_engine, target_id=name, outcome="ok")]
     assert actions == [
         "user.add",
         "user.set_roles",
         "user.reset_password",
         "user.disable",
         "user.enable",
+        "auth.lock",
+        "user.unlock",
     ]
-    assert all(str(r["actor"]).startswith("cli:") for r in audit_rows(auth_engine, target_id=name))
+    changes = audit_rows(auth_engine, target_id=name, outcome="ok")
+    assert all(str(r["actor"]).startswith("cli:") for r in changes if r["action"] != "auth.lock")
 
 
 def test_cli_usage_errors(

@@ -20,7 +20,7 @@ from dashboard.domain.permissions import (
 )
 
 P = Permission
-READ = {P.VIEW_DASHBOARDS, P.VIEW_REPORTS, P.VIEW_AUDIT_OWN}
+READ = {P.VIEW_DASHBOARDS, P.VIEW_REPORTS, P.VIEW_AUDIT_OWN, P.CHANGE_OWN_PASSWORD}
 
 EXPECTED = {
     Role.MANAGER: READ,
@@ -47,6 +47,7 @@ def test_vocabulary_is_exact() -> None:
         "manage_settings",
         "view_audit_all",
         "view_audit_own",
+        "change_own_password",
     }
 
 
@@ -96,6 +97,7 @@ def test_pages_and_actions_map_to_real_permissions() -> None:
         "agent_detail",
         "review_queue",
         "audit",
+        "account",
         "users",
         "drill",
     }
@@ -105,7 +107,14 @@ def test_pages_and_actions_map_to_real_permissions() -> None:
 
 
 def test_navigation_per_role() -> None:
-    everyone = ("service_health", "trust_kpis", "agent_registry", "agent_detail", "audit")
+    everyone = (
+        "service_health",
+        "trust_kpis",
+        "agent_registry",
+        "agent_detail",
+        "audit",
+        "account",
+    )
     assert pages_for([Role.MANAGER]) == everyone
     assert pages_for([Role.ONCALL]) == everyone
     assert set(pages_for([Role.OPERATOR])) == {*everyone, "review_queue"}

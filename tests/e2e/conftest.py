@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,23 @@ def sign_in(page: Any, base: str, login: Login) -> None:
     page.wait_for_selector('h1:has-text("Service Health")', timeout=30_000)
     # The role's menu renders after the title: tests read it right after signing in.
     page.wait_for_selector('[data-testid="stSidebar"] a', timeout=30_000)
-    # The cookie is written by a small component after the first signed-in run.
-    page.wait_for_function("() => document.cookie.includes('orca_session=')", timeout=15_000)
+    # The server sets the (HttpOnly) cookie when the page trades its claim code after the first
+    # signed-in run: scripts cannot see it, so ask the browser context.
+    wait_for_session_cookie(page)
+
+
+def session_cookies(context: Any) -> list[dict[str, Any]]:
+    return [c for c in context.cookies() if c["name"] == "orca_session"]
+
+
+def wait_for_session_cookie(page: Any, *, timeout_s: float = 15) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = session_cookies(page.context)
+        if found:
+            return found[0]
+        page.wait_for_timeout(100)
+    raise AssertionError("the console never set its session cookie")
 
 
 @dataclass(frozen=True)

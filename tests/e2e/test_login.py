@@ -67,6 +67,7 @@ def test_refused_page_logout_and_replayed_cookie(
         page.wait_for_selector('h1:has-text("Service Health")', timeout=30_000)
         page.get_by_role("button", name="Log out").click()
         page.wait_for_selector(LOGIN_FIELD, timeout=30_000)
+        screenshot(page, SHOTS / "login_after_logout.png")
     finally:
         context.close()
 
