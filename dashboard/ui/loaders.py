@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -69,9 +69,14 @@ def load(
     *,
     ttl_s: int = 20,
     stale_after_s: float | None = None,
+    topics: Sequence[str] = (),
     **kwargs: Any,
 ) -> Panel[T]:
-    """Run ``fn(conn, **kwargs)`` once per TTL for all viewers; report its state."""
+    """Run ``fn(conn, **kwargs)`` once per TTL for all viewers; report its state.
+
+    ``topics`` name what the value is computed from (e.g. ``AGENT_TOPICS``): an action that
+    changes them starts a new generation, and every replica's next view computes afresh.
+    """
     global _DB_DOWN_UNTIL
     url = resources.database_url()
     if url is None:
@@ -85,7 +90,7 @@ def load(
 
     try:
         result = resources.get_cache(resources.redis_url()).get_or_compute(
-            _key(name, kwargs, url), ttl_s, compute
+            _key(name, kwargs, url), ttl_s, compute, topics=topics
         )
     except InvalidQuery as exc:
         return _failed(ErrorKind.INVALID, str(exc))
@@ -109,10 +114,3 @@ def load(
 def reset_for_tests() -> None:
     global _DB_DOWN_UNTIL
     _DB_DOWN_UNTIL = 0.0
-
-
-def invalidate(name: str, **kwargs: Any) -> None:
-    """Forget one cached panel (after an action changed what it shows); quiet when Redis is down."""
-    url = resources.database_url()
-    if url is not None:
-        resources.get_cache(resources.redis_url()).invalidate(_key(name, kwargs, url))
