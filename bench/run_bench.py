@@ -123,6 +123,9 @@ def main() -> int:
         os.environ["ORCA_DATABASE_URL"] = url
         os.environ["ORCA_REDIS_URL"] = redis_url
         os.environ["ORCA_FIXED_NOW"] = NOW.isoformat()
+        # Cold page renders measure the whole computation, not the console's page deadline
+        # (past it a live server's slow panel says "still computing" and the page returns).
+        os.environ.setdefault("ORCA_CONSOLE_DB_DEADLINE_S", "300")
         run_suites(
             engine,
             redis_url,

@@ -45,7 +45,23 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
     db_connect_timeout_s: float = Field(default=3.0, gt=0)
+    # Client-side bounds on every PostgreSQL connection: a server that stops answering (a
+    # network partition, a frozen host) is noticed by the client, not after the kernel's
+    # two-hour keepalive default or a 15-minute retransmission timeout.
+    db_keepalives_idle_s: int = Field(default=5, ge=1)
+    db_keepalives_interval_s: int = Field(default=2, ge=1)
+    db_keepalives_count: int = Field(default=3, ge=1)
+    db_tcp_user_timeout_ms: int = Field(default=5000, ge=0)
+    db_idle_in_transaction_timeout_s: float = Field(
+        default=60.0, ge=0, description="the server ends a session idle in a transaction this long"
+    )
+    console_db_deadline_s: float = Field(
+        default=1.5,
+        gt=0,
+        description="a console page waits at most this long for PostgreSQL before its banner",
+    )
     redis_timeout_s: float = Field(default=1.0, gt=0)
+    redis_health_check_interval_s: int = Field(default=10, ge=0)
 
     cache_ttl_s: int = Field(default=30, ge=1, le=3600)
     cache_lock_timeout_s: float = Field(default=20.0, gt=0)

@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -215,3 +216,120 @@ def running_standin(engine: Engine, redis_url: str, **options: Any) -> Iterator[
 def generous(seconds: float) -> float:
     """A wall-clock bound of ``seconds`` on a quiet machine, stretched for a loaded one."""
     return seconds * SLOW_MACHINE
+
+
+# -- a proxy that freezes -------------------------------------------------------------------
+class FreezingProxy:
+    """A local TCP proxy in front of a real server that can stop forwarding on demand.
+
+    Frozen, it behaves like a server whose process is alive but stopped (SIGSTOP) or cut off
+    by a partition the kernel does not see: new connections are accepted, bytes sent are
+    acknowledged by the kernel and never answered. ``thaw()`` forwards again. The upstream is
+    ``(host, port)`` or the path of a Unix socket.
+    """
+
+    def __init__(self, upstream: str | tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port = int(self.listener.getsockname()[1])
+        self._frozen = threading.Event()
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
+
+    def freeze(self) -> None:
+        self._frozen.set()
+
+    def thaw(self) -> None:
+        self._frozen.clear()
+        with self._lock:
+            held, self._held = self._held, []
+        for client in held:
+            self._forward(client)
+
+    def _connect_upstream(self) -> socket.socket:
+        if isinstance(self.upstream, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(self.upstream)
+            return sock
+        return socket.create_connection(self.upstream, timeout=5)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._open.append(client)
+                if self._frozen.is_set():
+                    self._held.append(client)  # accepted, never answered
+                    continue
+            self._forward(client)
+
+    def _forward(self, client: socket.socket) -> None:
+        try:
+            server = self._connect_upstream()
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        with self._lock:
+            self._open.append(server)
+        for src, dst in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        import select
+
+        try:
+            while not self._stop.is_set():
+                if self._frozen.is_set():
+                    time.sleep(0.02)  # not reading: the bytes wait in the kernel's buffer
+                    continue
+                ready, _, _ = select.select([src], [], [], 0.05)
+                if not ready or self._frozen.is_set():
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def __enter__(self) -> FreezingProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def proxied_database_url(url: str, proxy: FreezingProxy) -> str:
+    """``url`` with its server replaced by ``proxy`` (TCP on 127.0.0.1)."""
+    with psycopg.connect(_plain(url)) as conn:
+        user, dbname = conn.info.user, conn.info.dbname
+    return f"postgresql://{user}@127.0.0.1:{proxy.port}/{dbname}"
+
+
+def database_upstream(url: str) -> str | tuple[str, int]:
+    """Where the server of ``url`` listens: a Unix socket path or (host, port)."""
+    with psycopg.connect(_plain(url)) as conn:
+        host, port = conn.info.host, conn.info.port
+    return f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, int(port))

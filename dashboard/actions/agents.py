@@ -49,6 +49,8 @@ CONFIRM_ABOVE = 10
 """Bulk actions touching more agents than this need the count typed back (confirm_count)."""
 MAX_BULK = 10_000
 """At most this many agents per bulk action: narrow the selection for more."""
+AGENT_TOPICS = ("agents",)
+"""Shared-cache topics a status change makes stale (registry counts, lists, Trust KPIs)."""
 
 # Test seam: called inside the transaction after every write, just before COMMIT.
 _before_commit: Callable[[Connection], None] | None = None
@@ -209,7 +211,9 @@ def _single(
             )
         return ActionResult("noop", t.not_eligible(current))
 
-    return run_authorised(engine, actor, t.action, body, target=("agent", str(agent_id)))
+    return run_authorised(
+        engine, actor, t.action, body, target=("agent", str(agent_id)), topics=AGENT_TOPICS
+    )
 
 
 def quarantine_agent(
@@ -364,7 +368,9 @@ def _bulk(
             count=len(changed),
         )
 
-    return run_authorised(engine, actor, t.bulk_action, body, target=("agents", label))
+    return run_authorised(
+        engine, actor, t.bulk_action, body, target=("agents", label), topics=AGENT_TOPICS
+    )
 
 
 def bulk_quarantine(

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -23,8 +23,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from dashboard.actions.sessions import live_session
+from dashboard.data.cache import bump_topics
 from dashboard.db.auth_store import AuditRecord, record_audit
 from dashboard.domain.permissions import Role, allowed, permission_for
+from dashboard.integrations.redis_client import make_redis
+from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -245,8 +248,12 @@ def run_authorised(
     target: tuple[str, str | None] | None = None,
     reason: str | None = None,
     integrity_message: str | None = None,
+    topics: Sequence[str] = (),
 ) -> ActionResult:
     """The one shape of a state change: authorise ``action``, then ``body`` in one transaction.
+
+    When the change committed (outcome "changed"), the shared-cache ``topics`` it touched get
+    a new generation, so the next view on any console replica shows it.
 
     ``body(conn, roles)`` locks, changes and writes its audit row on ``conn``; everything
     commits together or not at all. A denial is audited (on its own connection) and answered
@@ -259,7 +266,7 @@ def run_authorised(
                 roles = authorize(conn, actor, action, target=target, reason=reason)
             except ActionDenied as denied:
                 return ActionResult("denied", denied.message)
-            return body(conn, roles)
+            result = body(conn, roles)
     except IntegrityError:
         if integrity_message is None:
             log.exception("%s on %s failed", action, target)
@@ -268,6 +275,28 @@ def run_authorised(
     except SQLAlchemyError:
         log.exception("%s on %s failed", action, target)
         return ActionResult("error", ERROR_MESSAGE)
+    if result.outcome == "changed":
+        # After the commit, never before: a reader that computes between a bump and the
+        # commit would store the old state under the new generation.
+        announce_change(topics)
+    return result
+
+
+def announce_change(topics: Sequence[str]) -> None:
+    """Tell every console replica that what ``topics`` name has changed (shared cache topics).
+
+    Quiet when no Redis is configured or it is down: the cached entries then age out with
+    their TTL.
+    """
+    url = get_settings().redis_url
+    if not topics or not url:
+        return
+    try:
+        client = make_redis(url)
+    except (ValueError, RuntimeError) as exc:  # an unusable URL must not fail a committed change
+        log.warning("cache topics not bumped: %s", exc)
+        return
+    bump_topics(client, topics)
 
 
 def clean_reason(reason: object, *, required: bool = True) -> str | None:

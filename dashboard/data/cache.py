@@ -8,6 +8,12 @@ dataclasses through a registry of allowed classes, JSON otherwise. When Redis is
 the caller computes directly and the result says ``degraded=True``; nothing Redis does raises
 into the caller. An exception from ``compute`` itself propagates unchanged (and is never
 retried here, so a failing query runs once per call).
+
+Topics version the cache: a value computed from, say, the agents table is stored under a name
+that carries the current generation of the topic ``agents`` (one Redis counter shared by every
+console replica and the worker). An action bumps the counter right after its commit
+(:func:`bump_topics`), so every later read, on any replica, misses the old value and computes
+the new state; the old entries simply expire with their TTL.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -133,6 +139,30 @@ class CacheResult(Generic[T]):
 MIN_TTL_S = 0.001
 
 
+def topic_key(topic: str) -> str:
+    """The Redis counter of ``topic`` (``orca:gen:<topic>``)."""
+    return key("gen", topic)
+
+
+def bump_topics(client: redis.Redis, topics: Sequence[str]) -> bool:
+    """Start a new generation of each topic (call after the change committed).
+
+    False, with a log line, when Redis cannot be reached: the entries then age out with their
+    TTL, as they did before topics existed. Never raises for Redis.
+    """
+    if not topics:
+        return True
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for topic in topics:
+                pipe.incr(topic_key(topic))
+            pipe.execute()
+    except _REDIS_DOWN as exc:
+        log.warning("could not bump cache topics %s (%s)", list(topics), type(exc).__name__)
+        return False
+    return True
+
+
 def _ttl_ms(ttl_s: float) -> int:
     return max(1, round(ttl_s * 1000))
 
@@ -217,14 +247,34 @@ class SharedCache:
         self._count("hits")
         return CacheResult(found[0], found[1], from_cache=True)
 
-    def get_or_compute(self, name: str, ttl_s: float, compute: Callable[[], T]) -> CacheResult[T]:
-        """The cached value of ``name``, or ``compute()`` run once for all concurrent callers."""
+    def versioned(self, name: str, topics: Sequence[str]) -> str:
+        """``name`` with the current generation of each topic (one MGET); Redis errors raise."""
+        if not topics:
+            return name
+        raw = cast(list[bytes | None], self.client.mget([topic_key(t) for t in topics]))
+        return name + "@" + ".".join(v.decode() if v else "0" for v in raw)
+
+    def get_or_compute(
+        self,
+        name: str,
+        ttl_s: float,
+        compute: Callable[[], T],
+        *,
+        topics: Sequence[str] = (),
+    ) -> CacheResult[T]:
+        """The cached value of ``name``, or ``compute()`` run once for all concurrent callers.
+
+        ``topics`` name what the value is computed from: after :func:`bump_topics` on any of
+        them, the old value is never returned again.
+        """
         if not name or len(name) > 500:
             raise ValueError("cache key names have 1 to 500 characters")
         if ttl_s < MIN_TTL_S:
             raise ValueError("ttl_s must be at least one millisecond")
-        value_key, lock_key = self._keys(name)
         try:
+            # The generation is read before computing: a value computed from pre-change data
+            # can only ever be stored under the old generation, which no one reads any more.
+            value_key, lock_key = self._keys(self.versioned(name, topics))
             found = self._get(value_key)
         except _REDIS_DOWN as exc:
             return self._degraded(compute, exc)

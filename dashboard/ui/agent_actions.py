@@ -24,7 +24,7 @@ from dashboard.actions.base import ActionResult
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import can_do
-from dashboard.ui import auth, loaders, resources, staged
+from dashboard.ui import auth, staged
 
 # drill_view still imports show_result from here; its home is ui/staged.
 show_result = staged.show_result
@@ -74,7 +74,8 @@ def _run_single(plan: staged.Plan, _confirm: int | None) -> ActionResult:
     result = _run(fn, agent_id, reason, expected_version=version)
     if result.ok:
         st.session_state[f"{DETAIL}.reason"] = ""
-    loaders.invalidate("agent_detail", agent_id=agent_id, now=resources.now())
+    # No invalidation here: the action bumped the "agents" cache topic after its commit, so
+    # this replica and every other one compute the detail and the counts afresh.
     return result
 
 

@@ -6,6 +6,7 @@ import json
 
 import streamlit as st
 
+from dashboard.actions.agents import AGENT_TOPICS
 from dashboard.data import agents
 from dashboard.ui import agent_actions, charts, components, loaders, resources
 from dashboard.ui.markup import shown
@@ -22,7 +23,12 @@ def parse_agent_id(raw: str | None) -> int | None:
 
 def render(agent_id: int) -> None:
     detail = loaders.load(
-        "agent_detail", agents.get_agent_detail, agent_id=agent_id, now=resources.now(), ttl_s=15
+        "agent_detail",
+        agents.get_agent_detail,
+        agent_id=agent_id,
+        now=resources.now(),
+        ttl_s=15,
+        topics=AGENT_TOPICS,
     )
     if st.button("← Back to the registry", key=f"{PAGE}.back"):
         del st.query_params["agent"]

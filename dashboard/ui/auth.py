@@ -30,7 +30,7 @@ from dashboard.actions.auth import (
 from dashboard.actions.base import Actor, audit_denial
 from dashboard.domain.permissions import PAGE_PERMISSIONS, can_open
 from dashboard.settings import get_settings
-from dashboard.ui import resources
+from dashboard.ui import loaders, resources
 from dashboard.ui.http_guard import COOKIE as COOKIE
 from dashboard.ui.http_guard import cookie_value as cookie_value
 from dashboard.ui.http_guard import new_claim
@@ -46,6 +46,8 @@ _COOKIE_CLAIM = "auth.cookie_claim"  # the single-use code the browser trades fo
 _DEAD_COOKIE = "auth.dead_cookie"  # a cookie already refused in this browser session
 _FAILED = "auth.failed"
 NO_ACCESS = "You don't have access to this page."
+# What call_db raises when PostgreSQL is down, frozen or too slow for a page to wait on.
+DB_UNAVAILABLE = (loaders.DatabaseDown, loaders.StillComputing)
 DB_DOWN = (
     "PostgreSQL is unreachable, so sign-in cannot be checked right now. "
     "The console will recover by itself when the database is back."
@@ -117,7 +119,8 @@ def _resolve(engine: Engine, key: str) -> Actor | None:
             st.session_state[_COOKIE_WRITE] = "delete"
             return None
         from_cookie = True
-    actor = actor_from_session(engine, token)
+    # Under the page's deadline: a frozen PostgreSQL gives the banner, not a blank page.
+    actor = loaders.call_db(lambda: actor_from_session(engine, token))
     if actor is None:
         st.session_state.pop(TOKEN_KEY, None)
         if from_cookie:
@@ -161,11 +164,16 @@ def _sign_in() -> None:
     password = str(st.session_state.get("auth.password") or "")
     st.session_state["auth.password"] = ""
     try:
-        token = authenticate(engine(), username, password, client=_client_limit())
+        db = engine()
+        client = _client_limit()
+        # bcrypt takes its time on purpose: sign-in waits longer than a page's queries.
+        token = loaders.call_db(
+            lambda: authenticate(db, username, password, client=client), deadline_s=8
+        )
     except AuthenticationFailed as exc:
         st.session_state[_FAILED] = exc.message
         return
-    except (GateClosed, SQLAlchemyError):
+    except (GateClosed, SQLAlchemyError, *DB_UNAVAILABLE):
         st.session_state[_FAILED] = DB_DOWN
         return
     st.session_state.pop(_FAILED, None)
@@ -182,8 +190,9 @@ def _sign_out() -> None:
     st.session_state[_COOKIE_WRITE] = "delete"
     if isinstance(token, str):
         try:
-            logout(engine(), token)
-        except (GateClosed, SQLAlchemyError):
+            db = engine()
+            loaders.call_db(lambda: logout(db, token))
+        except (GateClosed, SQLAlchemyError, *DB_UNAVAILABLE):
             log.warning("logout could not reach PostgreSQL; the session ends by timeout")
 
 
@@ -228,7 +237,7 @@ def gate() -> Actor | None:
         message = str(exc)
         _only(lambda: st.error(message, icon="🛑"))
         return None
-    except SQLAlchemyError:
+    except (SQLAlchemyError, *DB_UNAVAILABLE):
         _only(lambda: st.error(DB_DOWN, icon="🛑"))
         return None
     _write_cookie()
@@ -258,7 +267,7 @@ def require_page(page_id: str) -> Actor:
     """
     try:
         actor = _resolve(engine(), _key())
-    except (GateClosed, SQLAlchemyError):
+    except (GateClosed, SQLAlchemyError, *DB_UNAVAILABLE):
         st.error(DB_DOWN, icon="🛑")
         st.stop()
     if actor is None:

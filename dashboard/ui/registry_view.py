@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.actions.agents import AGENT_TOPICS
 from dashboard.data import agents
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
@@ -39,11 +40,21 @@ TEXT = st.column_config.TextColumn
 
 def overview(choice: RangeChoice) -> None:
     by_status = loaders.load(
-        "agents_by_status", agents.count_agents_by, dimension="status", ttl_s=30
+        "agents_by_status",
+        agents.count_agents_by,
+        dimension="status",
+        ttl_s=30,
+        topics=AGENT_TOPICS,
     )
-    by_type = loaders.load("agents_by_type", agents.count_agents_by, dimension="type", ttl_s=60)
+    by_type = loaders.load(
+        "agents_by_type", agents.count_agents_by, dimension="type", ttl_s=60, topics=AGENT_TOPICS
+    )
     by_vendor = loaders.load(
-        "agents_by_vendor", agents.count_agents_by, dimension="vendor", ttl_s=60
+        "agents_by_vendor",
+        agents.count_agents_by,
+        dimension="vendor",
+        ttl_s=60,
+        topics=AGENT_TOPICS,
     )
     disc = loaders.load(
         "discovery",
@@ -79,7 +90,9 @@ def overview(choice: RangeChoice) -> None:
             f"{PAGE}.discovery",
             empty="No agents were discovered in this range.",
         )
-    quarantined = loaders.load("quarantined", agents.list_quarantined_agents, limit=100)
+    quarantined = loaders.load(
+        "quarantined", agents.list_quarantined_agents, limit=100, topics=AGENT_TOPICS
+    )
     with st.expander("Quarantined agents (newest 100)", expanded=False):
         components.table(
             quarantined,
@@ -202,6 +215,7 @@ def table(current: AgentFilter) -> None:
         cursor=cursor,
         page_size=size,
         ttl_s=15,
+        topics=AGENT_TOPICS,
     )
     if page.state == "error" and cursor is not None:
         pager.reset(PAGE)

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.actions.agents import AGENT_TOPICS
 from dashboard.data import kpis
 from dashboard.domain import thresholds as th
 from dashboard.ui import charts, components, loaders
@@ -18,7 +19,12 @@ PAGE = "trust_kpis"
 def render(choice: RangeChoice) -> None:
     tr, bucket = choice.time_range, choice.bucket
     summary = loaders.load(
-        "kpi_summary", kpis.summarize_kpis, start=tr.start, end=tr.end, now=tr.end
+        "kpi_summary",
+        kpis.summarize_kpis,
+        start=tr.start,
+        end=tr.end,
+        now=tr.end,
+        topics=AGENT_TOPICS,
     )
     prev_range = tr.previous()
     previous = loaders.load(
@@ -129,6 +135,7 @@ def render(choice: RangeChoice) -> None:
         "trust_drivers",
         kpis.summarize_trust_drivers,
         ttl_s=int(step.total_seconds()),
+        topics=AGENT_TOPICS,
         start=_floor(tr.start, step),
         end=_floor(tr.end, step),
     )

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import psycopg
 import pytest
@@ -338,3 +339,36 @@ def test_review_queue_needs_review_permission(auth_engine: Engine, signed_in: Lo
         list_review_queue(auth_engine, manager.actor)
     denied = audit_rows(auth_engine, actor=manager.username, action="discovery.list")
     assert [r["outcome"] for r in denied] == ["denied"]
+
+
+def test_a_committed_change_bumps_the_agents_cache_topic(
+    auth_engine: Engine, signed_in: Login, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every replica keys its agent panels on this counter: a change moves it, a noop or a
+    refusal does not (nothing to show, so no cold recomputation for everyone)."""
+    import redis
+
+    from dashboard.data.cache import topic_key
+    from dashboard.settings import reset_settings
+
+    monkeypatch.setenv("ORCA_REDIS_URL", redis_url)
+    reset_settings()
+    client = redis.Redis.from_url(redis_url)
+
+    def generation() -> int:
+        raw = cast(bytes | None, client.get(topic_key("agents")))
+        return int(raw or 0)
+
+    op = signed_in(Role.OPERATOR)
+    viewer = signed_in(Role.MANAGER)
+    agent = make_agent(auth_engine)
+    start = generation()
+    assert quarantine_agent(auth_engine, op.actor, agent, "r").outcome == "changed"
+    assert generation() == start + 1
+    assert quarantine_agent(auth_engine, op.actor, agent, "r").outcome == "noop"
+    assert quarantine_agent(auth_engine, viewer.actor, agent, "r").outcome == "denied"
+    assert generation() == start + 1
+    assert release_agent(auth_engine, op.actor, agent, "r").outcome == "changed"
+    others = [make_agent(auth_engine) for _ in range(2)]
+    assert bulk_quarantine(auth_engine, op.actor, others, "r").outcome == "changed"
+    assert generation() == start + 3

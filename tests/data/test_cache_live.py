@@ -242,3 +242,37 @@ def test_live_values_and_ages(redis_client: redis.Redis) -> None:
     broken = live.read_heartbeat(redis_client)
     assert broken.value is None and not broken.degraded and broken.error
     assert cast(int, redis_client.ttl(live.PROBES_KEY)) > 0  # dead workers' state expires
+
+
+def test_a_topic_bump_reaches_every_replica(redis_client: redis.Redis, redis_url: str) -> None:
+    """Two caches on their own clients (two console processes): after a bump, neither one
+    returns the value computed before it; without a bump both keep the cached value."""
+    from dashboard.data.cache import bump_topics
+
+    replica_a = SharedCache(redis.Redis.from_url(redis_url), namespace="topics")
+    replica_b = SharedCache(redis.Redis.from_url(redis_url), namespace="topics")
+    state = {"quarantined": 3}
+
+    def count() -> int:
+        return state["quarantined"]
+
+    assert replica_b.get_or_compute("by_status", 60, count, topics=("agents",)).value == 3
+    state["quarantined"] = 4  # committed, but nobody said so: both still answer from the cache
+    assert replica_a.get_or_compute("by_status", 60, count, topics=("agents",)).value == 3
+    assert replica_b.get_or_compute("by_status", 60, count, topics=("agents",)).from_cache
+    assert bump_topics(replica_a.client, ["agents"])
+    fresh = replica_b.get_or_compute("by_status", 60, count, topics=("agents",))
+    assert (fresh.value, fresh.from_cache) == (4, False)
+    assert replica_a.get_or_compute("by_status", 60, count, topics=("agents",)).from_cache
+    # A value of another topic is untouched by the bump.
+    other = replica_a.get_or_compute("sync", 60, lambda: "lag", topics=("sync",))
+    assert bump_topics(replica_b.client, ["agents"])
+    assert replica_b.get_or_compute("sync", 60, lambda: "new", topics=("sync",)).value == "lag"
+    assert not other.from_cache
+
+
+def test_a_bump_with_redis_down_is_quiet() -> None:
+    from dashboard.data.cache import bump_topics
+
+    dead = redis.Redis.from_url(DEAD, socket_connect_timeout=0.5)
+    assert bump_topics(dead, ["agents"]) is False

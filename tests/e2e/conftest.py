@@ -82,9 +82,10 @@ class RunningConsole:
     process: LoggedProcess
 
 
-@pytest.fixture(scope="session")
-def console_server(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterator[RunningConsole]:
-    """The console as a real server on a free port; its log is artifacts/logs/console-*.log."""
+def start_console(
+    db_url: str, redis_url: str, *, name: str = "console", **extra_env: str
+) -> RunningConsole:
+    """A console as a real Streamlit server on a free port, healthy; stop its ``process``."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             "Debian chromium is missing: `make test` installs it (apt-get install chromium)"
@@ -96,6 +97,7 @@ def console_server(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterat
         "ORCA_REDIS_URL": redis_url,
         "ORCA_FIXED_NOW": SEED_NOW.isoformat(),
         "ORCA_COOKIE_KEY": COOKIE_KEY,
+        **extra_env,
     }
     args = [
         sys.executable,
@@ -110,7 +112,7 @@ def console_server(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterat
     ]
     running = RunningConsole(
         f"http://127.0.0.1:{port}",
-        LoggedProcess("the console", args, run_log_path("console"), env=env, cwd=ROOT).start(),
+        LoggedProcess(f"the {name}", args, run_log_path(name), env=env, cwd=ROOT).start(),
     )
 
     def healthy() -> bool:
@@ -123,6 +125,13 @@ def console_server(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterat
         running.process.wait_until(healthy, timeout_s=90)
     except AssertionError as exc:
         pytest.fail(str(exc), pytrace=False)
+    return running
+
+
+@pytest.fixture(scope="session")
+def console_server(seeded_engine: Engine, db_url: str, redis_url: str) -> Iterator[RunningConsole]:
+    """The console as a real server on a free port; its log is artifacts/logs/console-*.log."""
+    running = start_console(db_url, redis_url)
     yield running
     code = running.process.stop(timeout_s=10)
     print(f"console stopped (exit code {code}); its log: {running.process.log_path}")

@@ -17,7 +17,13 @@ from dashboard.data.agent_filter import AgentFilter
 from dashboard.integrations.redis_client import key
 from dashboard.ui.markup import ZERO_WIDTH
 from tests.conftest import SEED_NOW
-from tests.harness import free_port, generous
+from tests.harness import (
+    FreezingProxy,
+    database_upstream,
+    free_port,
+    generous,
+    proxied_database_url,
+)
 from tests.pages.conftest import new_app, reset_app_state
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
@@ -204,6 +210,54 @@ def test_redis_stopped_degrades_to_postgresql(
     assert not at.exception, at.exception
     assert any("Redis is unreachable" in w.value for w in at.warning)
     assert "Trust Score" in {m.label for m in at.metric}
+
+
+@pytest.mark.parametrize("page", ["pages/service_health.py", "pages/agent_registry.py"])
+def test_frozen_postgresql_shows_the_banner_within_3_s(
+    app_env: None, db_url: str, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL alive but not answering (a proxy that stops forwarding), with the console's
+    pool holding connections that worked a moment ago: a banner, never a blank page."""
+    # 1 s deadline + 0.5 s liveness probe: the page's own work on a loaded two-core machine
+    # gets the rest of the 3 s (the default 1.5 s deadline measured 2.2 s to the banner).
+    monkeypatch.setenv("ORCA_CONSOLE_DB_DEADLINE_S", "1.0")
+    with FreezingProxy(database_upstream(db_url)) as proxy:
+        monkeypatch.setenv("ORCA_DATABASE_URL", proxied_database_url(db_url, proxy))
+        reset_app_state()
+        warm = _app()
+        warm.switch_page(page).run()
+        assert not warm.exception and not warm.error, [e.value for e in warm.error]
+        proxy.freeze()
+        at = _app()
+        at.switch_page(page)
+        started = time.monotonic()
+        at.run()
+        elapsed = time.monotonic() - started
+        proxy.thaw()
+    assert not at.exception, at.exception
+    assert any("PostgreSQL is unreachable" in e.value for e in at.error), _texts(at)
+    assert elapsed < 3.0, elapsed
+
+
+def test_frozen_redis_degrades_within_3_s(
+    app_env: None, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, port = redis_url.removeprefix("redis://").split("/")[0].split(":")
+    with FreezingProxy((host, int(port))) as proxy:
+        monkeypatch.setenv("ORCA_REDIS_URL", f"redis://127.0.0.1:{proxy.port}/0")
+        reset_app_state()
+        _app().switch_page("pages/trust_kpis.py").run()
+        proxy.freeze()
+        at = _app()
+        at.switch_page("pages/trust_kpis.py")
+        started = time.monotonic()
+        at.run()
+        elapsed = time.monotonic() - started
+        proxy.thaw()
+    assert not at.exception, at.exception
+    assert any("Redis is unreachable" in w.value for w in at.warning), _texts(at)
+    assert "Trust Score" in {m.label for m in at.metric}
+    assert elapsed < 3.0, elapsed
 
 
 PHISH = "[phish](https://evil.example/login) ![i](https://evil.example/t.png)"
