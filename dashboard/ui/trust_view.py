@@ -122,8 +122,8 @@ def render(choice: RangeChoice) -> None:
         )
 
     st.subheader("Why is the Trust Score dropping?")
-    # Exact over every agent's history (seconds at a million agents), so it is asked on a
-    # 5-minute clock: all viewers share one computation per step.
+    # Asked on the hour: hour-aligned ranges are answered from the per-agent trust rollups
+    # (dashboard.data.trust_rollups), and all viewers share one computation per step.
     step = DRIVER_STEP
     drivers = loaders.load(
         "trust_drivers",
@@ -194,7 +194,7 @@ def render(choice: RangeChoice) -> None:
         )
 
 
-DRIVER_STEP = timedelta(minutes=5)
+DRIVER_STEP = timedelta(hours=1)
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:

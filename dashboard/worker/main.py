@@ -14,7 +14,7 @@ from types import FrameType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.data import kpis, live, rollups
+from dashboard.data import kpis, live, rollups, trust_rollups
 from dashboard.data import leader as leader_lock
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
@@ -108,9 +108,12 @@ class Worker:
 
     def job_rollups(self) -> object:
         # Two hours back: late rows for the previous hour are folded in too.
-        since = _now() - timedelta(hours=2)
+        now = _now()
+        since = now - timedelta(hours=2)
         with self.engine.begin() as conn:
-            return rollups.refresh_rollups(conn, since=since)
+            written = rollups.refresh_rollups(conn, since=since)
+            written.update(trust_rollups.refresh_trust_rollups(conn, since=since, through=now))
+            return written
 
     def job_kpi_snapshot(self) -> object:
         now = _now()
