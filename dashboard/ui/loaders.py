@@ -7,8 +7,6 @@ page does not wait on connect timeouts again; Redis down only marks the cache as
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from typing import Any, Generic, Literal, TypeVar
 import pandas as pd
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
+from dashboard.data.cache import panel_key
 from dashboard.data.errors import ErrorKind, InvalidQuery
 from dashboard.ui import resources
 
@@ -52,9 +51,8 @@ def _failed(kind: ErrorKind, message: str) -> Panel[Any]:
 
 
 def _key(name: str, kwargs: dict[str, Any], database: str) -> str:
-    # The database is part of the key: consoles of two deployments may share one Redis.
-    body = json.dumps({"db": database, **kwargs}, sort_keys=True, default=str)
-    return f"{name}:{hashlib.sha256(body.encode()).hexdigest()[:24]}"
+    # One key function for pages and the worker's refresh-ahead (dashboard.data.panels).
+    return panel_key(name, kwargs, database)
 
 
 def _is_empty(value: object) -> bool:

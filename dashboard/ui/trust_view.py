@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
 
-from dashboard.data import kpis
+from dashboard.data import kpis, panels
 from dashboard.domain import thresholds as th
 from dashboard.ui import charts, components, loaders
 from dashboard.ui.params import RangeChoice
@@ -194,11 +193,8 @@ def render(choice: RangeChoice) -> None:
         )
 
 
-DRIVER_STEP = timedelta(hours=1)
-
-
-def _floor(moment: datetime, step: timedelta) -> datetime:
-    return moment - (moment - datetime(2000, 1, 3, tzinfo=moment.tzinfo)) % step
+DRIVER_STEP = panels.DRIVER_STEP
+_floor = panels.floor_to
 
 
 COMPONENTS = (
