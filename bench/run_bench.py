@@ -9,6 +9,8 @@ Environment:
   ORCA_BENCH_DATABASE_URL  server to create the throwaway database on (default: embedded),
   ORCA_BENCH_KEEP=1        keep the database (and reuse it when it exists) for repeated runs,
   ORCA_BENCH_DB_NAME       the throwaway database's name (default orca_bench_<agents>_<days>),
+  ORCA_BENCH_BROWSER=0     skip the headless-Chromium part (ORCA_BENCH_ONLY_BROWSER=1: only it;
+                           ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents),
   ORCA_BENCH_REDIS_PORT    the bench's embedded Redis port (default 6392), so parallel runs
                            from several checkouts do not share one Redis.
 """
@@ -126,16 +128,23 @@ def main() -> int:
         os.environ["ORCA_DATABASE_URL"] = url
         os.environ["ORCA_REDIS_URL"] = redis_url
         os.environ["ORCA_FIXED_NOW"] = NOW.isoformat()
-        run_suites(
-            engine,
-            redis_url,
-            now=NOW,
-            runs=RUNS,
-            pct=pct,
-            fmt=fmt,
-            timed=timed,
-            day=timedelta(days=1),
-        )
+        if os.environ.get("ORCA_BENCH_ONLY_BROWSER") != "1":
+            run_suites(
+                engine,
+                redis_url,
+                now=NOW,
+                runs=RUNS,
+                pct=pct,
+                fmt=fmt,
+                timed=timed,
+                day=timedelta(days=1),
+            )
+        if os.environ.get("ORCA_BENCH_BROWSER", "1") == "1":
+            from bench.browser import run_browser_bench
+
+            run_browser_bench(
+                admin, redis_url, db_name=DB_NAME, now=NOW, runs=RUNS, pct=pct, fmt=fmt
+            )
     finally:
         if not KEEP:
             drop_database(admin)

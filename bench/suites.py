@@ -20,6 +20,10 @@ from dashboard.data.cache import SharedCache
 from dashboard.domain.timebuckets import choose_bucket, resolve_preset
 
 Query = tuple[str, Callable[..., Any], dict[str, Any]]
+# Issue 9's targets at 1M agents / 30 days; the bench prints each figure against its target.
+COLD_TARGET_MS = 1000.0
+WARM_TARGET_MS = 100.0
+PAGE_WARM_TARGET_MS = 300.0
 
 
 def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Query]]:
@@ -91,9 +95,13 @@ def run_suites(
         _page_renders(engine, runs, fmt, pct)
         return
     print(
-        "== Dashboards: full query set per dashboard (targets: warm p95 <= 300 ms, cold p95 <= 2 s)"
+        "== Dashboards: full query set per dashboard "
+        f"(targets: cold p95 <= {COLD_TARGET_MS:.0f} ms, warm p95 <= {WARM_TARGET_MS:.0f} ms)"
     )
-    print(f"{'dashboard':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
+    print(
+        f"{'dashboard':18} {'cold p50':>11} {'cold p95':>11} {'target':>8} {'ratio':>6} "
+        f"{'warm p50':>11} {'warm p95':>11} {'target':>8} {'ratio':>6}"
+    )
     for preset in ("24h", "7d", "30d"):
         for dash, queries in dashboard_queries(now, preset).items():
             cold = [_run_set(engine, queries, None, "") for _ in range(runs)]
@@ -101,9 +109,12 @@ def run_suites(
             tag = "t"
             _run_set(engine, queries, cache, tag)  # fills the cache once
             warm = [_run_set(engine, queries, cache, tag) for _ in range(runs)]
+            c95, w95 = pct(cold, 0.95), pct(warm, 0.95)
             print(
-                f"{dash + ' ' + preset:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} "
-                f"{fmt(pct(warm, 0.5))} {fmt(pct(warm, 0.95))}"
+                f"{dash + ' ' + preset:18} {fmt(pct(cold, 0.5))} {fmt(c95)} "
+                f"{COLD_TARGET_MS:5.0f} ms {c95 / COLD_TARGET_MS:5.2f}x "
+                f"{fmt(pct(warm, 0.5))} {fmt(w95)} "
+                f"{WARM_TARGET_MS:5.0f} ms {w95 / WARM_TARGET_MS:5.2f}x"
             )
     print()
     _deep_page(engine, runs, fmt, pct)
@@ -158,6 +169,19 @@ def _timed_search(conn: Connection, sort: str, desc: bool, cursor: str | None) -
     return (time.perf_counter() - started) * 1000
 
 
+def quiet_streamlit_logs() -> None:
+    """AppTest runs outside a Streamlit server, so Streamlit logs "missing ScriptRunContext"
+    (and "No runtime found") thousands of times: harmless here, and it buries the figures.
+    Only Streamlit's loggers are turned down, through the logging API, errors still show."""
+    import logging
+
+    import streamlit  # noqa: F401 - its loggers exist once it is imported
+
+    for name in list(logging.root.manager.loggerDict):
+        if name == "streamlit" or name.startswith("streamlit."):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def _bench_token(engine: Engine) -> str:
     """A signed-in session of a throwaway all-roles user, so pages render their dashboards."""
     from dashboard.actions import auth
@@ -182,8 +206,14 @@ def _page_renders(
 
     app = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "streamlit_app.py")
     token = _bench_token(engine)
-    print("== Page renders via AppTest, signed in (target: warm p95 <= 500 ms)")
-    print(f"{'page':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
+    quiet_streamlit_logs()
+    print(
+        f"== Page renders via AppTest, signed in (target: warm p95 <= {PAGE_WARM_TARGET_MS:.0f} ms)"
+    )
+    print(
+        f"{'page':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11} "
+        f"{'target':>8} {'ratio':>6}"
+    )
     for page in ("pages/service_health.py", "pages/trust_kpis.py", "pages/agent_registry.py"):
         cold, warm = [], []
         for _ in range(max(3, runs // 2)):
@@ -194,6 +224,7 @@ def _page_renders(
             at = AppTest.from_file(app, default_timeout=120)
             at.session_state["auth.token"] = token
             at.switch_page(page)
+            quiet_streamlit_logs()  # again: the first run imports modules with new loggers
             started = time.perf_counter()
             at.run()
             cold.append((time.perf_counter() - started) * 1000)
@@ -209,7 +240,9 @@ def _page_renders(
             at.run()
             warm.append((time.perf_counter() - started) * 1000)
         name = page.split("/")[1].removesuffix(".py")
+        w95 = pct(warm, 0.95)
         print(
-            f"{name:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} {fmt(pct(warm, 0.5))} {fmt(pct(warm, 0.95))}"
+            f"{name:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} {fmt(pct(warm, 0.5))} "
+            f"{fmt(w95)} {PAGE_WARM_TARGET_MS:5.0f} ms {w95 / PAGE_WARM_TARGET_MS:5.2f}x"
         )
     print()
