@@ -43,6 +43,9 @@ KEEP = os.environ.get("ORCA_BENCH_KEEP") == "1"
 DB_NAME = os.environ.get("ORCA_BENCH_DB_NAME", f"orca_bench_{AGENTS}_{DAYS}")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RUNS = int(os.environ.get("ORCA_BENCH_RUNS", "7"))
+# Before anything imports Streamlit: its config (read once) sets its loggers' level, and AppTest
+# runs outside a server log "missing ScriptRunContext" thousands of times (bench.suites).
+os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
 
 
 def pct(values: list[float], q: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import statistics
@@ -193,14 +194,24 @@ def _components_scanned_once() -> Iterator[None]:
 def quiet_streamlit_logs() -> None:
     """AppTest runs outside a Streamlit server, so Streamlit logs "missing ScriptRunContext"
     (and "No runtime found") thousands of times: harmless here, and it buries the figures.
-    Only Streamlit's loggers are turned down, through the logging API, errors still show."""
-    import logging
+    Only Streamlit's loggers are turned down, through its documented config (the
+    STREAMLIT_LOGGER_LEVEL variable, read when Streamlit parses its config) and the logging
+    API for the loggers that exist already; errors still show."""
+    os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
 
     import streamlit  # noqa: F401 - its loggers exist once it is imported
 
     for name in list(logging.root.manager.loggerDict):
         if name == "streamlit" or name.startswith("streamlit."):
-            logging.getLogger(name).setLevel(logging.ERROR)
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.ERROR)
+            # A filter too: AppTest re-applies Streamlit's configured level on its first run.
+            if _below_error not in logger.filters:
+                logger.addFilter(_below_error)
+
+
+def _below_error(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
 
 
 def _bench_token(engine: Engine) -> str:
