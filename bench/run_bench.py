@@ -7,7 +7,12 @@ page 1 versus page 10,000 (keyset). Figures, not pass/fail: targets are printed 
 Environment:
   ORCA_BENCH_AGENTS (default 1000000), ORCA_BENCH_DAYS (default 30),
   ORCA_BENCH_DATABASE_URL  server to create the throwaway database on (default: embedded),
-  ORCA_BENCH_KEEP=1        keep the database (and reuse it when it exists) for repeated runs.
+  ORCA_BENCH_KEEP=1        keep the database (and reuse it when it exists) for repeated runs,
+  ORCA_BENCH_DB_NAME       the throwaway database's name (default orca_bench_<agents>_<days>),
+  ORCA_BENCH_BROWSER=0     skip the headless-Chromium part (ORCA_BENCH_ONLY_BROWSER=1: only it;
+                           ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents),
+  ORCA_BENCH_REDIS_PORT    the bench's embedded Redis port (default 6392), so parallel runs
+                           from several checkouts do not share one Redis.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ from dashboard.settings import PROJECT_ROOT, Settings  # noqa: E402
 AGENTS = int(os.environ.get("ORCA_BENCH_AGENTS", "1000000"))
 DAYS = int(os.environ.get("ORCA_BENCH_DAYS", "30"))
 KEEP = os.environ.get("ORCA_BENCH_KEEP") == "1"
-DB_NAME = f"orca_bench_{AGENTS}_{DAYS}"
+DB_NAME = os.environ.get("ORCA_BENCH_DB_NAME", f"orca_bench_{AGENTS}_{DAYS}")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RUNS = int(os.environ.get("ORCA_BENCH_RUNS", "7"))
+# Before anything imports Streamlit: its config (read once) sets its loggers' level, and AppTest
+# runs outside a server log "missing ScriptRunContext" thousands of times (bench.suites).
+os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -57,10 +65,10 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def bench_services() -> Services:
-    """The bench's own servers (under .state/bench, Redis on 6392), or ORCA_BENCH_DATABASE_URL."""
+    """The bench's own servers (under .state/bench), or ORCA_BENCH_DATABASE_URL."""
     settings = Settings(
         state_dir=PROJECT_ROOT / ".state" / "bench",
-        embedded_redis_port=6392,
+        embedded_redis_port=int(os.environ.get("ORCA_BENCH_REDIS_PORT", "6392")),
         database_url=os.environ.get("ORCA_BENCH_DATABASE_URL"),
         redis_url=None,
     )
@@ -126,16 +134,23 @@ def main() -> int:
         # Cold page renders measure the whole computation, not the console's page deadline
         # (past it a live server's slow panel says "still computing" and the page returns).
         os.environ.setdefault("ORCA_CONSOLE_DB_DEADLINE_S", "300")
-        run_suites(
-            engine,
-            redis_url,
-            now=NOW,
-            runs=RUNS,
-            pct=pct,
-            fmt=fmt,
-            timed=timed,
-            day=timedelta(days=1),
-        )
+        if os.environ.get("ORCA_BENCH_ONLY_BROWSER") != "1":
+            run_suites(
+                engine,
+                redis_url,
+                now=NOW,
+                runs=RUNS,
+                pct=pct,
+                fmt=fmt,
+                timed=timed,
+                day=timedelta(days=1),
+            )
+        if os.environ.get("ORCA_BENCH_BROWSER", "1") == "1":
+            from bench.browser import run_browser_bench
+
+            run_browser_bench(
+                admin, redis_url, db_name=DB_NAME, now=NOW, runs=RUNS, pct=pct, fmt=fmt
+            )
     finally:
         if not KEEP:
             drop_database(admin)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -20,6 +22,10 @@ from dashboard.data.cache import SharedCache
 from dashboard.domain.timebuckets import choose_bucket, resolve_preset
 
 Query = tuple[str, Callable[..., Any], dict[str, Any]]
+# Issue 9's targets at 1M agents / 30 days; the bench prints each figure against its target.
+COLD_TARGET_MS = 1000.0
+WARM_TARGET_MS = 100.0
+PAGE_WARM_TARGET_MS = 300.0
 
 
 def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Query]]:
@@ -91,9 +97,13 @@ def run_suites(
         _page_renders(engine, runs, fmt, pct)
         return
     print(
-        "== Dashboards: full query set per dashboard (targets: warm p95 <= 300 ms, cold p95 <= 2 s)"
+        "== Dashboards: full query set per dashboard "
+        f"(targets: cold p95 <= {COLD_TARGET_MS:.0f} ms, warm p95 <= {WARM_TARGET_MS:.0f} ms)"
     )
-    print(f"{'dashboard':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
+    print(
+        f"{'dashboard':18} {'cold p50':>11} {'cold p95':>11} {'target':>8} {'ratio':>6} "
+        f"{'warm p50':>11} {'warm p95':>11} {'target':>8} {'ratio':>6}"
+    )
     for preset in ("24h", "7d", "30d"):
         for dash, queries in dashboard_queries(now, preset).items():
             cold = [_run_set(engine, queries, None, "") for _ in range(runs)]
@@ -101,9 +111,12 @@ def run_suites(
             tag = "t"
             _run_set(engine, queries, cache, tag)  # fills the cache once
             warm = [_run_set(engine, queries, cache, tag) for _ in range(runs)]
+            c95, w95 = pct(cold, 0.95), pct(warm, 0.95)
             print(
-                f"{dash + ' ' + preset:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} "
-                f"{fmt(pct(warm, 0.5))} {fmt(pct(warm, 0.95))}"
+                f"{dash + ' ' + preset:18} {fmt(pct(cold, 0.5))} {fmt(c95)} "
+                f"{COLD_TARGET_MS:5.0f} ms {c95 / COLD_TARGET_MS:5.2f}x "
+                f"{fmt(pct(warm, 0.5))} {fmt(w95)} "
+                f"{WARM_TARGET_MS:5.0f} ms {w95 / WARM_TARGET_MS:5.2f}x"
             )
     print()
     _deep_page(engine, runs, fmt, pct)
@@ -158,6 +171,49 @@ def _timed_search(conn: Connection, sort: str, desc: bool, cursor: str | None) -
     return (time.perf_counter() - started) * 1000
 
 
+@contextlib.contextmanager
+def _components_scanned_once() -> Iterator[None]:
+    """Inside: AppTest skips its per-run scan of installed packages for v2 components.
+
+    A Streamlit server discovers components once at start; AppTest._run calls
+    ``discover_and_register_components`` on every run (a metadata read of each installed
+    distribution). Bench-only, restored on exit, and the unmodified figures print beside it.
+    """
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    original = BidiComponentManager.discover_and_register_components
+    BidiComponentManager.discover_and_register_components = (  # type: ignore[method-assign]
+        lambda self, **kwargs: None
+    )
+    try:
+        yield
+    finally:
+        BidiComponentManager.discover_and_register_components = original  # type: ignore[method-assign]
+
+
+def quiet_streamlit_logs() -> None:
+    """AppTest runs outside a Streamlit server, so Streamlit logs "missing ScriptRunContext"
+    (and "No runtime found") thousands of times: harmless here, and it buries the figures.
+    Only Streamlit's loggers are turned down, through its documented config (the
+    STREAMLIT_LOGGER_LEVEL variable, read when Streamlit parses its config) and the logging
+    API for the loggers that exist already; errors still show."""
+    os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
+
+    import streamlit  # noqa: F401 - its loggers exist once it is imported
+
+    for name in list(logging.root.manager.loggerDict):
+        if name == "streamlit" or name.startswith("streamlit."):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.ERROR)
+            # A filter too: AppTest re-applies Streamlit's configured level on its first run.
+            if _below_error not in logger.filters:
+                logger.addFilter(_below_error)
+
+
+def _below_error(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
 def _bench_token(engine: Engine) -> str:
     """A signed-in session of a throwaway all-roles user, so pages render their dashboards."""
     from dashboard.actions import auth
@@ -182,10 +238,17 @@ def _page_renders(
 
     app = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "streamlit_app.py")
     token = _bench_token(engine)
-    print("== Page renders via AppTest, signed in (target: warm p95 <= 500 ms)")
-    print(f"{'page':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11}")
+    quiet_streamlit_logs()
+    print(
+        f"== Page renders via AppTest, signed in (target: warm p95 <= {PAGE_WARM_TARGET_MS:.0f} ms)"
+    )
+    print(
+        f"{'page':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} {'warm p95':>11} "
+        f"{'target':>8} {'ratio':>6}"
+    )
+    scripts: list[str] = []
     for page in ("pages/service_health.py", "pages/trust_kpis.py", "pages/agent_registry.py"):
-        cold, warm = [], []
+        cold: list[float] = []
         for _ in range(max(3, runs // 2)):
             redis.Redis.from_url(os.environ["ORCA_REDIS_URL"]).flushdb()
             reset_settings()
@@ -194,6 +257,7 @@ def _page_renders(
             at = AppTest.from_file(app, default_timeout=120)
             at.session_state["auth.token"] = token
             at.switch_page(page)
+            quiet_streamlit_logs()  # again: the first run imports modules with new loggers
             started = time.perf_counter()
             at.run()
             cold.append((time.perf_counter() - started) * 1000)
@@ -201,15 +265,34 @@ def _page_renders(
             assert at.title and not at.title[0].value.startswith(("Sign in", "Access denied")), (
                 "the bench must render the page signed in"
             )
-        for _ in range(runs):
+
+        def warm_run(page: str = page) -> float:
             at = AppTest.from_file(app, default_timeout=120)
             at.session_state["auth.token"] = token
             at.switch_page(page)
             started = time.perf_counter()
             at.run()
-            warm.append((time.perf_counter() - started) * 1000)
+            return (time.perf_counter() - started) * 1000
+
+        warm = [warm_run() for _ in range(runs)]
+        with _components_scanned_once():
+            script = [warm_run() for _ in range(runs)]
         name = page.split("/")[1].removesuffix(".py")
+        w95, s95 = pct(warm, 0.95), pct(script, 0.95)
         print(
-            f"{name:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} {fmt(pct(warm, 0.5))} {fmt(pct(warm, 0.95))}"
+            f"{name:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} {fmt(pct(warm, 0.5))} "
+            f"{fmt(w95)} {PAGE_WARM_TARGET_MS:5.0f} ms {w95 / PAGE_WARM_TARGET_MS:5.2f}x"
         )
+        scripts.append(
+            f"{name:16} {fmt(pct(script, 0.5))} {fmt(s95)} "
+            f"{PAGE_WARM_TARGET_MS:5.0f} ms {s95 / PAGE_WARM_TARGET_MS:5.2f}x"
+        )
+    print(
+        "\n   the same warm runs with installed components discovered once, as a server does at"
+        "\n   start (AppTest rescans every installed package's metadata on each run, 100-400 ms"
+        "\n   here, which no browser viewer pays):"
+    )
+    print(f"{'page':16} {'warm p50':>11} {'warm p95':>11} {'target':>8} {'ratio':>6}")
+    for line in scripts:
+        print(line)
     print()

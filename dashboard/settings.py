@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     sync_interval_s: float = Field(default=60.0, ge=1)
     rollup_interval_s: float = Field(default=60.0, ge=1)
     kpi_interval_s: float = Field(default=60.0, ge=5)
+    # How often the worker renews the dashboards' default-range cache entries (refresh-ahead).
+    refresh_ahead_interval_s: float = Field(default=2.0, ge=0.5)
 
     demo_agents: int = Field(default=3000, ge=10)
     demo_days: int = Field(default=30, ge=1, le=90)

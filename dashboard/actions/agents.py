@@ -42,6 +42,7 @@ from dashboard.data.agents import count_agents, search_agents
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import record_audit_many
+from dashboard.data.cache import AGENT_TOPICS as AGENT_TOPICS
 from dashboard.domain.enums import AgentStatus
 from dashboard.domain.permissions import Role
 
@@ -49,8 +50,6 @@ CONFIRM_ABOVE = 10
 """Bulk actions touching more agents than this need the count typed back (confirm_count)."""
 MAX_BULK = 10_000
 """At most this many agents per bulk action: narrow the selection for more."""
-AGENT_TOPICS = ("agents",)
-"""Shared-cache topics a status change makes stale (registry counts, lists, Trust KPIs)."""
 
 # Test seam: called inside the transaction after every write, just before COMMIT.
 _before_commit: Callable[[Connection], None] | None = None

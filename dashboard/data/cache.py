@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -142,6 +143,10 @@ MIN_TTL_S = 0.001
 def topic_key(topic: str) -> str:
     """The Redis counter of ``topic`` (``orca:gen:<topic>``)."""
     return key("gen", topic)
+
+
+AGENT_TOPICS = ("agents",)
+"""Shared-cache topics an agent status change makes stale (registry counts, lists, Trust KPIs)."""
 
 
 def bump_topics(client: redis.Redis, topics: Sequence[str]) -> bool:
@@ -320,3 +325,48 @@ class SharedCache:
         except _REDIS_DOWN:
             return False
         return True
+
+    # -- refresh-ahead (dashboard.data.panels): the worker renews entries before they expire --
+    def ttl_left_s(self, name: str) -> float | None:
+        """Seconds until ``name`` expires; None when it is missing or Redis cannot say."""
+        value_key, _ = self._keys(name)
+        try:
+            left = int(cast(int, self.client.pttl(value_key)))
+        except _REDIS_DOWN:
+            return None
+        return None if left < 0 else left / 1000
+
+    def refresh(self, name: str, ttl_s: float, compute: Callable[[], Any]) -> bool:
+        """Compute ``name`` now and store it with a fresh TTL, under the single-flight lock.
+
+        False when another caller holds the lock (it is computing the value already) or Redis
+        is unreachable; an exception from ``compute`` propagates. Viewers keep reading the
+        old value until the new one is stored.
+        """
+        if ttl_s < MIN_TTL_S:
+            raise ValueError("ttl_s must be at least one millisecond")
+        value_key, lock_key = self._keys(name)
+        token = secrets.token_hex(8)
+        try:
+            locked = self.client.set(
+                lock_key, token, nx=True, px=max(1, int(self.lock_timeout_s * 1000))
+            )
+        except _REDIS_DOWN:
+            return False
+        if not locked:
+            return False
+        try:
+            at = datetime.now(UTC)
+            return self._store(value_key, compute(), at, ttl_s)
+        finally:
+            self._release(lock_key, token)
+
+
+def panel_key(name: str, kwargs: dict[str, Any], database: str) -> str:
+    """The cache name of one panel: its name and a digest of its arguments and database.
+
+    The database is part of the key: consoles of two deployments may share one Redis. The
+    page loaders and the worker's refresh-ahead both name entries through this function.
+    """
+    body = json.dumps({"db": database, **kwargs}, sort_keys=True, default=str)
+    return f"{name}:{hashlib.sha256(body.encode()).hexdigest()[:24]}"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from dashboard.data import trust_rollups
 from dashboard.data.cache import register
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.sql import BIN_ORIGIN, check_range, frame, series_source
@@ -458,10 +459,22 @@ def summarize_trust_drivers(
         }
     )
     comp["delta"] = comp["after"].astype(float) - comp["before"].astype(float)
-    # Exact, over every active agent scored in (start, end]: its latest score there against
-    # its latest score at or before start (one primary-key probe each). About 2 s at a million
-    # agents; pages read it through the shared cache, so it runs once per TTL for everyone.
-    agents = frame(
+    # Hour-aligned ranges the worker has rolled up read the per-agent trust rollups (the
+    # steepest falls of a few buckets); any other range asks the history itself, exact over
+    # every active agent scored in (start, end] (seconds at a million agents).
+    agents = trust_rollups.list_trust_falls(conn, start=start, end=end, limit=limit)
+    if agents is None:
+        agents = list_trust_falls_from_history(conn, start=start, end=end, limit=limit)
+    for col in ("score_before", "score_after", "delta"):
+        agents[col] = agents[col].astype(float)
+    return TrustDrivers(components=comp, agents=agents)
+
+
+def list_trust_falls_from_history(
+    conn: Connection, *, start: datetime, end: datetime, limit: int
+) -> pd.DataFrame:
+    """The same answer as trust_rollups.list_trust_falls, from agent_trust_history."""
+    return frame(
         conn,
         """WITH f AS (
                SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
@@ -481,9 +494,6 @@ def summarize_trust_drivers(
         {"start": start, "end": end, "limit": limit},
         columns=["agent_id", "name", "score_before", "score_after", "delta"],
     )
-    for col in ("score_before", "score_after", "delta"):
-        agents[col] = agents[col].astype(float)
-    return TrustDrivers(components=comp, agents=agents)
 
 
 def nan_to_none(value: float | None) -> float | None:

@@ -14,8 +14,6 @@ is still computing (the computation goes on and fills the shared cache for the n
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -27,7 +25,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 import pandas as pd
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from dashboard.data.cache import CacheResult
+from dashboard.data.cache import CacheResult, panel_key
 from dashboard.data.errors import ErrorKind, InvalidQuery
 from dashboard.db.engine import server_answers
 from dashboard.settings import get_settings
@@ -144,9 +142,8 @@ def _failed(kind: ErrorKind, message: str) -> Panel[Any]:
 
 
 def _key(name: str, kwargs: dict[str, Any], database: str) -> str:
-    # The database is part of the key: consoles of two deployments may share one Redis.
-    body = json.dumps({"db": database, **kwargs}, sort_keys=True, default=str)
-    return f"{name}:{hashlib.sha256(body.encode()).hexdigest()[:24]}"
+    # One key function for pages and the worker's refresh-ahead (dashboard.data.panels).
+    return panel_key(name, kwargs, database)
 
 
 def _is_empty(value: object) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from dashboard.data import panels
 from dashboard.domain.timebuckets import PRESETS, TimeRange, choose_bucket, resolve_preset
 
 REFRESH_CHOICES = {"off": None, "10 s": 10, "30 s": 30, "1 min": 60, "5 min": 300}
@@ -16,7 +17,7 @@ RANGE_LABELS = {
     "30d": "Last 30 d",
     "custom": "Custom",
 }
-DEFAULT_RANGE = "24h"
+DEFAULT_RANGE = panels.DEFAULT_RANGE
 
 
 @dataclass(frozen=True)

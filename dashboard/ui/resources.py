@@ -8,13 +8,14 @@ import redis
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.data import panels
 from dashboard.data.cache import SharedCache
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
 
-CLOCK_STEP_S = 10
+CLOCK_STEP_S = panels.CLOCK_STEP_S
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,7 +32,7 @@ def get_redis(url: str) -> redis.Redis:
 
 @st.cache_resource(show_spinner=False)
 def get_cache(url: str) -> SharedCache:
-    return SharedCache(get_redis(url), namespace="ui", wait_s=8.0)
+    return SharedCache(get_redis(url), namespace=panels.CACHE_NAMESPACE, wait_s=8.0)
 
 
 def database_url() -> str | None:
@@ -43,11 +44,10 @@ def redis_url() -> str:
 
 
 def now() -> datetime:
-    """The console's clock. ORCA_FIXED_NOW pins it (tests, screenshots of seeded data)."""
-    fixed = get_settings().fixed_now
-    if fixed is not None:
-        return fixed.astimezone(UTC) if fixed.tzinfo else fixed.replace(tzinfo=UTC)
-    # Floored to CLOCK_STEP_S: every viewer in the same step asks the same question, so the
-    # shared cache answers them all from one query (a per-second clock would miss every time).
-    current = datetime.now(UTC)
-    return current.replace(microsecond=0, second=current.second - current.second % CLOCK_STEP_S)
+    """The console's clock. ORCA_FIXED_NOW pins it (tests, screenshots of seeded data).
+
+    Floored to CLOCK_STEP_S: every viewer in the same step asks the same question, so the
+    shared cache answers them all from one query (a per-second clock would miss every time),
+    and the worker's refresh-ahead knows which question comes next (dashboard.data.panels).
+    """
+    return panels.console_now(datetime.now(UTC), get_settings().fixed_now)

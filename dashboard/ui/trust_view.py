@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
 
 from dashboard.actions.agents import AGENT_TOPICS
-from dashboard.data import kpis
+from dashboard.data import kpis, panels
 from dashboard.domain import thresholds as th
 from dashboard.ui import charts, components, loaders
 from dashboard.ui.params import RangeChoice
@@ -128,8 +127,8 @@ def render(choice: RangeChoice) -> None:
         )
 
     st.subheader("Why is the Trust Score dropping?")
-    # Exact over every agent's history (seconds at a million agents), so it is asked on a
-    # 5-minute clock: all viewers share one computation per step.
+    # Asked on the hour: hour-aligned ranges are answered from the per-agent trust rollups
+    # (dashboard.data.trust_rollups), and all viewers share one computation per step.
     step = DRIVER_STEP
     drivers = loaders.load(
         "trust_drivers",
@@ -206,11 +205,8 @@ def render(choice: RangeChoice) -> None:
         )
 
 
-DRIVER_STEP = timedelta(minutes=5)
-
-
-def _floor(moment: datetime, step: timedelta) -> datetime:
-    return moment - (moment - datetime(2000, 1, 3, tzinfo=moment.tzinfo)) % step
+DRIVER_STEP = panels.DRIVER_STEP
+_floor = panels.floor_to
 
 
 COMPONENTS = (

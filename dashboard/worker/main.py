@@ -14,8 +14,9 @@ from types import FrameType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.data import kpis, live, rollups
+from dashboard.data import kpis, live, panels, rollups, trust_rollups
 from dashboard.data import leader as leader_lock
+from dashboard.data.cache import SharedCache
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
@@ -58,7 +59,9 @@ class Worker:
             Job("kpi_snapshot", settings.kpi_interval_s, self.job_kpi_snapshot),
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
+            Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
         ]
+        self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
 
     # -- leadership -------------------------------------------------------------------------
@@ -108,9 +111,12 @@ class Worker:
 
     def job_rollups(self) -> object:
         # Two hours back: late rows for the previous hour are folded in too.
-        since = _now() - timedelta(hours=2)
+        now = _now()
+        since = now - timedelta(hours=2)
         with self.engine.begin() as conn:
-            return rollups.refresh_rollups(conn, since=since)
+            written = rollups.refresh_rollups(conn, since=since)
+            written.update(trust_rollups.refresh_trust_rollups(conn, since=since, through=now))
+            return written
 
     def job_kpi_snapshot(self) -> object:
         now = _now()
@@ -118,6 +124,19 @@ class Worker:
             snapshot = kpis.compute_kpi_snapshot(conn, now=now)
             kpis.record_kpi_snapshot(conn, snapshot=snapshot, origin="worker")
         return snapshot
+
+    def job_refresh_ahead(self) -> object:
+        """Renew the dashboards' default-range entries before they expire (no viewer waits)."""
+        settings = get_settings()
+        if settings.database_url is None:
+            return {}
+        return panels.refresh_ahead(
+            self.engine,
+            self.cache,
+            database=settings.database_url,
+            at=_now(),
+            fixed_now=settings.fixed_now,
+        )
 
     def job_probes(self) -> object:
         # Before the first cycle this worker has written no heartbeat yet: it is starting.

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from dashboard.data import health, kpis, metrics, rollups
+from dashboard.data import health, kpis, metrics, rollups, trust_rollups
 from dashboard.domain import kpi
 from dashboard.domain.histogram import BUCKET_COLUMNS, histogram_quantile
 from tests.conftest import SEED_NOW
@@ -200,6 +200,11 @@ def test_trust_drivers_from_known_history(tx: Connection) -> None:
             t=when,
             r=rel,
         )
+    # The per-agent rollups follow the rewritten history, as the worker's next pass would.
+    _exec(tx, "DELETE FROM agent_trust_hourly")
+    _exec(tx, "DELETE FROM agent_trust_daily")
+    trust_rollups.rebuild_trust_rollups(tx)
+    assert trust_rollups.list_trust_falls(tx, start=start, end=end, limit=20) is not None
     drivers = kpis.summarize_trust_drivers(tx, start=start, end=end)
     assert drivers.agents["agent_id"].tolist() == [a, b]
     assert drivers.agents["delta"].tolist() == pytest.approx([-20.0, -1.0])

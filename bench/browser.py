@@ -1,0 +1,178 @@
+"""`make bench`, browser part: a real headless Chromium, signed in, from navigation to a settled page.
+
+A console server (the same `python -m dashboard.ui.serve` the README runs) serves a demo-sized
+database of its own; Debian's Chromium drives it through Playwright with the e2e tests' launch
+flags and wait helper (tests/e2e/browser.py). "Settled" means the script run is over (no
+running-script indicator), no skeleton is left and every Plotly chart has drawn. Cold: the
+shared Redis cache is flushed before the navigation; warm: the entries of the previous load
+are still there, as for any viewer on a default range once the worker's refresh-ahead runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+from dashboard.db.engine import make_engine
+from dashboard.db.migrate import upgrade
+from tests.e2e.browser import CHROMIUM, launch, wait_until_loaded
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("service_health", "trust_kpis", "agent_registry")
+TARGET_WARM_P95_MS = 1000.0
+
+
+def _demo_database(admin: str, name: str, now: datetime, agents: int, days: int) -> str:
+    from dashboard.embedded import create_database
+    from dashboard.sim.seed import seed_database
+
+    plain = admin.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        host, port, user = conn.info.host, conn.info.port, conn.info.user
+    create_database(plain, name)
+    if host.startswith("/"):
+        url = f"postgresql://{user}@/{name}?host={host}&port={port}"
+    else:
+        url = f"postgresql://{user}@{host}:{port}/{name}"
+    upgrade(url)
+    engine = make_engine(url)
+    seed_database(engine, agents=agents, days=days, seed=42, now=now)
+    engine.dispose()
+    return url
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_browser_bench(
+    admin: str,
+    redis_url: str,
+    *,
+    db_name: str,
+    now: datetime,
+    runs: int,
+    pct: Callable[..., float],
+    fmt: Callable[[float], str],
+) -> None:
+    if not Path(CHROMIUM).exists():
+        print("== Browser: skipped (no /usr/bin/chromium; `make browser` installs it)\n")
+        return
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.actions.base import system_actor
+    from dashboard.actions.users import add_user
+    from dashboard.domain.permissions import Role
+
+    agents = int(os.environ.get("ORCA_BENCH_BROWSER_AGENTS", "3000"))
+    print(
+        f"== Browser: headless Chromium, signed in, navigation to settled page ({agents:,} agents, demo size)"
+    )
+    url = _demo_database(admin, f"{db_name}_browser", now, agents, 30)
+    engine = make_engine(url)
+    name, password = f"bench{secrets.token_hex(4)}", secrets.token_urlsafe(18) + "aA1!"
+    add_user(engine, system_actor("bench"), name, password=password, roles=[r.value for r in Role])
+    engine.dispose()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ORCA_DATABASE_URL": url,
+        "ORCA_REDIS_URL": redis_url,
+        "ORCA_FIXED_NOW": now.isoformat(),
+        "ORCA_COOKIE_KEY": "bench-" + secrets.token_urlsafe(32),
+    }
+    log = (ROOT / ".state" / "bench" / "console.log").open("w")
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "dashboard.ui.serve",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(base + "/_stcore/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"the console did not start; see {log.name}")
+            time.sleep(0.3)
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.goto(base + "/")
+            page.wait_for_selector('input[aria-label="User name"]', timeout=60_000)
+            page.fill('input[aria-label="User name"]', name)
+            page.fill('input[aria-label="Password"]', password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_selector('h1:has-text("Service Health")', timeout=60_000)
+            page.wait_for_function(
+                "() => document.cookie.includes('orca_session=')", timeout=30_000
+            )
+            wait_until_loaded(page, polling_ms=50)
+
+            def visit(slug: str) -> float:
+                started = time.perf_counter()
+                page.goto(f"{base}/{slug}")
+                wait_until_loaded(page, min_charts=1, polling_ms=50)
+                return (time.perf_counter() - started) * 1000
+
+            print(
+                f"{'page':16} {'cold p50':>11} {'cold p95':>11} {'warm p50':>11} "
+                f"{'warm p95':>11} {'target':>9} {'ratio':>6}"
+            )
+            for slug in PAGES:
+                visit(slug)  # the page's code and assets are loaded once
+                cold = []
+                for _ in range(max(3, runs // 2)):
+                    client.flushdb()
+                    cold.append(visit(slug))
+                warm = [visit(slug) for _ in range(runs)]
+                w95 = pct(warm, 0.95)
+                print(
+                    f"{slug:16} {fmt(pct(cold, 0.5))} {fmt(pct(cold, 0.95))} "
+                    f"{fmt(pct(warm, 0.5))} {fmt(w95)} {TARGET_WARM_P95_MS:6.0f} ms "
+                    f"{w95 / TARGET_WARM_P95_MS:5.2f}x"
+                )
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        plain = admin.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}_browser" WITH (FORCE)')
+    print()

@@ -1,0 +1,101 @@
+"""The per-agent trust rollups answer "whose trust fell most" exactly as the raw history does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from dashboard.data import kpis, trust_rollups
+from tests.conftest import SEED_NOW
+
+H = timedelta(hours=1)
+
+
+@pytest.fixture()
+def tx(seeded_engine: Engine) -> Iterator[Connection]:
+    with seeded_engine.connect() as conn:
+        outer = conn.begin()
+        # As the seed left it (a worker test of this run may have rolled the watermark on).
+        conn.execute(text("UPDATE rollup_watermarks SET through = :t"), {"t": SEED_NOW})
+        yield conn
+        outer.rollback()
+
+
+RANGES = [
+    (SEED_NOW - 24 * H, SEED_NOW),
+    (SEED_NOW - 48 * H, SEED_NOW),
+    (SEED_NOW - 72 * H, SEED_NOW - 5 * H),  # across day edges, ending in the past
+    (SEED_NOW - 3 * H, SEED_NOW - H),  # inside one day
+    (datetime(2026, 11, 18, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)),  # whole days
+]
+
+
+def _both(conn: Connection, start: datetime, end: datetime, limit: int) -> pd.DataFrame:
+    new = trust_rollups.list_trust_falls(conn, start=start, end=end, limit=limit)
+    assert new is not None, "an hour-aligned range within the watermark uses the rollups"
+    old = kpis.list_trust_falls_from_history(conn, start=start, end=end, limit=limit)
+    pd.testing.assert_frame_equal(new.reset_index(drop=True), old.reset_index(drop=True))
+    return new
+
+
+@pytest.mark.parametrize(("start", "end"), RANGES)
+@pytest.mark.parametrize("first_depth", [256, 2])
+def test_same_answer_as_the_history(
+    tx: Connection,
+    start: datetime,
+    end: datetime,
+    first_depth: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A depth of 2 forces several rounds of reading deeper before the bound clears.
+    monkeypatch.setattr(trust_rollups, "FIRST_DEPTH", first_depth)
+    monkeypatch.setattr(trust_rollups, "MAX_CANDIDATES", 10**9)
+    for limit in (1, 20, 200):
+        _both(tx, start, end, limit)
+
+
+def test_the_seed_fills_the_rollups_and_the_watermark(tx: Connection) -> None:
+    assert trust_rollups.get_watermark(tx) == SEED_NOW
+    raw = tx.execute(text("SELECT count(*) FROM agent_trust_history")).scalar_one()
+    hourly = tx.execute(text("SELECT count(*) FROM agent_trust_hourly")).scalar_one()
+    daily = tx.execute(text("SELECT count(*) FROM agent_trust_daily")).scalar_one()
+    assert 0 < daily <= hourly <= raw
+
+
+def test_unaligned_or_unrolled_ranges_ask_the_history(tx: Connection) -> None:
+    odd = trust_rollups.list_trust_falls(
+        tx, start=SEED_NOW - 24 * H + timedelta(minutes=5), end=SEED_NOW, limit=20
+    )
+    assert odd is None
+    assert trust_rollups.list_trust_falls(tx, start=SEED_NOW, end=SEED_NOW + H, limit=5) is None
+    # The drivers give the history's answer either way.
+    drivers = kpis.summarize_trust_drivers(tx, start=SEED_NOW - 24 * H, end=SEED_NOW)
+    old = kpis.list_trust_falls_from_history(tx, start=SEED_NOW - 24 * H, end=SEED_NOW, limit=20)
+    pd.testing.assert_frame_equal(drivers.agents, old)
+
+
+def test_worker_refresh_folds_new_scores_in(tx: Connection) -> None:
+    agent = tx.execute(
+        text("SELECT id FROM agents WHERE status = 'active' ORDER BY id LIMIT 1")
+    ).scalar_one()
+    later = SEED_NOW + 30 * timedelta(minutes=1)
+    # A collapse half an hour after the seed's now: the steepest fall of the next hour.
+    tx.execute(
+        text("INSERT INTO agent_trust_history VALUES (:a, :t, 0.5, 0, 0, 0, 1)"),
+        {"a": agent, "t": later},
+    )
+    start, end = SEED_NOW - 24 * H, SEED_NOW + H
+    assert trust_rollups.list_trust_falls(tx, start=start, end=end, limit=5) is None
+    written = trust_rollups.refresh_trust_rollups(tx, since=later - 2 * H, through=end)
+    assert written["agent_trust_hourly"] > 0 and written["agent_trust_daily"] > 0
+    assert trust_rollups.get_watermark(tx) == end
+    falls = _both(tx, start, end, 5)
+    assert int(falls["agent_id"].iloc[0]) == agent
+    assert float(falls["score_after"].iloc[0]) == 0.5
+    # Idempotent: a second pass over the same hours changes nothing.
+    trust_rollups.refresh_trust_rollups(tx, since=later - 2 * H, through=end)
+    _both(tx, start, end, 5)

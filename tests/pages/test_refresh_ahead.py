@@ -1,0 +1,96 @@
+"""Refresh-ahead: after one worker pass every default-range panel is in Redis with a fresh TTL,
+and a page load on the default range computes nothing itself (every panel is a cache hit)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from dashboard.data import panels
+from dashboard.data.cache import SharedCache, panel_key
+from dashboard.settings import get_settings
+from dashboard.worker.main import Worker
+from tests.conftest import SEED_NOW
+from tests.pages.conftest import new_app
+
+PAGES = ("pages/service_health.py", "pages/trust_kpis.py", "pages/agent_registry.py")
+
+
+def _entries(client: redis.Redis) -> set[bytes]:
+    return set(client.scan_iter(match=f"orca:cache:{panels.CACHE_NAMESPACE}:*", count=1000))
+
+
+def _expected_names() -> set[str]:
+    database = get_settings().database_url
+    assert database is not None
+    return {panel_key(s.name, s.kwargs, database) for s in panels.default_panels(SEED_NOW)}
+
+
+def test_worker_pass_fills_every_default_panel(
+    app_env: None, seeded_engine: Engine, redis_client: redis.Redis
+) -> None:
+    worker = Worker(seeded_engine)
+    counts = worker.job_refresh_ahead()
+    names = _expected_names()
+    assert counts == {"refreshed": len(names), "fresh": 0, "failed": 0}
+    cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
+    specs = {
+        panel_key(s.name, s.kwargs, str(get_settings().database_url)): s
+        for s in panels.default_panels(SEED_NOW)
+    }
+    for name, spec in specs.items():
+        left = cache.ttl_left_s(name)
+        assert left is not None and 0 < left <= spec.ttl_s, spec.name
+    # A second pass right away finds them all fresh and computes nothing.
+    again = worker.job_refresh_ahead()
+    assert again == {"refreshed": 0, "fresh": len(names), "failed": 0}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_default_page_load_after_a_pass_is_all_hits(
+    app_env: None, seeded_engine: Engine, redis_client: redis.Redis, page: str
+) -> None:
+    Worker(seeded_engine).job_refresh_ahead()
+    before = _entries(redis_client)
+    assert len(before) == len(_expected_names())
+    at = new_app()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    assert not [e.value for e in at.error]
+    # Every panel the page read was already there: it stored no entry of its own.
+    assert _entries(redis_client) == before
+
+
+def test_entries_about_to_expire_are_renewed(
+    seeded_engine: Engine, app_env: None, redis_client: redis.Redis
+) -> None:
+    cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
+    database = str(get_settings().database_url)
+    at = datetime.now(UTC)
+    panels.refresh_ahead(seeded_engine, cache, database=database, at=at, fixed_now=SEED_NOW)
+    spec = next(s for s in panels.default_panels(SEED_NOW) if s.name == "kpi_summary")
+    name = panel_key(spec.name, spec.kwargs, database)
+    redis_client.pexpire(f"orca:cache:{panels.CACHE_NAMESPACE}:{name}", 1000)
+    counts = panels.refresh_ahead(
+        seeded_engine, cache, database=database, at=at, fixed_now=SEED_NOW
+    )
+    assert counts["refreshed"] >= 1
+    left = cache.ttl_left_s(name)
+    assert left is not None and left > spec.ttl_s - 5
+
+
+def test_the_next_clock_step_is_filled_before_it_starts(
+    seeded_engine: Engine, app_env: None, redis_client: redis.Redis
+) -> None:
+    cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
+    database = str(get_settings().database_url)
+    # Three seconds before a step boundary of the real (unpinned) clock.
+    at = datetime(2026, 11, 20, 11, 59, 57, tzinfo=UTC)
+    panels.refresh_ahead(seeded_engine, cache, database=database, at=at, lead_s=5)
+    for now in (panels.console_now(at), SEED_NOW):
+        for s in panels.default_panels(now):
+            assert cache.ttl_left_s(panel_key(s.name, s.kwargs, database)) is not None, s.name
