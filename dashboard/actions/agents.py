@@ -39,10 +39,10 @@ from dashboard.data.agent_store import (
     target_status,
 )
 from dashboard.data.agents import count_agents, search_agents
+from dashboard.data.cache import AGENT_TOPICS as AGENT_TOPICS
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import record_audit_many
-from dashboard.data.cache import AGENT_TOPICS as AGENT_TOPICS
 from dashboard.domain.enums import AgentStatus
 from dashboard.domain.permissions import Role
 

@@ -178,6 +178,13 @@ def default_panels(now: datetime) -> list[PanelSpec]:
     ]
 
 
+def entry_name(cache: SharedCache, spec: PanelSpec, database: str) -> str:
+    """The shared-cache name a page reads for ``spec``: its panel key at the current generation
+    of its topics (so after an action bumps a topic, the worker fills the new name). Redis
+    errors raise."""
+    return cache.versioned(panel_key(spec.name, spec.kwargs, database), spec.topics)
+
+
 def _compute(engine: Engine, spec: PanelSpec) -> Any:
     with engine.connect() as conn:
         return spec.fn(conn, **spec.kwargs)
@@ -207,7 +214,7 @@ def refresh_ahead(
     for now in steps:
         for spec in default_panels(now):
             try:
-                name = cache.versioned(panel_key(spec.name, spec.kwargs, database), spec.topics)
+                name = entry_name(cache, spec, database)
             except Exception as exc:  # Redis down: the pages compute on demand meanwhile
                 log.warning("refresh-ahead skipped: %s", exc.__class__.__name__)
                 counts["failed"] += 1

@@ -10,7 +10,7 @@ import redis
 from sqlalchemy import Engine
 
 from dashboard.data import panels
-from dashboard.data.cache import SharedCache, panel_key
+from dashboard.data.cache import AGENT_TOPICS, SharedCache, bump_topics, panel_key
 from dashboard.settings import get_settings
 from dashboard.worker.main import Worker
 from tests.conftest import SEED_NOW
@@ -38,7 +38,7 @@ def test_worker_pass_fills_every_default_panel(
     assert counts == {"refreshed": len(names), "fresh": 0, "failed": 0}
     cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
     specs = {
-        panel_key(s.name, s.kwargs, str(get_settings().database_url)): s
+        panels.entry_name(cache, s, str(get_settings().database_url)): s
         for s in panels.default_panels(SEED_NOW)
     }
     for name, spec in specs.items():
@@ -73,7 +73,7 @@ def test_entries_about_to_expire_are_renewed(
     at = datetime.now(UTC)
     panels.refresh_ahead(seeded_engine, cache, database=database, at=at, fixed_now=SEED_NOW)
     spec = next(s for s in panels.default_panels(SEED_NOW) if s.name == "kpi_summary")
-    name = panel_key(spec.name, spec.kwargs, database)
+    name = panels.entry_name(cache, spec, database)
     redis_client.pexpire(f"orca:cache:{panels.CACHE_NAMESPACE}:{name}", 1000)
     counts = panels.refresh_ahead(
         seeded_engine, cache, database=database, at=at, fixed_now=SEED_NOW
@@ -93,4 +93,24 @@ def test_the_next_clock_step_is_filled_before_it_starts(
     panels.refresh_ahead(seeded_engine, cache, database=database, at=at, lead_s=5)
     for now in (panels.console_now(at), SEED_NOW):
         for s in panels.default_panels(now):
-            assert cache.ttl_left_s(panel_key(s.name, s.kwargs, database)) is not None, s.name
+            assert cache.ttl_left_s(panels.entry_name(cache, s, database)) is not None, s.name
+
+
+def test_after_an_agent_change_the_pass_fills_the_new_generation(
+    app_env: None, seeded_engine: Engine, redis_client: redis.Redis
+) -> None:
+    worker = Worker(seeded_engine)
+    worker.job_refresh_ahead()
+    # What a quarantine does right after its commit: the agents panels' old entries are dead.
+    assert bump_topics(redis_client, AGENT_TOPICS)
+    tagged = [s for s in panels.default_panels(SEED_NOW) if s.topics]
+    assert {s.name for s in tagged} >= {"agents_by_status", "quarantined", "kpi_summary"}
+    counts = worker.job_refresh_ahead()
+    assert counts["refreshed"] == len(tagged), counts
+    before = _entries(redis_client)
+    at = new_app()
+    at.switch_page("pages/agent_registry.py")
+    at.run()
+    assert not at.exception, at.exception
+    # The page read the new generation's entries the worker had just stored.
+    assert _entries(redis_client) == before
