@@ -106,7 +106,7 @@ def test_after_an_agent_change_the_pass_fills_the_new_generation(
     tagged = [s for s in panels.default_panels(SEED_NOW) if s.topics]
     assert {s.name for s in tagged} >= {"agents_by_status", "quarantined", "kpi_summary"}
     counts = worker.job_refresh_ahead()
-    assert counts["refreshed"] == len(tagged), counts
+    assert isinstance(counts, dict) and counts["refreshed"] == len(tagged), counts
     before = _entries(redis_client)
     at = new_app()
     at.switch_page("pages/agent_registry.py")
