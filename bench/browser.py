@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -25,6 +24,7 @@ import redis
 
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import upgrade
+from dashboard.ui.serve import local_command
 from tests.e2e.browser import CHROMIUM, launch, wait_until_loaded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,17 +98,7 @@ def run_browser_bench(
     }
     log = (ROOT / ".state" / "bench" / "console.log").open("w")
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "dashboard.ui.serve",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-        ],
+        local_command(port),
         cwd=ROOT,
         env=env,
         stdout=log,

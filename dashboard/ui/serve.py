@@ -18,6 +18,21 @@ from dashboard.ui import st_compat
 APP = Path(__file__).resolve().parents[2] / "asgi.py"
 
 
+def local_command(port: int) -> list[str]:
+    """The command that serves the console headless on 127.0.0.1:``port`` (tests, bench)."""
+    return [
+        sys.executable,
+        "-m",
+        "dashboard.ui.serve",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     st_compat.route_with_navigation_only()
     st_compat.run_server(str(APP), sys.argv[1:] if argv is None else argv)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import Engine
 from dashboard.actions.base import system_actor
 from dashboard.actions.users import add_user
 from dashboard.domain.permissions import Role
+from dashboard.ui.serve import local_command
 from tests.conftest import SEED_NOW
 from tests.e2e.browser import CHROMIUM, launch
 from tests.harness import LoggedProcess, free_port, run_log_path
@@ -99,17 +99,7 @@ def start_console(
         "ORCA_COOKIE_KEY": COOKIE_KEY,
         **extra_env,
     }
-    args = [
-        sys.executable,
-        "-m",
-        "dashboard.ui.serve",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-    ]
+    args = local_command(port)
     running = RunningConsole(
         f"http://127.0.0.1:{port}",
         LoggedProcess(f"the {name}", args, run_log_path(name), env=env, cwd=ROOT).start(),
