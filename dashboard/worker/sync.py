@@ -24,6 +24,7 @@ import redis
 from sqlalchemy import Engine
 
 from dashboard.data import sync_store
+from dashboard.data.cache import AGENT_TOPICS, bump_topics
 from dashboard.data.kpis import KpiSnapshotValues, record_kpi_snapshot
 from dashboard.integrations.http import Deadline, run_with_deadline
 from dashboard.integrations.orca_core import (
@@ -247,6 +248,12 @@ def run_sync(
             await _sync_agents(
                 core, engine, report, now=now, deadline=deadline, page_size=page_size
             )
+            changed = report.agents_new + report.agents_updated + report.agents_marked_missing
+            if changed and redis_client is not None:
+                # Committed: every replica's registry counts and lists must show it now,
+                # not when their cache entries expire (the same topics an operator's
+                # quarantine bumps).
+                bump_topics(redis_client, AGENT_TOPICS)
             if trust is not None:
                 _store_trust(engine, report, trust)
 
