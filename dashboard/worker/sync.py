@@ -248,11 +248,12 @@ def run_sync(
             await _sync_agents(
                 core, engine, report, now=now, deadline=deadline, page_size=page_size
             )
-            changed = report.agents_new + report.agents_updated + report.agents_marked_missing
-            if changed and redis_client is not None:
-                # Committed: every replica's registry counts and lists must show it now,
-                # not when their cache entries expire (the same topics an operator's
-                # quarantine bumps).
+            if (report.agents_new or report.agents_marked_missing) and redis_client is not None:
+                # Committed: every replica's counts by status, quarantined list and review
+                # queue must show new (quarantined) and vanished agents now, not when their
+                # entries expire (the topics an operator's quarantine bumps). Changed names
+                # and scores alone bump nothing: they age out within a sync interval, and a
+                # bump on every sync would recompute the Trust drivers at each one.
                 bump_topics(redis_client, AGENT_TOPICS)
             if trust is not None:
                 _store_trust(engine, report, trust)
