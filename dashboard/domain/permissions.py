@@ -68,6 +68,8 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        # Notifications (issue 10): everyone reads contact points and the delivery log.
+        "contact_points": P.VIEW_DASHBOARDS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -95,6 +97,12 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Notifications (issue 10): contact points are settings, so admins only.
+        "contact_point.add": P.MANAGE_SETTINGS,
+        "contact_point.edit": P.MANAGE_SETTINGS,
+        "contact_point.disable": P.MANAGE_SETTINGS,
+        "contact_point.enable": P.MANAGE_SETTINGS,
+        "contact_point.test": P.MANAGE_SETTINGS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from dashboard.actions import agents, audit, drills, users
+from dashboard.actions import agents, audit, contact_points, drills, users
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
@@ -30,6 +30,7 @@ from dashboard.domain.permissions import (
     pages_for,
 )
 from tests.actions.conftest import PASSWORD, LoggedIn, audit_rows, make_agent, make_user, unique
+from tests.notify.peers import http_peer
 
 M, OP, C, A = Role.MANAGER, Role.OPERATOR, Role.ONCALL, Role.ADMIN
 ROLES = (M, OP, C, A)
@@ -44,6 +45,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "users": {A},
     "account": {M, OP, C, A},
     "drill": {A},
+    "contact_points": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -68,6 +70,11 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
     "drill.stop": {A},
+    "contact_point.add": {A},
+    "contact_point.edit": {A},
+    "contact_point.disable": {A},
+    "contact_point.enable": {A},
+    "contact_point.test": {A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -106,6 +113,38 @@ def _unlock(ctx: Ctx, actor: Actor) -> ActionResult:
 
 def _unreviewed(ctx: Ctx) -> int:
     return make_agent(ctx.engine, status="quarantined", reviewed=False)
+
+
+def _contact_point(ctx: Ctx, url: str = "http://127.0.0.1:9/hook") -> int:
+    result = contact_points.add_contact_point(
+        ctx.engine,
+        cli_actor(),
+        name=unique("cp"),
+        kind="webhook",
+        audiences=["oncall"],
+        secret=url,
+    )
+    assert result.ok, result
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(text("SELECT max(id) FROM contact_points")).scalar_one())
+
+
+def _enable_contact_point(ctx: Ctx, actor: Actor) -> ActionResult:
+    cp = _contact_point(ctx)
+    assert contact_points.set_contact_point_enabled(ctx.engine, cli_actor(), cp, enabled=False).ok
+    return contact_points.set_contact_point_enabled(ctx.engine, actor, cp, enabled=True)
+
+
+def _test_contact_point(ctx: Ctx, actor: Actor) -> ActionResult:
+    with http_peer() as peer:  # a real local endpoint: the test message must arrive
+        result = contact_points.test_contact_point(
+            ctx.engine, actor, _contact_point(ctx, peer.url + "/hook")
+        )
+        if result.ok:
+            assert len(peer.received) == 1
+        else:
+            assert peer.received == []
+    return result
 
 
 Runner = Callable[[Ctx, Actor], ActionResult]
@@ -150,6 +189,27 @@ RUNNERS: dict[str, Runner] = {
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
     "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+    "contact_point.add": lambda c, a: contact_points.add_contact_point(
+        c.engine,
+        a,
+        name=unique("cp"),
+        kind="webhook",
+        audiences=["oncall"],
+        secret="http://127.0.0.1:9/hook",
+    ),
+    "contact_point.edit": lambda c, a: contact_points.edit_contact_point(
+        c.engine,
+        a,
+        _contact_point(c),
+        expected_version=1,
+        name=unique("cp"),
+        audiences=["broadcast"],
+    ),
+    "contact_point.disable": lambda c, a: contact_points.set_contact_point_enabled(
+        c.engine, a, _contact_point(c), enabled=False, expected_version=1
+    ),
+    "contact_point.enable": _enable_contact_point,
+    "contact_point.test": _test_contact_point,
 }
 """Action name -> a call of the real action function against a fresh target."""
 
