@@ -228,13 +228,18 @@ def _kind_fields(prefix: str, kind: str, cfg: dict[str, Any], *, editing: bool) 
         c3[1].checkbox("STARTTLS", value=bool(cfg.get("starttls", True)), key=f"{prefix}.starttls")
 
 
+def _kind_of(label: str) -> str:
+    return next((k for k in CONTACT_KINDS if KIND_LABELS[k] == label), label)
+
+
 def _add() -> None:
     prefix = f"{PAGE}.add"
+    kind = _kind_of(str(st.session_state.get(f"{PAGE}.add_kind") or ""))
     result = _act(
         actions.add_contact_point,
         name=str(st.session_state.get(f"{prefix}.name") or ""),
-        kind=str(st.session_state.get(f"{PAGE}.add_kind") or "webhook"),
-        audiences=list(st.session_state.get(f"{prefix}.audiences") or []),
+        kind=kind,
+        audiences=list(st.session_state.get(f"{prefix}.audiences.{kind}") or []),
         config=_config_from_state(prefix),
         secret=str(st.session_state.get(f"{prefix}.secret") or ""),
     )
@@ -246,9 +251,8 @@ def _add() -> None:
 
 def add_form() -> None:
     prefix = f"{PAGE}.add"
-    kind = st.selectbox(
-        "Kind", CONTACT_KINDS, format_func=lambda k: KIND_LABELS[k], key=f"{PAGE}.add_kind"
-    )
+    label = st.selectbox("Kind", [KIND_LABELS[k] for k in CONTACT_KINDS], key=f"{PAGE}.add_kind")
+    kind = next(k for k in CONTACT_KINDS if KIND_LABELS[k] == label)
     with st.form(prefix, border=True, enter_to_submit=False):
         c = st.columns([2, 3])
         c[0].text_input("Name", key=f"{prefix}.name", max_chars=80)
@@ -256,7 +260,7 @@ def add_form() -> None:
             "Audiences (who it speaks for)",
             ALL_AUDIENCES,
             default=["broadcast"] if kind == "slack" else ["oncall"],
-            key=f"{prefix}.audiences",
+            key=f"{prefix}.audiences.{kind}",  # per kind: its default fits the kind
         )
         _kind_fields(prefix, kind, {}, editing=False)
         st.form_submit_button("Add contact point", type="primary", on_click=_add)
@@ -297,13 +301,9 @@ def edit_panel(points: list[store.ContactPoint]) -> None:
     if not editable:
         st.info("No contact point made in the console yet (those from settings change there).")
         return
-    chosen = st.selectbox(
-        "Contact point",
-        [p.id for p in editable],
-        format_func=lambda i: shown(next(p.name for p in editable if p.id == i)),
-        key=f"{PAGE}.chosen",
-    )
-    cp = next(p for p in editable if p.id == chosen)
+    labels = {shown(p.name): p for p in editable}  # names are unique in the table
+    chosen = st.selectbox("Contact point", list(labels), key=f"{PAGE}.chosen")
+    cp = labels.get(str(chosen)) or editable[0]
     staged.show_result(f"{PAGE}.edit.result")
     staged.show_result(f"{PAGE}.disable.result")
     prefix = f"{PAGE}.edit.{cp.id}.{cp.version}"  # a new version re-fills the form
