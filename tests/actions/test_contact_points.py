@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -103,8 +104,9 @@ def test_bad_input_is_refused_in_words(
         ({"kind": "sms", "secret": "x"}, "kind"),
     ]
     for fields, words in cases:
-        args = {"name": unique("bad "), "audiences": ["oncall"], **fields}
-        result = cp.add_contact_point(auth_engine, admin.actor, **args)  # type: ignore[arg-type]
+        args: dict[str, Any] = {"name": unique("bad "), "audiences": ["oncall"]}
+        args.update(fields)
+        result = cp.add_contact_point(auth_engine, admin.actor, **args)
         assert result.outcome == "invalid", (fields, result)
         assert words.lower() in result.message.lower(), (fields, result.message)
     duplicate = unique("dup ")
