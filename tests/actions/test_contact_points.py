@@ -95,7 +95,7 @@ def test_bad_input_is_refused_in_words(
     auth_engine: Engine, signed_in: Callable[..., LoggedIn]
 ) -> None:
     admin = signed_in(Role.ADMIN)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"kind": "webhook", "secret": "ftp://x"}, "http"),
         ({"kind": "pagerduty", "secret": ""}, "routing"),
         ({"kind": "email", "config": {"host": ""}}, "SMTP host"),
