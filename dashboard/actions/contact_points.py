@@ -229,7 +229,7 @@ def test_contact_point(engine: Engine, actor: Actor, contact_point_id: int) -> A
         if current is None:
             return ActionResult("not_found", "That contact point no longer exists.")
         now = datetime.now(UTC)
-        subject = f"Test message from the ORCA Ops Console ({actor.username})"
+        subject = f"Test message (sent by {actor.username})"
         message_id = conn.execute(
             text(
                 """INSERT INTO notification_messages (group_key, severity, audience, subject,

@@ -134,13 +134,13 @@ def points_table(points: list[store.ContactPoint]) -> None:
         [
             {
                 "name": shown(p.name),
-                "kind": KIND_LABELS.get(p.kind, p.kind),
+                "kind": p.kind,
                 "audiences": ", ".join(p.audiences),
                 "destination": shown(_where(p)),
                 "secret": p.secret_hint,
-                "state": "enabled" if p.enabled else "disabled",
-                "managed in": p.managed_by,
-                "changed": f"{p.updated_at:%Y-%m-%d %H:%M} UTC by {shown(p.updated_by)}",
+                "state": ("enabled" if p.enabled else "disabled")
+                + (" (settings)" if p.managed_by == "settings" else ""),
+                "changed": f"{p.updated_at:%m-%d %H:%M} by {shown(p.updated_by)}",
             }
             for p in points
         ]
@@ -155,26 +155,32 @@ def points_table(points: list[store.ContactPoint]) -> None:
     )
 
 
-LOG_COLUMNS = {
-    "at": "time",
-    "contact_point": "contact point",
-    "severity": "severity",
-    "subject": "message",
-    "recipient": "for",
-    "attempt": "try",
-    "ok": "delivered",
-    "status_code": "status",
-    "error": "error",
-    "delivery_status": "delivery",
-}
+def _result(row: pd.Series) -> str:
+    if bool(row["ok"]):
+        return (
+            f"delivered ({int(row['status_code'])})"
+            if pd.notna(row["status_code"])
+            else "delivered"
+        )
+    verdict = {"pending": "will retry", "failed": "gave up"}.get(str(row["delivery_status"]), "")
+    return shown(f"{verdict}: {row['error'] or 'failed'}" if verdict else row["error"])
 
 
 def delivery_log() -> None:
     panel = _panel(lambda conn: store.list_delivery_log(conn, limit=200))
     if panel.value is not None and not panel.value.empty:
-        df = panel.value[list(LOG_COLUMNS)].rename(columns=LOG_COLUMNS)
-        df["delivered"] = df["delivered"].map({True: "yes", False: "no"})
-        df["time"] = pd.to_datetime(df["time"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+        raw = panel.value
+        df = pd.DataFrame(
+            {
+                "time (UTC)": pd.to_datetime(raw["at"], utc=True).dt.strftime("%m-%d %H:%M:%S"),
+                "contact point": raw["contact_point"].map(shown),
+                "sev.": raw["severity"],
+                "result": raw.apply(_result, axis=1),
+                "try": raw["attempt"],
+                "for": raw["recipient"].map(lambda r: shown(r) if r else "—"),
+                "message": raw["subject"].map(shown),
+            }
+        )
         panel = loaders.Panel(df, "ok", computed_at=panel.computed_at)
     components.table(
         panel,
@@ -182,6 +188,7 @@ def delivery_log() -> None:
         title="Delivery log (newest 200 attempts)",
         empty="No delivery attempts yet.",
         file_name="delivery_log.csv",
+        column_config={"result": st.column_config.TextColumn("result", width="medium")},
     )
 
 
