@@ -27,9 +27,11 @@ from dashboard.domain.notify_rules import (
     GroupedMessage,
     OutboxItem,
     backoff_s,
+    check_contact_point,
     group_items,
     is_held,
     is_retryable,
+    mask_secret,
     target_audiences,
 )
 
@@ -536,3 +538,86 @@ def count_outbox(conn: Connection, *, now: datetime) -> OutboxCounts:
         .one()
     )
     return OutboxCounts(**{k: int(v) for k, v in row.items()})
+
+
+def sync_settings_contact_points(
+    conn: Connection, *, items: Sequence[Mapping[str, Any]], now: datetime
+) -> list[str]:
+    """Make the ``managed_by='settings'`` contact points match ``items``; return problems.
+
+    A settings point is created or updated by name (its secret from settings each time);
+    one no longer in settings is disabled, not deleted (its delivery log stays). A name
+    already used by a console-made point is skipped, with a problem reported.
+    """
+    problems: list[str] = []
+    existing = {p.name: p for p in list_contact_points(conn)}
+    wanted: set[str] = set()
+    for i, item in enumerate(items):
+        try:
+            cp = check_contact_point(
+                name=item.get("name"),
+                kind=item.get("kind"),
+                audiences=list(item.get("audiences") or []),
+                config=dict(item.get("config") or {}),
+                secret=item.get("secret") or "",
+                creating=True,
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            problems.append(f"contact point #{i + 1} in settings: {exc}")
+            continue
+        wanted.add(cp.name)
+        secret = cp.secret or ""
+        current = existing.get(cp.name)
+        if current is None:
+            insert_contact_point(
+                conn,
+                name=cp.name,
+                kind=cp.kind,
+                audiences=cp.audiences,
+                config=cp.config,
+                secret=secret,
+                secret_hint=mask_secret(secret),
+                by="settings",
+                now=now,
+                managed_by="settings",
+            )
+        elif current.managed_by != "settings":
+            problems.append(f"contact point {cp.name!r} in settings: the console has one so named")
+        else:
+            stored = get_contact_point_secret(conn, contact_point_id=current.id)
+            same = (
+                current.kind == cp.kind
+                and current.audiences == cp.audiences
+                and dict(current.config) == cp.config
+                and stored == secret
+                and current.enabled
+            )
+            if not same:
+                conn.execute(
+                    text(
+                        """UPDATE contact_points SET kind = :kind, audiences = :aud,
+                               config = CAST(:config AS jsonb), secret = :secret, secret_hint = :hint,
+                               enabled = true, version = version + 1, updated_at = :now,
+                               updated_by = 'settings'
+                           WHERE id = :id"""
+                    ),
+                    {
+                        "kind": cp.kind,
+                        "aud": list(cp.audiences),
+                        "config": json.dumps(cp.config),
+                        "secret": secret,
+                        "hint": mask_secret(secret),
+                        "now": now,
+                        "id": current.id,
+                    },
+                )
+    for name, point in existing.items():
+        if point.managed_by == "settings" and name not in wanted and point.enabled:
+            conn.execute(
+                text(
+                    "UPDATE contact_points SET enabled = false, version = version + 1, "
+                    "updated_at = :now, updated_by = 'settings' WHERE id = :id"
+                ),
+                {"now": now, "id": point.id},
+            )
+    return problems

@@ -8,12 +8,14 @@ that hangs costs one send deadline and the cycle moves on to the next delivery.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as dtime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -48,6 +50,17 @@ def business_hours(settings: Settings | None = None) -> BusinessHours:
         end=_hhmm(s.notify_business_end, "ORCA_NOTIFY_BUSINESS_END"),
         days=parse_business_days(s.notify_business_days),
     )
+
+
+def settings_contact_points(settings: Settings) -> list[dict[str, Any]]:
+    """ORCA_NOTIFY_CONTACT_POINTS as a list of dicts; ValueError names what is wrong."""
+    try:
+        items = json.loads(settings.notify_contact_points)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"ORCA_NOTIFY_CONTACT_POINTS is not JSON: {exc.msg}") from None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError("ORCA_NOTIFY_CONTACT_POINTS must be a JSON list of objects")
+    return items
 
 
 @dataclass
@@ -90,6 +103,15 @@ def run_notify_cycle(
     hours = hours or business_hours(s)
     result = CycleResult()
     with engine.begin() as conn:
+        if s.notify_contact_points.strip():
+            # A broken setting must not stop delivery to the console's contact points.
+            try:
+                items = settings_contact_points(s)
+            except ValueError as exc:
+                log.warning("%s; settings contact points left as they were", exc)
+            else:
+                for problem in store.sync_settings_contact_points(conn, items=items, now=clock()):
+                    log.warning("%s", problem)
         plan = store.plan_deliveries(conn, now=clock(), hours=hours)
         store.fail_disabled_deliveries(conn, now=clock())
     result.messages, result.rows, result.held = plan.messages, plan.rows, plan.held

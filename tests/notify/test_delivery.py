@@ -279,3 +279,27 @@ def test_secrets_stay_out_of_logs_and_the_delivery_log(
     for secret in ("zzTopSecretWebhookToken", "AnotherSecretTokenXYZ", "PDSECRETROUTINGKEY42"):
         assert secret not in dumped
     assert "delivery" in caplog.text  # the failures were logged, just not the secrets
+
+
+def test_contact_points_from_settings(
+    nengine: Engine, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with http_peer() as hook:
+        points = (
+            '[{"name": "ops hook (settings)", "kind": "webhook", "audiences": ["oncall"],'
+            f' "secret": "{hook.url}/from-settings"}},'
+            ' {"name": "broken", "kind": "sms"}]'
+        )
+        enqueue(nengine, at=clock())
+        assert cycle(nengine, clock, notify_contact_points=points).sent == 1
+        assert hook.paths == ["/from-settings"]
+        assert "contact point #2 in settings: The kind must be" in caplog.text
+        (point,) = rows(nengine, "SELECT name, managed_by, enabled FROM contact_points")
+        assert point == {"name": "ops hook (settings)", "managed_by": "settings", "enabled": True}
+        # Gone from settings: disabled, not deleted (the delivery log keeps its name).
+        cycle(nengine, clock, notify_contact_points="[]")
+        (point,) = rows(nengine, "SELECT enabled FROM contact_points")
+        assert point == {"enabled": False}
+        # Not JSON: logged, delivery goes on.
+        assert cycle(nengine, clock, notify_contact_points="[{").outcomes == []
+        assert "not JSON" in caplog.text
