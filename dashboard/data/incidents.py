@@ -122,15 +122,20 @@ def declare_incident(
     detected_at: datetime | None = None,
     alert_key: str | None = None,
     rule_id: str | None = None,
-) -> int:
-    """Insert a new incident in phase detect with its first timeline entry; returns its id."""
+    request_key: str | None = None,
+) -> tuple[int, bool]:
+    """Insert a new incident in phase detect with its first timeline entry.
+
+    Returns (id, created). A repeated ``alert_key`` or ``request_key`` (a form submitted twice)
+    inserts nothing and returns the existing incident with created False.
+    """
     sev = Severity(severity)
     row = conn.execute(
         text(
-            """INSERT INTO incidents (title, severity, alert_key, rule_id, declared_by,
-                   declared_at, detected_at)
-               VALUES (:title, :sev, :key, :rule, :by, :at, :detected)
-               ON CONFLICT (alert_key) DO NOTHING
+            """INSERT INTO incidents (title, severity, alert_key, rule_id, request_key,
+                   declared_by, declared_at, detected_at)
+               VALUES (:title, :sev, :key, :rule, :req, :by, :at, :detected)
+               ON CONFLICT DO NOTHING
                RETURNING id"""
         ),
         {
@@ -138,13 +143,14 @@ def declare_incident(
             "sev": sev.value,
             "key": alert_key,
             "rule": rule_id,
+            "req": request_key,
             "by": actor,
             "at": _aware(at),
             "detected": _aware(detected_at or at),
         },
     ).scalar()
-    if row is None:  # only with an alert key another transaction already declared for
-        return _incident_for_key(conn, alert_key)
+    if row is None:  # only with a key another transaction already declared for
+        return _incident_for_key(conn, alert_key, request_key), False
     incident_id = int(row)
     if alert_key is not None:
         conn.execute(
@@ -163,12 +169,13 @@ def declare_incident(
         text=f"{sev.value} incident declared{source}: {title.strip()}",
         incident_id=incident_id,
     )
-    return incident_id
+    return incident_id, True
 
 
-def _incident_for_key(conn: Connection, alert_key: str | None) -> int:
+def _incident_for_key(conn: Connection, alert_key: str | None, request_key: str | None) -> int:
     found = conn.execute(
-        text("SELECT id FROM incidents WHERE alert_key = :key"), {"key": alert_key}
+        text("SELECT id FROM incidents WHERE alert_key = :key OR request_key = :req LIMIT 1"),
+        {"key": alert_key, "req": request_key},
     ).scalar_one()
     return int(found)
 
@@ -195,7 +202,7 @@ def declare_incident_for_alert(
     ).scalar()
     if existing is not None:
         return int(existing)
-    return declare_incident(
+    incident_id, _ = declare_incident(
         conn,
         title=title,
         severity=severity,
@@ -204,6 +211,7 @@ def declare_incident_for_alert(
         alert_key=alert_key,
         rule_id=rule_id,
     )
+    return incident_id
 
 
 def link_alert(conn: Connection, *, incident_id: int, alert_key: str, at: datetime) -> bool:
@@ -228,6 +236,7 @@ def record_timeline(
     incident_id: int | None = None,
     alert_key: str | None = None,
     public: bool = False,
+    request_key: str | None = None,
 ) -> int:
     """Append one timeline entry; returns how many rows were added.
 
@@ -235,6 +244,7 @@ def record_timeline(
     incident linked to that alert (0 rows when none is). ``kind`` is a short lower-case word
     ("note", "phase", "status_update", "alert.firing", "quarantine", "runbook" ...).
     ``public`` entries (status updates) are the only ones the public status page shows.
+    A repeated ``request_key`` (with ``incident_id``) adds nothing and returns 0.
     """
     if incident_id is None and alert_key is None:
         raise ValueError("record_timeline needs an incident_id or an alert_key")
@@ -246,9 +256,11 @@ def record_timeline(
         "public": public,
     }
     if incident_id is not None:
-        sql = """INSERT INTO incident_timeline (incident_id, at, kind, actor, text, public)
-                 VALUES (:id, :at, :kind, :actor, :text, :public)"""
-        return conn.execute(_t(sql), {**params, "id": incident_id}).rowcount
+        sql = """INSERT INTO incident_timeline (incident_id, at, kind, actor, text, public,
+                     request_key)
+                 VALUES (:id, :at, :kind, :actor, :text, :public, :req)
+                 ON CONFLICT DO NOTHING"""
+        return conn.execute(_t(sql), {**params, "id": incident_id, "req": request_key}).rowcount
     sql = """INSERT INTO incident_timeline (incident_id, at, kind, actor, text, public)
              SELECT i.id, :at, :kind, :actor, :text, :public
              FROM incidents i JOIN incident_alerts l ON l.incident_id = i.id

@@ -6,6 +6,7 @@ The rotation is one row; with none stored yet nobody is on call (every role None
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -173,3 +174,38 @@ def get_on_call(conn: Connection, *, at: datetime) -> OnCall:
         secondary=on_call_at(rotation, overrides, OnCallRole.SECONDARY, at),
         manager=on_call_at(rotation, overrides, OnCallRole.MANAGER, at),
     )
+
+
+def list_unknown_users(conn: Connection, *, names: Sequence[str]) -> list[str]:
+    """The names among ``names`` that are not enabled console users (in the given order)."""
+    if not names:
+        return []
+    found = set(
+        conn.execute(
+            text("SELECT username FROM users WHERE username = ANY(:n) AND NOT disabled"),
+            {"n": list(names)},
+        ).scalars()
+    )
+    return [n for n in names if n not in found]
+
+
+def list_user_choices(conn: Connection) -> list[str]:
+    """Enabled users who may hold an on-call role (oncall, admin or manager), by name."""
+    return list(
+        conn.execute(
+            text(
+                """SELECT username FROM users WHERE NOT disabled
+                   AND roles && ARRAY['oncall', 'admin', 'manager']::text[]
+                   ORDER BY username LIMIT 500"""
+            )
+        ).scalars()
+    )
+
+
+def get_override_state(conn: Connection, *, override_id: int) -> bool | None:
+    """Locks the override; True when cancelled, False when live, None when there is none."""
+    value = conn.execute(
+        text("SELECT cancelled_at IS NOT NULL FROM oncall_overrides WHERE id = :id FOR UPDATE"),
+        {"id": override_id},
+    ).scalar()
+    return None if value is None else bool(value)

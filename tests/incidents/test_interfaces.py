@@ -143,7 +143,7 @@ def test_mtta_mttr_on_known_data(clean: Engine) -> None:
     start = datetime(2031, 1, 1, tzinfo=UTC)
     with clean.begin() as conn:
         for sev, ack_min, fix_min in (("P1", 4, 30), ("P1", 8, 90), ("P2", 20, None)):
-            iid = declare_incident(conn, title="t", severity=sev, at=start, actor="t")
+            iid, _ = declare_incident(conn, title="t", severity=sev, at=start, actor="t")
             update_incident(
                 conn,
                 incident_id=iid,

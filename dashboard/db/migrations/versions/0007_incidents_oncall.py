@@ -1,18 +1,19 @@
 """Incidents (phases, timeline, linked alerts, postmortems) and the on-call rotation with overrides.
 
-An incident declared for an alert carries that alert's key, unique, so two workers declaring
+A hand-made declaration, note or status update carries the form's request key (unique), so a
+double submit records it once. An incident declared for an alert carries that alert's key, unique, so two workers declaring
 for the same firing make one incident. The rotation is a single row (id = 1) with one ordered
 user list per role; overrides are kept (cancelled, never deleted) so the calendar can show them.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"  # chained after notify (merged for enqueue_notification)
 branch_labels = None
 depends_on = None
 
@@ -29,6 +30,7 @@ def upgrade() -> None:
         phase text NOT NULL DEFAULT 'detect'
             CONSTRAINT ck_incidents_phase CHECK (phase IN ({PHASES})),
         alert_key text CONSTRAINT uq_incidents_alert_key UNIQUE,
+        request_key text CONSTRAINT uq_incidents_request_key UNIQUE,
         rule_id text,
         commander text,
         comms_lead text,
@@ -61,7 +63,8 @@ def upgrade() -> None:
         kind text NOT NULL CONSTRAINT ck_incident_timeline_kind CHECK (kind ~ '^[a-z][a-z_.]{0,39}$'),
         actor text,
         text text NOT NULL,
-        public boolean NOT NULL DEFAULT false
+        public boolean NOT NULL DEFAULT false,
+        request_key text CONSTRAINT uq_incident_timeline_request_key UNIQUE
     )""")
     op.execute(
         "CREATE INDEX ix_incident_timeline_incident ON incident_timeline (incident_id, at, id)"
