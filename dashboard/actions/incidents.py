@@ -22,6 +22,7 @@ from dashboard.data.incidents import (
     declare_incident,
     get_incident,
     get_postmortem,
+    list_agent_names_in,
     list_timeline,
     record_postmortem,
     record_timeline,
@@ -282,6 +283,12 @@ def _entry(
         found = _locked(conn, incident_id, None)
         if isinstance(found, ActionResult):
             return found
+        if public and (named := list_agent_names_in(conn, text=said)):
+            return ActionResult(
+                "invalid",
+                f"Status updates are public and must not name agents; this one names "
+                f"{len(named)}. Rewrite it without agent names.",
+            )
         at = now_utc(now)
         kind = "status_update" if public else "note"
         added = record_timeline(

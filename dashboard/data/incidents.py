@@ -466,3 +466,67 @@ def count_open_incidents(conn: Connection) -> int:
     return int(
         conn.execute(_t("SELECT count(*) FROM incidents WHERE closed_at IS NULL")).scalar_one()
     )
+
+
+# ----------------------------------------------------------------------------- public status
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    """What the public status page may show of an open incident: no title (titles are
+    internal and may name agents), no notes, no people; only public status updates."""
+
+    id: int
+    severity: str
+    phase: str
+    declared_at: datetime
+    updates: tuple[PublicUpdate, ...]
+
+
+def list_public_incidents(conn: Connection, *, limit: int = 20) -> list[PublicIncident]:
+    """Open incidents, worst first, each with its public status updates (newest first)."""
+    rows = conn.execute(
+        _t(
+            """SELECT id, severity, phase, declared_at FROM incidents WHERE closed_at IS NULL
+               ORDER BY severity, declared_at DESC LIMIT :limit"""
+        ),
+        {"limit": limit},
+    ).all()
+    if not rows:
+        return []
+    updates: dict[int, list[PublicUpdate]] = {int(r[0]): [] for r in rows}
+    for iid, at, said in conn.execute(
+        _t(
+            """SELECT incident_id, at, text FROM incident_timeline
+               WHERE public AND incident_id = ANY(:ids) ORDER BY at DESC, id DESC LIMIT 500"""
+        ),
+        {"ids": list(updates)},
+    ).all():
+        updates[int(iid)].append(PublicUpdate(at, str(said)))
+    return [
+        PublicIncident(int(r[0]), str(r[1]), str(r[2]), r[3], tuple(updates[int(r[0])][:20]))
+        for r in rows
+    ]
+
+
+def list_agent_names_in(conn: Connection, *, text: str, limit: int = 5) -> list[str]:
+    """Agent names (3+ characters) that occur in ``text``, case-insensitively.
+
+    Public text must not name agents; one scan of the registry, run only when a status
+    update is posted (an action), never by the public page.
+    """
+    rows = conn.execute(
+        _t(
+            """SELECT DISTINCT name FROM agents
+               WHERE length(name) >= 3 AND strpos(lower(:text), lower(name)) > 0
+               LIMIT :limit"""
+        ),
+        {"text": text, "limit": limit},
+    ).scalars()
+    return [str(r) for r in rows]

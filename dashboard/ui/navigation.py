@@ -35,6 +35,8 @@ PAGES = (
     PageSpec("audit", "Audit Trail", ":material/history:"),
     PageSpec("users", "Users", ":material/group:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
+    PageSpec("incidents", "Incidents", ":material/emergency:"),
+    PageSpec("oncall", "On-call", ":material/support_agent:"),
     PageSpec("account", "My account", ":material/key:"),
 )
 
