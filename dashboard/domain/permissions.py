@@ -68,6 +68,8 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        # Alerts (issue 10): everyone reads; oncall and admin act (ACTION_PERMISSIONS).
+        "alerts": P.VIEW_DASHBOARDS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -95,6 +97,10 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Alerts (issue 10)
+        "alert.acknowledge": P.MANAGE_ALERTS,
+        "alert.silence": P.MANAGE_ALERTS,
+        "alert.unsilence": P.MANAGE_ALERTS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import redis
 from sqlalchemy import Engine
 
 from dashboard.actions import agents, audit, drills, users
+from dashboard.actions import alerts as alert_actions
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
@@ -30,6 +32,7 @@ from dashboard.domain.permissions import (
     pages_for,
 )
 from tests.actions.conftest import PASSWORD, LoggedIn, audit_rows, make_agent, make_user, unique
+from tests.alerts.support import active_silence, firing_alert
 
 M, OP, C, A = Role.MANAGER, Role.OPERATOR, Role.ONCALL, Role.ADMIN
 ROLES = (M, OP, C, A)
@@ -44,6 +47,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "users": {A},
     "account": {M, OP, C, A},
     "drill": {A},
+    "alerts": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -68,6 +72,9 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
     "drill.stop": {A},
+    "alert.acknowledge": {C, A},
+    "alert.silence": {C, A},
+    "alert.unsilence": {C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -150,6 +157,15 @@ RUNNERS: dict[str, Runner] = {
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
     "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+    "alert.acknowledge": lambda c, a: alert_actions.acknowledge_alert(
+        c.engine, a, firing_alert(c.engine), "matrix: looking"
+    ),
+    "alert.silence": lambda c, a: alert_actions.silence_alert(
+        c.engine, a, "disk_high", None, "matrix: planned work", timedelta(hours=1)
+    ),
+    "alert.unsilence": lambda c, a: alert_actions.lift_silence(
+        c.engine, a, active_silence(c.engine)
+    ),
 }
 """Action name -> a call of the real action function against a fresh target."""
 
