@@ -71,6 +71,8 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
         "incidents": P.VIEW_DASHBOARDS,
         "oncall": P.VIEW_DASHBOARDS,
+        # Alerts (issue 10): everyone reads; oncall and admin act (ACTION_PERMISSIONS).
+        "alerts": P.VIEW_DASHBOARDS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -109,6 +111,10 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "oncall.edit_rotation": P.MANAGE_INCIDENTS,
         "oncall.override": P.MANAGE_INCIDENTS,
         "oncall.cancel_override": P.MANAGE_INCIDENTS,
+        # Alerts (issue 10)
+        "alert.acknowledge": P.MANAGE_ALERTS,
+        "alert.silence": P.MANAGE_ALERTS,
+        "alert.unsilence": P.MANAGE_ALERTS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

@@ -73,6 +73,12 @@ def _people(conn: Connection) -> list[str]:
     return list_user_choices(conn)
 
 
+def primary_now() -> str | None:
+    """Who is primary on call now (None: nobody, or the database cannot say)."""
+    panel = loaders.load("oncall.now", _now_on_call, ttl_s=30, topics=TOPICS, at=resources.now())
+    return panel.value.primary if panel.value is not None else None
+
+
 def on_call_now_text() -> str:
     """'On call: primary X · secondary Y · manager Z' (plain Markdown), for the header strip."""
     panel = loaders.load("oncall.now", _now_on_call, ttl_s=30, topics=TOPICS, at=resources.now())

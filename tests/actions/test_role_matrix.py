@@ -19,6 +19,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from dashboard.actions import agents, audit, drills, incidents, oncall, users
+from dashboard.actions import alerts as alert_actions
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
@@ -32,6 +33,7 @@ from dashboard.domain.permissions import (
     pages_for,
 )
 from tests.actions.conftest import PASSWORD, LoggedIn, audit_rows, make_agent, make_user, unique
+from tests.alerts.support import active_silence, firing_alert
 
 M, OP, C, A = Role.MANAGER, Role.OPERATOR, Role.ONCALL, Role.ADMIN
 ROLES = (M, OP, C, A)
@@ -48,6 +50,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "drill": {A},
     "incidents": {M, OP, C, A},
     "oncall": {M, OP, C, A},
+    "alerts": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -82,6 +85,9 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "oncall.edit_rotation": {C, A},
     "oncall.override": {C, A},
     "oncall.cancel_override": {C, A},
+    "alert.acknowledge": {C, A},
+    "alert.silence": {C, A},
+    "alert.unsilence": {C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -233,6 +239,15 @@ RUNNERS: dict[str, Runner] = {
     "oncall.edit_rotation": _rotation,
     "oncall.override": _override,
     "oncall.cancel_override": _cancel_override,
+    "alert.acknowledge": lambda c, a: alert_actions.acknowledge_alert(
+        c.engine, a, firing_alert(c.engine), "matrix: looking"
+    ),
+    "alert.silence": lambda c, a: alert_actions.silence_alert(
+        c.engine, a, "disk_high", None, "matrix: planned work", timedelta(hours=1)
+    ),
+    "alert.unsilence": lambda c, a: alert_actions.lift_silence(
+        c.engine, a, active_silence(c.engine)
+    ),
 }
 """Action name -> a call of the real action function against a fresh target."""
 

@@ -116,6 +116,7 @@ def test_navigation_per_role() -> None:
         "account",
         "incidents",  # issue 10: everybody reads incidents and the on-call rota
         "oncall",
+        "alerts",
     )
     assert pages_for([Role.MANAGER]) == everyone
     assert pages_for([Role.ONCALL]) == everyone
