@@ -9,7 +9,6 @@ skips it and never sends it again. The ``secret`` column is read only by
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from dashboard.data.notifications import is_resolution
+from dashboard.data.oncall import get_on_call
 from dashboard.domain.notify_rules import (
     PERSON_AUDIENCES,
     BusinessHours,
@@ -196,14 +196,9 @@ class Person:
 def on_call_usernames(conn: Connection, *, at: datetime) -> dict[str, str | None]:
     """Who is on call at ``at``: {"oncall": primary, "secondary": ..., "manager": ...}.
 
-    THE place the lead wires the rotation: it calls ``dashboard.data.oncall.get_on_call``
-    (owned by the incidents branch) when that module exists, and knows nobody until then.
+    The rotation plus overrides, from ``dashboard.data.oncall.get_on_call`` (incidents branch).
     """
-    try:
-        oncall = importlib.import_module("dashboard.data.oncall")
-    except ModuleNotFoundError:
-        return dict.fromkeys(PERSON_AUDIENCES)
-    who = oncall.get_on_call(conn, at=at)
+    who = get_on_call(conn, at=at)
     return {"oncall": who.primary, "secondary": who.secondary, "manager": who.manager}
 
 

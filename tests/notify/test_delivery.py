@@ -6,12 +6,13 @@ Time is a controllable clock, so back-off and business hours are exercised witho
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from dashboard.worker.notify import CycleResult, run_notify_cycle
 from tests.notify.conftest import Clock, add_point, enqueue, fast_settings, rows
@@ -303,3 +304,37 @@ def test_contact_points_from_settings(
         # Not JSON: logged, delivery goes on.
         assert cycle(nengine, clock, notify_contact_points="[{").outcomes == []
         assert "not JSON" in caplog.text
+
+
+def test_the_person_on_call_gets_the_mail_and_is_named(nengine: Engine, clock: Clock) -> None:
+    """Audience oncall resolves through the rotation (an override here) to a user's e-mail."""
+    from dashboard.data.oncall import record_override
+    from dashboard.domain.oncall import OnCallRole
+
+    name = f"pager{secrets.token_hex(3)}"
+    with nengine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, email, password_hash, roles) "
+                "VALUES (:u, :e, '$2b$04$abcdefghijklmnopqrstuv', '{oncall}')"
+            ),
+            {"u": name, "e": f"{name}@orca.test"},
+        )
+        record_override(
+            conn,
+            role=OnCallRole.PRIMARY,
+            username=name,
+            starts_at=clock.now - timedelta(hours=1),
+            ends_at=clock.now + timedelta(hours=1),
+            reason="test",
+            actor="test",
+        )
+    with smtp_peer() as smtp, http_peer() as slack:
+        add_point(nengine, "email", "", config={"host": smtp.host, "port": smtp.port})
+        add_point(nengine, "slack", slack.url + "/s", audiences=["broadcast"])
+        enqueue(nengine, at=clock())
+        assert cycle(nengine, clock).sent == 2
+        assert smtp.envelopes[0][1] == [f"{name}@orca.test"]
+        assert f"For: {name}" in slack.received[0]["text"]
+    log = rows(nengine, "SELECT recipient FROM notification_messages")
+    assert log == [{"recipient": name}]

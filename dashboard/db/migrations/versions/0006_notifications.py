@@ -10,14 +10,14 @@
 * ``notification_attempts``: the delivery log, one row per try (status code or error, time).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"  # re-chained after alerts (0005) in branch alerts
 branch_labels = None
 depends_on = None
 
