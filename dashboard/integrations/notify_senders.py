@@ -78,6 +78,8 @@ def scrub(text: str, secret: str) -> str:
 
 def _title(out: Outgoing) -> str:
     prefix = "RESOLVED" if out.event == "resolve" else out.severity
+    if out.subject.startswith(f"[{prefix}]"):  # the caller tagged it already
+        return out.subject
     return f"[{prefix}] {out.subject}"
 
 
