@@ -351,6 +351,35 @@ def edit_panel(points: list[store.ContactPoint]) -> None:
             )
 
 
+def open_deliveries() -> None:
+    panel = _panel(lambda conn: store.list_open_deliveries(conn, limit=100))
+    if panel.value is not None and not panel.value.empty:
+        raw = panel.value
+        df = pd.DataFrame(
+            {
+                "contact point": raw["contact_point"].map(shown),
+                "sev.": raw["severity"],
+                "state": raw["status"].map({"pending": "retrying", "failed": "gave up"}),
+                "tries": raw["attempts"],
+                "next try (UTC)": [
+                    f"{t:%m-%d %H:%M:%S}" if s == "pending" else "—"
+                    for t, s in zip(raw["next_attempt_at"], raw["status"], strict=True)
+                ],
+                "last error": raw["last_error"].map(shown),
+                "message": raw["subject"].map(shown),
+            }
+        )
+        panel = loaders.Panel(df, "ok", computed_at=panel.computed_at)
+    components.table(
+        panel,
+        f"{PAGE}.open",
+        title="Retrying and given up",
+        empty="Nothing is waiting for a retry and nothing failed.",
+        file_name="open_deliveries.csv",
+        column_config={"last error": st.column_config.TextColumn("last error", width="medium")},
+    )
+
+
 def render() -> None:
     routing_summary()
     counts()
@@ -368,4 +397,5 @@ def render() -> None:
     else:
         st.caption("Read-only: only administrators add or change contact points.")
     st.subheader("Deliveries")
+    open_deliveries()
     delivery_log()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from dashboard.data import notify_store as store
 from dashboard.data.notifications import enqueue_notification
 from dashboard.domain.permissions import Role
 from dashboard.worker.notify import run_notify_cycle
@@ -57,7 +58,20 @@ def test_admin_adds_test_sends_and_reads_the_log(
             wait_until_loaded(page)
             assert TOKEN not in page.content()
 
-            # Something to deliver, then one delivery cycle (what the worker's job runs).
+            # Something to deliver, then one delivery cycle (what the worker's job runs);
+            # a second contact point nobody listens on shows a retry in the log.
+            with seeded_engine.begin() as conn:
+                store.insert_contact_point(
+                    conn,
+                    name="dead webhook (browser)",
+                    kind="webhook",
+                    audiences=["oncall"],
+                    config={},
+                    secret="http://127.0.0.1:9/DeadSecretTokenUVWX",
+                    secret_hint="••••UVWX",
+                    by="test",
+                    now=datetime.now(UTC),
+                )
             with seeded_engine.begin() as conn:
                 enqueue_notification(
                     conn,
@@ -84,6 +98,8 @@ def test_admin_adds_test_sends_and_reads_the_log(
             wait_until_loaded(page)
             assert len(peer.received) >= 2
             assert TOKEN not in page.content()
+            page.wait_for_selector("text=will retry", state="attached", timeout=30_000)
+            assert "DeadSecretToken" not in page.content()
             page.get_by_role("tab", name="Edit, test or disable").click()
             _shot(page, "contact_points_admin.png")
         finally:
