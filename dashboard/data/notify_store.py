@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -261,20 +261,33 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
     got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": PLAN_LOCK_ID})
     if not got.scalar_one():
         return PlanResult(0, 0, 0, 0, skipped=True)
+    # Held P2 rows are left out in SQL, so that a long night of them never crowds the
+    # P1 rows out of the batch.
+    hold_p2 = is_held("P2", now, hours)
     rows = conn.execute(
         text(
             """SELECT id, dedupe_key, severity, group_key, subject, body, audience, link,
                       created_at
-               FROM notification_outbox WHERE status = 'pending' AND created_at <= :now
+               FROM notification_outbox
+               WHERE status = 'pending' AND created_at <= :now
+                 AND NOT (:hold AND severity = 'P2')
                ORDER BY created_at, id LIMIT :n FOR UPDATE SKIP LOCKED"""
         ),
-        {"now": now, "n": MAX_PLAN_ROWS},
+        {"now": now, "n": MAX_PLAN_ROWS, "hold": hold_p2},
     ).mappings()
-    items, held = [], 0
+    held = 0
+    if hold_p2:
+        held = int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM notification_outbox"
+                    " WHERE status = 'pending' AND severity = 'P2' AND created_at <= :now"
+                ),
+                {"now": now},
+            ).scalar_one()
+        )
+    items = []
     for r in rows:
-        if is_held(str(r["severity"]), now, hours):
-            held += 1
-            continue
         items.append(
             OutboxItem(
                 id=int(r["id"]),
@@ -330,7 +343,7 @@ class DueDelivery:
     contact_point: str
     kind: str
     config: Mapping[str, Any]
-    secret: str
+    secret: str = field(repr=False)
     message_id: int
     group_key: str
     severity: str
