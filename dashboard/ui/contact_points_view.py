@@ -28,6 +28,7 @@ from dashboard.domain.permissions import can_do
 from dashboard.settings import get_settings
 from dashboard.ui import auth, components, loaders, staged
 from dashboard.ui.markup import plain
+from dashboard.worker.notify import business_hours
 
 PAGE = "contact_points"
 DB_DOWN = "PostgreSQL is unreachable; nothing was changed."
@@ -89,6 +90,13 @@ def _panel(fn: Callable[[Any], pd.DataFrame]) -> loaders.Panel[pd.DataFrame]:
 
 def routing_summary() -> None:
     s = get_settings()
+    try:
+        business_hours(s)
+    except (ValueError, KeyError) as exc:
+        st.warning(
+            f"The business hours setting is unusable ({plain(str(exc))}); the worker uses "
+            "09:00–17:00 UTC, Monday to Friday, until it is fixed."
+        )
     st.caption(
         "**Routing.** P1 pages at once (the audience's contact points and the broadcast "
         "channels). P2 goes to the same places in business hours "

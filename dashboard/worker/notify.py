@@ -100,7 +100,13 @@ def run_notify_cycle(
 ) -> CycleResult:
     """One delivery cycle; ``clock`` is the controllable time (tests, drills)."""
     s = settings or get_settings()
-    hours = hours or business_hours(s)
+    if hours is None:
+        try:
+            hours = business_hours(s)
+        except (ValueError, KeyError) as exc:  # an unknown zone is a KeyError (zoneinfo)
+            # A typo in the hours must not stop P1 pages: fall back to 09-17 UTC, Mon-Fri.
+            log.error("business hours setting unusable (%s); using 09:00-17:00 UTC Mon-Fri", exc)
+            hours = BusinessHours()
     result = CycleResult()
     with engine.begin() as conn:
         if s.notify_contact_points.strip():

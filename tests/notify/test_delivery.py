@@ -338,3 +338,13 @@ def test_the_person_on_call_gets_the_mail_and_is_named(nengine: Engine, clock: C
         assert f"For: {name}" in slack.received[0]["text"]
     log = rows(nengine, "SELECT recipient FROM notification_messages")
     assert log == [{"recipient": name}]
+
+
+def test_unusable_business_hours_do_not_stop_p1(
+    nengine: Engine, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with http_peer() as hook:
+        add_point(nengine, "webhook", hook.url + "/h")
+        enqueue(nengine, at=clock())
+        assert cycle(nengine, clock, notify_business_tz="Mars/Olympus_Mons").sent == 1
+        assert "business hours setting unusable" in caplog.text
