@@ -218,7 +218,8 @@ def _config_from_state(prefix: str) -> dict[str, object]:
 
 def _kind_fields(prefix: str, kind: str, cfg: dict[str, Any], *, editing: bool) -> None:
     hint = " (leave blank to keep the stored one)" if editing else ""
-    st.text_input(SECRET_LABELS[kind] + hint, key=f"{prefix}.secret", type="password")
+    if kind != "email":  # e-mail asks for its password last, next to the SMTP user
+        st.text_input(SECRET_LABELS[kind] + hint, key=f"{prefix}.secret", type="password")
     if kind == "pagerduty":
         st.text_input(
             "Events URL (blank: PagerDuty's)", value=str(cfg.get("url") or ""), key=f"{prefix}.url"
@@ -240,7 +241,12 @@ def _kind_fields(prefix: str, kind: str, cfg: dict[str, Any], *, editing: bool) 
         c3[0].text_input(
             "SMTP user", value=str(cfg.get("username") or ""), key=f"{prefix}.username"
         )
-        c3[1].checkbox("STARTTLS", value=bool(cfg.get("starttls", True)), key=f"{prefix}.starttls")
+        c3[1].text_input(SECRET_LABELS[kind] + hint, key=f"{prefix}.secret", type="password")
+        st.checkbox(
+            "STARTTLS (encrypt before logging in)",
+            value=bool(cfg.get("starttls", True)),
+            key=f"{prefix}.starttls",
+        )
 
 
 def _kind_of(label: str) -> str:

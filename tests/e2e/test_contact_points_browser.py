@@ -49,9 +49,19 @@ def test_admin_adds_test_sends_and_reads_the_log(
         try:
             _open(page, console, seeded_engine, Role.ADMIN)
             _shot(page, "contact_points_admin_empty.png")
+            # The e-mail kind brings its own fields (host, port, from, to, STARTTLS).
+            page.locator('[data-testid="stSelectbox"]').first.click()
+            page.get_by_role("option", name="E-mail (SMTP)").click()
+            page.wait_for_selector('input[aria-label="SMTP host"]', timeout=30_000)
+            wait_until_loaded(page)
+            _shot(page, "contact_points_add_email.png")
+            page.locator('[data-testid="stSelectbox"]').first.click()
+            page.get_by_role("option", name="Generic JSON webhook").click()
+            page.wait_for_selector('text="Webhook URL"', timeout=30_000)
+            wait_until_loaded(page)
             form = page.locator('[data-testid="stForm"]').first
             form.locator('input[aria-label="Name"]').fill("ops webhook (browser)")
-            secret_box = form.locator('input[type="password"]')
+            secret_box = form.locator('input[aria-label="Webhook URL"]')
             secret_box.fill(f"{peer.url}/hook/{TOKEN}")
             form.get_by_role("button", name="Add contact point").click()
             page.wait_for_selector("text=Contact point ops webhook (browser) added", timeout=30_000)
