@@ -225,6 +225,7 @@ class PlanResult:
     held: int
     deliveries: int
     skipped: bool = False
+    unrouted: int = 0  # rows left pending: no enabled contact point serves their audience
 
 
 def _insert_message(
@@ -305,21 +306,28 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
     points = [p for p in list_contact_points(conn) if p.enabled]
     deliveries = 0
     messages = group_items(items)
+    unrouted = made = 0
     for msg in messages:
+        wanted = target_audiences(msg.severity, msg.audience)
+        targets = [p for p in points if wanted & set(p.audiences)]
+        if not targets:
+            # Nowhere to send it yet: the rows stay in the outbox (never silently dropped) and
+            # go out, grouped, once a contact point for their audience exists.
+            unrouted += len(msg.row_ids)
+            continue
         person = resolve_person(conn, audience=msg.audience, at=now)
         message_id = _insert_message(conn, msg, person, now)
-        wanted = target_audiences(msg.severity, msg.audience)
-        for point in points:
-            if wanted & set(point.audiences):
-                conn.execute(
-                    text(
-                        """INSERT INTO notification_deliveries (message_id, contact_point_id,
-                               next_attempt_at, created_at)
-                           VALUES (:m, :c, :now, :now) ON CONFLICT DO NOTHING"""
-                    ),
-                    {"m": message_id, "c": point.id, "now": now},
-                )
-                deliveries += 1
+        made += 1
+        for point in targets:
+            conn.execute(
+                text(
+                    """INSERT INTO notification_deliveries (message_id, contact_point_id,
+                           next_attempt_at, created_at)
+                       VALUES (:m, :c, :now, :now) ON CONFLICT DO NOTHING"""
+                ),
+                {"m": message_id, "c": point.id, "now": now},
+            )
+            deliveries += 1
         conn.execute(
             text(
                 """UPDATE notification_outbox SET status = 'dispatched', message_id = :m,
@@ -327,7 +335,7 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
             ),
             {"m": message_id, "now": now, "ids": list(msg.row_ids)},
         )
-    return PlanResult(len(messages), len(items), held, deliveries)
+    return PlanResult(made, len(items) - unrouted, held, deliveries, unrouted=unrouted)
 
 
 # -- delivering ---------------------------------------------------------------------------

@@ -348,3 +348,22 @@ def test_unusable_business_hours_do_not_stop_p1(
         enqueue(nengine, at=clock())
         assert cycle(nengine, clock, notify_business_tz="Mars/Olympus_Mons").sent == 1
         assert "business hours setting unusable" in caplog.text
+
+
+def test_nothing_is_dropped_while_no_contact_point_serves_the_audience(
+    nengine: Engine, clock: Clock
+) -> None:
+    enqueue(nengine, at=clock(), subject="first")
+    enqueue(nengine, at=clock(), subject="second")
+    result = cycle(nengine, clock)
+    assert (result.messages, result.rows) == (0, 0)
+    pending = rows(
+        nengine, "SELECT count(*) AS n FROM notification_outbox WHERE status = 'pending'"
+    )
+    assert pending == [{"n": 2}]
+    with http_peer() as hook:
+        add_point(nengine, "webhook", hook.url + "/h")
+        clock.advance(10)
+        result = cycle(nengine, clock)
+        assert (result.messages, result.rows, result.sent) == (1, 2, 1)
+        assert hook.received[0]["subject"] == "second (+1 more)"
