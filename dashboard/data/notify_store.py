@@ -310,6 +310,12 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
     for msg in messages:
         wanted = target_audiences(msg.severity, msg.audience)
         targets = [p for p in points if wanted & set(p.audiences)]
+        if msg.audience in ("secondary", "manager") and not any(
+            msg.audience in p.audiences for p in targets
+        ):
+            # No contact point of its own: an escalation rides the on-call ones (the message
+            # names the person), rather than reaching nobody who can act.
+            targets += [p for p in points if "oncall" in p.audiences and p not in targets]
         if not targets:
             # Nowhere to send it yet: the rows stay in the outbox (never silently dropped) and
             # go out, grouped, once a contact point for their audience exists.

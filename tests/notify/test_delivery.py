@@ -367,3 +367,19 @@ def test_nothing_is_dropped_while_no_contact_point_serves_the_audience(
         result = cycle(nengine, clock)
         assert (result.messages, result.rows, result.sent) == (1, 2, 1)
         assert hook.received[0]["subject"] == "second (+1 more)"
+
+
+def test_an_escalation_without_its_own_contact_point_rides_the_oncall_one(
+    nengine: Engine, clock: Clock
+) -> None:
+    with http_peer() as pager, http_peer() as boss:
+        add_point(nengine, "webhook", pager.url + "/p", audiences=["oncall"])
+        enqueue(nengine, at=clock(), audience="secondary", subject="NOT ACKNOWLEDGED (secondary)")
+        assert cycle(nengine, clock).sent == 1
+        assert [r["subject"] for r in pager.received] == ["NOT ACKNOWLEDGED (secondary)"]
+        # With a manager contact point, the manager's escalation goes there only.
+        add_point(nengine, "webhook", boss.url + "/m", audiences=["manager"])
+        enqueue(nengine, at=clock(), audience="manager", subject="NOT ACKNOWLEDGED (manager)")
+        assert cycle(nengine, clock).sent == 1
+        assert [r["subject"] for r in boss.received] == ["NOT ACKNOWLEDGED (manager)"]
+        assert len(pager.received) == 1
