@@ -232,10 +232,10 @@ def timer_markdown(incident: Incident, now: datetime) -> str:
     )
     label = timer.label()
     if timer.breached:
-        return f":red[**⏱ {label}**]"
+        return f":red[**:material/timer_off: {label}**]"
     if timer.responded:
-        return f":green[⏱ {label}]"
-    return f":orange[⏱ {label}]"
+        return f":green[:material/timer: {label}]"
+    return f":orange[:material/timer: {label}]"
 
 
 def _phase_strip(phase: Phase) -> str:
@@ -264,6 +264,11 @@ def render_open(board: list[Incident], now: datetime) -> None:
                     f"{inc.declared_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC by {inc.declared_by}"
                 )
             )
+
+
+def _open_live() -> None:
+    panel = loaders.load("incidents.board", _board, ttl_s=10, topics=TOPICS)
+    render_open(panel.value or [], resources.now())
 
 
 def render_declare(actor: Actor) -> None:
@@ -355,7 +360,7 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
 
 
 def _controls(inc: Incident, people: list[str]) -> None:
-    cols = st.columns([2, 1, 2, 2, 1])
+    cols = st.columns([2, 1, 2, 2, 1], vertical_alignment="bottom")
     nxt = [p.value for p in allowed_next(inc.phase)]
     if nxt:
         cols[0].selectbox("Move to phase", nxt, key=f"{PAGE}.phase_to")
@@ -506,7 +511,8 @@ def render(actor: Actor) -> None:
     board = board_panel.value or []
     people = people_panel.value or []
     render_declare(actor)
-    render_open(board, now)
+    # The timers tick on their own: this part reruns every 15 s (from the shared cache).
+    st.fragment(run_every=15)(_open_live)()
     ids = [i.id for i in board]
     if ids:
         labels = {
