@@ -97,9 +97,15 @@ def declare(
     severity: str,
     request_key: str,
     note: str | None = None,
+    alert_key: str | None = None,
+    rule_id: str | None = None,
     now: datetime | None = None,
 ) -> ActionResult:
-    """Declare an incident by hand (phase detect). ``request_key`` makes a double submit one."""
+    """Declare an incident by hand (phase detect). ``request_key`` makes a double submit one.
+
+    With ``alert_key`` the incident is linked to that alert (its transitions and
+    acknowledgements then reach the timeline); one incident per alert, as for the worker's.
+    """
 
     def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
         if severity not in tuple(Severity):
@@ -109,14 +115,23 @@ def declare(
             name = _clean_text(title, "A title", MAX_TITLE)
             key = _clean_text(request_key, "A request key", 100)
             first = _clean_text(note or "", "The note", required=False)
+            linked = _clean_text(alert_key or "", "The alert key", 500, required=False) or None
         except ValueError as exc:
             return ActionResult("invalid", str(exc))
         at = now_utc(now)
         incident_id, created = declare_incident(
-            conn, title=name, severity=sev.value, at=at, actor=actor.username, request_key=key
+            conn,
+            title=name,
+            severity=sev.value,
+            at=at,
+            actor=actor.username,
+            request_key=key,
+            alert_key=linked,
+            rule_id=rule_id if linked else None,
         )
         if not created:
-            return ActionResult("noop", f"Incident #{incident_id} was already declared.")
+            what = "this alert already has incident" if linked else "already declared: incident"
+            return ActionResult("noop", f"Nothing new: {what} #{incident_id}.")
         if first:
             record_timeline(
                 conn, kind="note", at=at, actor=actor.username, text=first, incident_id=incident_id
@@ -127,7 +142,7 @@ def declare(
             roles,
             "incident.declare",
             target=_target(incident_id),
-            after={"severity": sev.value, "title": name},
+            after={"severity": sev.value, "title": name, "alert_key": linked},
         )
         return ActionResult("changed", f"Incident #{incident_id} ({sev}) declared.", count=1)
 

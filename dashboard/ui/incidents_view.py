@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.actions import incidents as actions
 from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult, Actor
+from dashboard.data import alerts as alert_store
 from dashboard.data import cache
 from dashboard.data.incidents import (
     Incident,
@@ -145,13 +146,30 @@ def _done(name: str, result: ActionResult, *clear: str) -> None:
             st.session_state[f"{PAGE}.{field}"] = ""
 
 
+def _firing() -> list[tuple[str, str, str]]:
+    """(alert_key, rule_id, label) of the alerts firing now, from the live snapshot."""
+    try:
+        read = alert_store.list_active(resources.get_redis(resources.redis_url()))
+    except Exception:  # Redis down: declaring without a link still works
+        return []
+    return [
+        (a.alert_key, a.rule_id, f"{a.severity} {a.name} {a.labels}".strip())
+        for a in read.alerts
+        if a.state == "firing"
+    ]
+
+
 def _declare() -> None:
+    link = str(_state("new_alert") or "")
+    rules = {k: r for k, r, _ in _firing()}
     result = _run(
         actions.declare,
         title=str(_state("new_title") or ""),
         severity=str(_state("new_severity") or "P3"),
         note=str(_state("new_note") or ""),
         request_key=_request_key("declare"),
+        alert_key=link or None,
+        rule_id=rules.get(link),
     )
     _done("declare", result, "new_title", "new_note")
 
@@ -287,6 +305,14 @@ def render_declare(actor: Actor) -> None:
                 for s in Severity
             ),
         )
+        firing = _firing()
+        labels = {"": "no alert (declared by hand)", **{k: lbl for k, _, lbl in firing}}
+        st.selectbox(
+            "Link a firing alert",
+            list(labels),
+            key=f"{PAGE}.new_alert",
+            format_func=functools.partial(_alert_label, labels),
+        )
         st.text_area("First note (internal)", key=f"{PAGE}.new_note", max_chars=4000)
         st.button("Declare", type="primary", key=f"{PAGE}.declare", on_click=_declare)
 
@@ -391,6 +417,10 @@ def _controls(inc: Incident, people: list[str]) -> None:
         run=_run_close,
     )
     staged.show_result(f"{PAGE}.close.result")
+
+
+def _alert_label(labels: dict[str, str], value: str) -> str:
+    return shown(labels.get(value, value))
 
 
 def _label(labels: dict[int, str], value: int) -> str:
