@@ -4,12 +4,14 @@ page; a manager reads both without any control that changes things."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import pandas as pd
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.domain.permissions import Role
+from tests.conftest import SEED_NOW
 from tests.pages.conftest import make_user, new_app, sign_in
 
 
@@ -90,6 +92,20 @@ def test_oncall_page_rotation_and_override(app_env: None, seeded_engine: Engine)
     assert len(cal) == 8
     assert set(cal["Primary"]) == {ann, bob}
     assert any("Europe/Paris" in c.value for c in at.caption)
+
+    # An override for a date range, added through the form, shows in the list and calendar.
+    start = SEED_NOW.date() + timedelta(days=2)
+    at.selectbox(key="oncall.o_role").set_value("secondary")
+    at.selectbox(key="oncall.o_user").set_value(ann)
+    at.date_input(key="oncall.o_from_day").set_value(start)
+    at.date_input(key="oncall.o_to_day").set_value(start + timedelta(days=3))
+    at.text_input(key="oncall.o_reason").set_value("swap for a holiday")
+    at.button(key="oncall.o_add").click().run()
+    assert not at.exception, at.exception
+    assert any(f"{ann} is secondary" in s.value for s in at.success), [e.value for e in at.error]
+    overrides = _frame(at, "Set by")
+    assert list(overrides["Who"]) == [ann] and list(overrides["Role"]) == ["secondary"]
+    assert "secondary" in set(_frame(at, "Overrides inside")["Overrides inside"])
 
     manager = new_app(sign_in(seeded_engine, Role.MANAGER))
     manager.switch_page("pages/oncall.py").run()
