@@ -68,6 +68,9 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
+        "incidents": P.VIEW_DASHBOARDS,
+        "oncall": P.VIEW_DASHBOARDS,
         # Alerts (issue 10): everyone reads; oncall and admin act (ACTION_PERMISSIONS).
         "alerts": P.VIEW_DASHBOARDS,
     }
@@ -97,6 +100,17 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Incidents and on-call (issue 10)
+        "incident.declare": P.MANAGE_INCIDENTS,
+        "incident.set_phase": P.MANAGE_INCIDENTS,
+        "incident.assign": P.MANAGE_INCIDENTS,
+        "incident.note": P.MANAGE_INCIDENTS,
+        "incident.status_update": P.MANAGE_INCIDENTS,
+        "incident.postmortem": P.MANAGE_INCIDENTS,
+        "incident.close": P.MANAGE_INCIDENTS,
+        "oncall.edit_rotation": P.MANAGE_INCIDENTS,
+        "oncall.override": P.MANAGE_INCIDENTS,
+        "oncall.cancel_override": P.MANAGE_INCIDENTS,
         # Alerts (issue 10)
         "alert.acknowledge": P.MANAGE_ALERTS,
         "alert.silence": P.MANAGE_ALERTS,

@@ -9,17 +9,17 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.data import alerts as alert_store
-from dashboard.ui import resources
+from dashboard.ui import oncall_view, resources
 from dashboard.ui.markup import plain
 
 
 def on_call_now() -> str | None:
-    """The primary on call now, or None while the rotation is not wired in.
+    """The primary on call now (rotation plus overrides), or None when nobody is / unknown.
 
-    The one seam for the incidents feature: return ``get_on_call(conn, at=now).primary``
-    (dashboard.data.oncall) here once that branch is merged.
+    Read through the shared cache (30 s, bumped by on-call changes), so viewers cost one
+    Redis GET and the database one query per 30 s at most.
     """
-    return None
+    return oncall_view.primary_now()
 
 
 def _counts() -> tuple[dict[str, int] | None, float | None]:

@@ -37,6 +37,8 @@ PAGES = (
     PageSpec("users", "Users", ":material/group:"),
     PageSpec("alerts", "Alerts", ":material/notifications:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
+    PageSpec("incidents", "Incidents", ":material/emergency:"),
+    PageSpec("oncall", "On-call", ":material/support_agent:"),
     PageSpec("account", "My account", ":material/key:"),
 )
 
