@@ -121,6 +121,11 @@ def test_manager_reads_without_controls(console: str, browser: Any, scene: dict[
         _open(page, "On-call", "On-call")
         assert page.get_by_text("Edit the rotation").count() == 0
         screenshot(page, OUT / "oncall_manager.png")
+        _open(page, "Trust KPIs", "Trust KPIs")
+        section = page.get_by_text("Incident response (last 30 days)")
+        section.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(OUT / "trust_kpis_incident_section.png"))
     finally:
         page.context.close()
 
