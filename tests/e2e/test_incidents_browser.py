@@ -76,6 +76,7 @@ def _open(page: Any, name: str, title: str) -> None:
     page.locator(SIDEBAR).get_by_role("link", name=name).click()
     page.wait_for_selector(f'h1:has-text("{title}")', timeout=30_000)
     wait_until_loaded(page)
+    page.wait_for_timeout(800)  # tables draw on a canvas after the run ends
 
 
 def _signed_in(browser: Any, console: str, login: Login) -> Any:
