@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from dashboard.actions.base import ActionResult, Actor, audit_change, now_utc, run_authorised
 from dashboard.data.incidents import (
     Incident,
+    TimelineEntry,
     declare_incident,
     get_incident,
     get_postmortem,
@@ -36,6 +37,7 @@ from dashboard.domain.incidents import (
     Severity,
     allowed_next,
     close_problem,
+    md_block,
     md_escape,
 )
 from dashboard.domain.permissions import Role
@@ -97,9 +99,15 @@ def declare(
     severity: str,
     request_key: str,
     note: str | None = None,
+    alert_key: str | None = None,
+    rule_id: str | None = None,
     now: datetime | None = None,
 ) -> ActionResult:
-    """Declare an incident by hand (phase detect). ``request_key`` makes a double submit one."""
+    """Declare an incident by hand (phase detect). ``request_key`` makes a double submit one.
+
+    With ``alert_key`` the incident is linked to that alert (its transitions and
+    acknowledgements then reach the timeline); one incident per alert, as for the worker's.
+    """
 
     def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
         if severity not in tuple(Severity):
@@ -109,14 +117,23 @@ def declare(
             name = _clean_text(title, "A title", MAX_TITLE)
             key = _clean_text(request_key, "A request key", 100)
             first = _clean_text(note or "", "The note", required=False)
+            linked = _clean_text(alert_key or "", "The alert key", 500, required=False) or None
         except ValueError as exc:
             return ActionResult("invalid", str(exc))
         at = now_utc(now)
         incident_id, created = declare_incident(
-            conn, title=name, severity=sev.value, at=at, actor=actor.username, request_key=key
+            conn,
+            title=name,
+            severity=sev.value,
+            at=at,
+            actor=actor.username,
+            request_key=key,
+            alert_key=linked,
+            rule_id=rule_id if linked else None,
         )
         if not created:
-            return ActionResult("noop", f"Incident #{incident_id} was already declared.")
+            what = "this alert already has incident" if linked else "already declared: incident"
+            return ActionResult("noop", f"Nothing new: {what} #{incident_id}.")
         if first:
             record_timeline(
                 conn, kind="note", at=at, actor=actor.username, text=first, incident_id=incident_id
@@ -127,7 +144,7 @@ def declare(
             roles,
             "incident.declare",
             target=_target(incident_id),
-            after={"severity": sev.value, "title": name},
+            after={"severity": sev.value, "title": name, "alert_key": linked},
         )
         return ActionResult("changed", f"Incident #{incident_id} ({sev}) declared.", count=1)
 
@@ -513,6 +530,11 @@ def postmortem_markdown(engine: Engine, incident_id: int) -> str | None:
             return None
         pm = get_postmortem(conn, incident_id=incident_id).postmortem
         timeline = list_timeline(conn, incident_id=incident_id)
+    return markdown_for(incident, pm, timeline)
+
+
+def markdown_for(incident: Incident, pm: Postmortem, timeline: Sequence[TimelineEntry]) -> str:
+    """The postmortem document: every user-written text escaped (paragraphs kept)."""
     lines = [
         f"# Postmortem: incident #{incident.id} ({incident.severity}) {md_escape(incident.title)}",
         "",
@@ -523,11 +545,11 @@ def postmortem_markdown(engine: Engine, incident_id: int) -> str | None:
         "",
         "## Summary",
         "",
-        md_escape(pm.summary) or "_not written_",
+        md_block(pm.summary) or "_not written_",
         "",
         "## Impact",
         "",
-        md_escape(pm.impact) or "_not written_",
+        md_block(pm.impact) or "_not written_",
         "",
         "## Timeline",
         "",
@@ -537,7 +559,7 @@ def postmortem_markdown(engine: Engine, incident_id: int) -> str | None:
         f"{md_escape(e.actor or 'system')}: {md_escape(e.text)}"
         for e in timeline
     ]
-    lines += ["", "## Root cause", "", md_escape(pm.root_cause) or "_not written_", ""]
+    lines += ["", "## Root cause", "", md_block(pm.root_cause) or "_not written_", ""]
     lines += ["## Action items", "", "| Action | Owner | Due |", "|---|---|---|"]
     lines += [
         f"| {md_escape(i.text)} | {md_escape(i.owner or '-')} | {i.due or '-'} |"

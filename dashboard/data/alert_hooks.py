@@ -3,9 +3,9 @@
 - firing / resolved (not silenced): one outbox row each (dashboard.data.notifications), the
   dedupe key is the transition itself (``<alert_key>:<to_state>``; resolutions end in
   ``:resolved`` as the outbox expects), so a repeated cycle or a second worker adds nothing.
-- a P1 firing declares its incident (idempotent per alert_key) and every transition and
-  acknowledgement of a linked alert goes to the incident timeline (dashboard.data.incidents,
-  helper I's seam; see ``incident_seam`` below).
+- a P1 firing declares its incident (idempotent per alert_key) and every transition,
+  escalation and acknowledgement of a linked alert goes to the incident timeline
+  (dashboard.data.incidents: declare_incident_for_alert, record_timeline).
 - escalation: one outbox row per step to the "secondary", then the "manager" audience.
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from dashboard.data import notifications
+from dashboard.data import incidents, notifications
 from dashboard.domain.alerting import AlertRule, Transition, format_value
 
 SOURCE = "alerts"
@@ -70,7 +70,7 @@ class Hooks:
             incident_seam.declare(conn, rule, t)
         incident_seam.timeline(
             conn,
-            kind="alert",
+            kind=f"alert.{t.to_state}",
             at=t.at,
             actor=None,
             text=f"{rule.name}: {t.from_state} -> {t.to_state} "
@@ -97,7 +97,7 @@ class Hooks:
         )
         incident_seam.timeline(
             conn,
-            kind="escalation",
+            kind="alert.escalated",
             at=now,
             actor=None,
             text=f"{rule.name}: not acknowledged, escalated to {audience}",
@@ -110,7 +110,7 @@ class Hooks:
     ) -> None:
         incident_seam.timeline(
             conn,
-            kind="acknowledged",
+            kind="alert.acknowledged",
             at=at,
             actor=actor,
             text=f"{name} acknowledged by {actor}: {note}",
@@ -119,12 +119,19 @@ class Hooks:
 
 
 class _IncidentSeam:
-    """Calls into dashboard.data.incidents (helper I). Until that branch is merged these are
-    the one place to wire: ``declare`` -> declare_incident_for_alert, ``timeline`` ->
-    record_timeline(alert_key=...). Both run on the caller's connection."""
+    """Calls into dashboard.data.incidents (helper I's seam), on the caller's connection."""
 
     def declare(self, conn: Connection, rule: AlertRule, t: Transition) -> int | None:
-        return None
+        labels = f" ({t.labels})" if t.labels else ""
+        return incidents.declare_incident_for_alert(
+            conn,
+            alert_key=t.alert_key,
+            rule_id=rule.id,
+            severity=rule.severity,
+            title=f"{rule.name}{labels}",
+            at=t.at,
+            actor=SYSTEM_ACTOR,
+        )
 
     def timeline(
         self,
@@ -136,7 +143,10 @@ class _IncidentSeam:
         text: str,
         alert_key: str,
     ) -> int:
-        return 0
+        """Appends to every open incident linked to ``alert_key`` (none: nothing happens)."""
+        return incidents.record_timeline(
+            conn, kind=kind, at=at, actor=actor, text=text, alert_key=alert_key
+        )
 
 
 incident_seam = _IncidentSeam()

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dashboard.data import agents, health, kpis, metrics
+from dashboard.data import agents, health, incidents, kpis, metrics
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.cache import AGENT_TOPICS, SharedCache, panel_key
 from dashboard.domain.timebuckets import choose_bucket, resolve_preset
@@ -153,6 +153,15 @@ def default_panels(now: datetime) -> list[PanelSpec]:
         PanelSpec(tk, "sync_gaps", kpis.list_sync_gaps, {"open_only": True, "limit": 500}),
         PanelSpec(
             tk, "sync_lag_series", kpis.list_sync_lag_series, {"start": s, "end": e, "bucket": b}
+        ),
+        # Issue 10: the MTTA/MTTR section at the foot of Trust KPIs.
+        PanelSpec(
+            tk,
+            "incidents.times",
+            incidents.summarize_incident_times,
+            dict(zip(("start", "end"), incidents.kpi_period(now), strict=True)),
+            30,
+            topics=("incidents",),
         ),
         PanelSpec(
             ar,

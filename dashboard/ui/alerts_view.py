@@ -28,7 +28,7 @@ from dashboard.ui.markup import plain, shown
 
 PAGE = "alerts"
 MAX_SHOWN = 50
-SEVERITY_ICON = {"P1": "🔴", "P2": "🟠", "warning": "🟡"}
+SEVERITY_COLOUR = {"P1": "red", "P2": "orange", "warning": "yellow"}
 STATE_WORD = {"firing": "FIRING", "pending": "pending", "nodata": "NO DATA"}
 SILENCE_FOR = {"1 hour": 1, "4 hours": 4, "8 hours": 8, "1 day": 24, "3 days": 72, "7 days": 168}
 HISTORY_RANGES = {"24 hours": 1, "7 days": 7, "30 days": 30, "1 year": 365}
@@ -235,9 +235,10 @@ def _one_alert(alert: store.ActiveAlert, index: int, now: datetime, may_act: boo
     with st.container(border=True, key=f"{key}.box"):
         top = st.columns([5, 2, 2, 3], vertical_alignment="center")
         labels = f" · {plain(alert.labels)}" if alert.labels else ""
+        colour = SEVERITY_COLOUR.get(alert.severity, "gray") if alert.state == "firing" else "gray"
         top[0].markdown(
-            f"{SEVERITY_ICON.get(alert.severity, '')} **{alert.severity} · "
-            f"{STATE_WORD.get(alert.state, alert.state)} · {plain(alert.name)}**{labels}"
+            f":{colour}-badge[{alert.severity} · {STATE_WORD.get(alert.state, alert.state)}] "
+            f"**{plain(alert.name)}**{labels}"
         )
         top[1].metric("Age", _age(alert.started_at, now), border=False)
         top[2].metric("Value", format_value(alert.metric, alert.value))
@@ -265,13 +266,13 @@ def _one_alert(alert: store.ActiveAlert, index: int, now: datetime, may_act: boo
             st.info(
                 f"Acknowledged by {plain(alert.acked_by)} at {_when(alert.acked_at)}: "
                 f"{plain(alert.ack_note or '')}",
-                icon="👤",
+                icon=":material/person:",
             )
         if alert.silenced:
             st.warning(
                 f"Silenced by {plain(alert.silenced_by or '')} until "
                 f"{_when(alert.silenced_until)}: {plain(alert.silence_comment or '')}",
-                icon="🔕",
+                icon=":material/notifications_off:",
             )
         if may_act:
             _act(alert, key)
@@ -305,18 +306,19 @@ def _act(alert: store.ActiveAlert, key: str) -> None:
             )
     with cols[1]:
         if not alert.silenced:
-            inner = st.columns([3, 2])
-            inner[0].text_input("Silence: comment", key=f"{key}.comment", max_chars=1000)
-            inner[1].selectbox("For", list(SILENCE_FOR), key=f"{key}.for")
-            if alert.labels:
-                st.checkbox("Every series of this rule", key=f"{key}.all")
-            staged.control(
-                f"{key}.sil",
-                scope=f"silence:{alert.alert_key}",
-                preview_label="Silence…",
-                stage=functools.partial(_stage_silence, alert, key),
-                run=_run_silence,
-            )
+            with st.expander("Silence this alert"):
+                inner = st.columns([3, 2])
+                inner[0].text_input("Silence: comment", key=f"{key}.comment", max_chars=1000)
+                inner[1].selectbox("For", list(SILENCE_FOR), key=f"{key}.for")
+                if alert.labels:
+                    st.checkbox("Every series of this rule", key=f"{key}.all")
+                staged.control(
+                    f"{key}.sil",
+                    scope=f"silence:{alert.alert_key}",
+                    preview_label="Silence…",
+                    stage=functools.partial(_stage_silence, alert, key),
+                    run=_run_silence,
+                )
 
 
 def _history_table(panel: loaders.Panel[pd.DataFrame], key: str) -> None:
@@ -358,7 +360,7 @@ def _active_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
         st.warning(f"Alert state is {read.age_s / 60:.0f} min old: is the worker running?")
     active = [a for a in read.alerts if not a.silenced]
     if not active:
-        st.success("No active alerts. Every rule is within its threshold.", icon="✅")
+        st.success("No active alerts. Every rule is within its threshold.", icon=":material/check:")
     for i, alert in enumerate(active[:MAX_SHOWN]):
         _one_alert(alert, i, now, may_act)
     if len(active) > MAX_SHOWN:
@@ -390,7 +392,8 @@ def _silenced_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
             name = rules[s.rule_id].name if s.rule_id in rules else s.rule_id
             scope = "every series" if s.labels is None else s.labels
             st.markdown(
-                f"🔕 **{plain(name)}** ({plain(scope)}): silenced by "
+                f":gray-badge[:material/notifications_off: silenced] **{plain(name)}** "
+                f"({plain(scope)}): silenced by "
                 f"**{plain(s.created_by)}** until **{_when(s.ends_at)}**"
             )
             st.caption(f"{plain(s.comment)} · set {_when(s.created_at)}")

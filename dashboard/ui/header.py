@@ -44,8 +44,8 @@ def strip() -> None:
         cols[0].caption("Alerts: live state unavailable")
     else:
         p1, p2 = counts["P1"], counts["P2"]
-        cols[0].markdown(f"{'🔴' if p1 else '⚪'} **P1 firing: {p1}**")
-        cols[1].markdown(f"{'🟠' if p2 else '⚪'} **P2 firing: {p2}**")
+        cols[0].markdown(f":{'red' if p1 else 'gray'}-badge[P1 firing: {p1}]")
+        cols[1].markdown(f":{'orange' if p2 else 'gray'}-badge[P2 firing: {p2}]")
         if age is None:
             cols[3].caption("no alert evaluation yet: is the worker running?")
     who = on_call_now()

@@ -20,14 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.actions import incidents as actions
 from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult, Actor
+from dashboard.data import alerts as alert_store
 from dashboard.data import cache
 from dashboard.data.incidents import (
+    KPI_PERIOD_DAYS,
     Incident,
     IncidentTimes,
     StoredPostmortem,
     TimelineEntry,
     get_incident,
     get_postmortem,
+    kpi_period,
     list_incidents,
     list_timeline,
     summarize_incident_times,
@@ -83,14 +86,15 @@ def _people(conn: Connection) -> list[str]:
 
 def load_times(start: date, end: date) -> loaders.Panel[list[IncidentTimes]]:
     """MTTA/MTTR by severity for incidents detected from ``start`` to ``end`` (both included)."""
-    return loaders.load(
-        "incidents.times",
-        _times,
-        ttl_s=30,
-        topics=TOPICS,
-        start=datetime.combine(start, time(0), tzinfo=UTC),
-        end=datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC),
+    return _load_times(
+        datetime.combine(start, time(0), tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC),
     )
+
+
+def _load_times(start: datetime, end: datetime) -> loaders.Panel[list[IncidentTimes]]:
+    # Same name, kwargs and topics as the worker's refresh-ahead spec (dashboard.data.panels).
+    return loaders.load("incidents.times", _times, ttl_s=30, topics=TOPICS, start=start, end=end)
 
 
 def times_frame(times: list[IncidentTimes]) -> pd.DataFrame:
@@ -145,13 +149,30 @@ def _done(name: str, result: ActionResult, *clear: str) -> None:
             st.session_state[f"{PAGE}.{field}"] = ""
 
 
+def _firing() -> list[tuple[str, str, str]]:
+    """(alert_key, rule_id, label) of the alerts firing now, from the live snapshot."""
+    try:
+        read = alert_store.list_active(resources.get_redis(resources.redis_url()))
+    except Exception:  # Redis down: declaring without a link still works
+        return []
+    return [
+        (a.alert_key, a.rule_id, f"{a.severity} {a.name} {a.labels}".strip())
+        for a in read.alerts
+        if a.state == "firing"
+    ]
+
+
 def _declare() -> None:
+    link = str(_state("new_alert") or "")
+    rules = {k: r for k, r, _ in _firing()}
     result = _run(
         actions.declare,
         title=str(_state("new_title") or ""),
         severity=str(_state("new_severity") or "P3"),
         note=str(_state("new_note") or ""),
         request_key=_request_key("declare"),
+        alert_key=link or None,
+        rule_id=rules.get(link),
     )
     _done("declare", result, "new_title", "new_note")
 
@@ -232,10 +253,10 @@ def timer_markdown(incident: Incident, now: datetime) -> str:
     )
     label = timer.label()
     if timer.breached:
-        return f":red[**⏱ {label}**]"
+        return f":red[**:material/timer_off: {label}**]"
     if timer.responded:
-        return f":green[⏱ {label}]"
-    return f":orange[⏱ {label}]"
+        return f":green[:material/timer: {label}]"
+    return f":orange[:material/timer: {label}]"
 
 
 def _phase_strip(phase: Phase) -> str:
@@ -266,6 +287,11 @@ def render_open(board: list[Incident], now: datetime) -> None:
             )
 
 
+def _open_live() -> None:
+    panel = loaders.load("incidents.board", _board, ttl_s=10, topics=TOPICS)
+    render_open(panel.value or [], resources.now())
+
+
 def render_declare(actor: Actor) -> None:
     if not can_do(actor.roles, "incident.declare"):
         return
@@ -281,6 +307,14 @@ def render_declare(actor: Actor) -> None:
                 f"{s}: {SEVERITY_TEXT[s]} (respond within {format_duration(RESPONSE_TIME[s])})"
                 for s in Severity
             ),
+        )
+        firing = _firing()
+        labels = {"": "no alert (declared by hand)", **{k: lbl for k, _, lbl in firing}}
+        st.selectbox(
+            "Link a firing alert",
+            list(labels),
+            key=f"{PAGE}.new_alert",
+            format_func=functools.partial(_alert_label, labels),
         )
         st.text_area("First note (internal)", key=f"{PAGE}.new_note", max_chars=4000)
         st.button("Declare", type="primary", key=f"{PAGE}.declare", on_click=_declare)
@@ -351,11 +385,11 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
         else:
             st.info("Nothing on the timeline yet.")
     with tabs[1]:
-        _postmortem(actor, inc, stored, people)
+        _postmortem(actor, inc, stored, people, timeline)
 
 
 def _controls(inc: Incident, people: list[str]) -> None:
-    cols = st.columns([2, 1, 2, 2, 1])
+    cols = st.columns([2, 1, 2, 2, 1], vertical_alignment="bottom")
     nxt = [p.value for p in allowed_next(inc.phase)]
     if nxt:
         cols[0].selectbox("Move to phase", nxt, key=f"{PAGE}.phase_to")
@@ -388,6 +422,10 @@ def _controls(inc: Incident, people: list[str]) -> None:
     staged.show_result(f"{PAGE}.close.result")
 
 
+def _alert_label(labels: dict[str, str], value: str) -> str:
+    return shown(labels.get(value, value))
+
+
 def _label(labels: dict[int, str], value: int) -> str:
     return shown(labels.get(value, str(value)))
 
@@ -410,7 +448,13 @@ def _run_close(plan: staged.Plan, _count: int | None) -> ActionResult:
     return _run(actions.close, int(plan.data[0]), expected_version=int(plan.data[1]))
 
 
-def _postmortem(actor: Actor, inc: Incident, stored: StoredPostmortem, people: list[str]) -> None:
+def _postmortem(
+    actor: Actor,
+    inc: Incident,
+    stored: StoredPostmortem,
+    people: list[str],
+    timeline: list[TimelineEntry],
+) -> None:
     pm = stored.postmortem
     missing = pm.missing()
     if inc.severity in (Severity.P1, Severity.P2):
@@ -418,7 +462,7 @@ def _postmortem(actor: Actor, inc: Incident, stored: StoredPostmortem, people: l
             st.warning("Required before this incident closes; missing: " + ", ".join(missing))
         else:
             st.success("Complete: the incident may close from the review phase.")
-    md = actions.postmortem_markdown(auth.engine(), inc.id) or ""
+    md = actions.markdown_for(inc, pm, timeline)
     st.download_button(
         "Export Markdown",
         md,
@@ -506,7 +550,8 @@ def render(actor: Actor) -> None:
     board = board_panel.value or []
     people = people_panel.value or []
     render_declare(actor)
-    render_open(board, now)
+    # The timers tick on their own: this part reruns every 15 s (from the shared cache).
+    st.fragment(run_every=15)(_open_live)()
     ids = [i.id for i in board]
     if ids:
         labels = {
@@ -551,9 +596,9 @@ def render(actor: Actor) -> None:
 
 def render_kpi_section() -> None:
     """The small read-only MTTA/MTTR section of the Trust KPIs page (last 30 days)."""
-    today = resources.now().date()
-    panel = load_times(today - timedelta(days=30), today)
-    st.subheader("Incident response (last 30 days)")
+    start, end = kpi_period(resources.now())
+    panel = _load_times(start, end)
+    st.subheader(f"Incident response (last {KPI_PERIOD_DAYS} days)")
     if panel.value is None:
         st.caption(panel.message or "MTTA/MTTR unavailable.")
         return

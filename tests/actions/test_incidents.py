@@ -11,7 +11,12 @@ from sqlalchemy import Engine, text
 from dashboard.actions import incidents, oncall
 from dashboard.actions.agents import quarantine_agent
 from dashboard.actions.base import ActionResult, Actor, cli_actor
-from dashboard.data.incidents import get_incident, list_timeline
+from dashboard.data.incidents import (
+    declare_incident_for_alert,
+    get_incident,
+    list_timeline,
+    record_timeline,
+)
 from dashboard.data.oncall import get_on_call
 from dashboard.domain.permissions import Role
 from tests.actions.conftest import LoggedIn, audit_rows, make_agent, make_user, unique
@@ -261,3 +266,47 @@ def test_postmortem_markdown_escapes_untrusted_text(
     assert "\\[click\\]\\(javascript" in md
     assert "fix \\*now\\*" in md and "2026-12-24" in md
     assert "## Timeline" in md and "declared" in md
+
+
+def test_declare_by_hand_linked_to_an_alert(
+    auth_engine: Engine, signed_in: Callable[..., LoggedIn]
+) -> None:
+    user = signed_in(Role.ONCALL)
+    key = f"svc_down|{unique('l')}|2026-12-03T06:00:00+00:00"
+    made = incidents.declare(
+        auth_engine,
+        user.actor,
+        title="Core down",
+        severity="P1",
+        request_key=unique("rk"),
+        alert_key=key,
+        rule_id="service_down",
+    )
+    assert made.outcome == "changed"
+    again = incidents.declare(
+        auth_engine,
+        user.actor,
+        title="Core down",
+        severity="P1",
+        request_key=unique("rk"),
+        alert_key=key,
+        rule_id="service_down",
+    )
+    assert again.outcome == "noop" and "this alert already has incident" in again.message
+    with auth_engine.begin() as conn:
+        iid = declare_incident_for_alert(
+            conn,
+            alert_key=key,
+            rule_id="service_down",
+            severity="P1",
+            title="x",
+            at=datetime.now(UTC),
+            actor="system:alerts",
+        )
+        assert (
+            record_timeline(
+                conn, kind="alert", at=datetime.now(UTC), actor=None, text="resolved", alert_key=key
+            )
+            == 1
+        )
+        assert [e.kind for e in list_timeline(conn, incident_id=iid)][-1] == "alert"

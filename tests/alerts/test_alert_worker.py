@@ -122,6 +122,21 @@ def test_service_down_fires_after_two_minutes_and_resolves(
     assert [t.to_state for t in result.transitions] == ["resolved"]
     assert [o["dedupe_key"] for o in _outbox(db)][-1] == f"{key}:resolved"
     assert store.list_firing(redis_client) == []
+    # The P1 declared one linked incident; its timeline collected the firing and resolution.
+    with db.connect() as conn:
+        incident = conn.execute(
+            text("SELECT id, severity FROM incidents WHERE alert_key = :k"), {"k": key}
+        ).one()
+        kinds = (
+            conn.execute(
+                text("SELECT kind FROM incident_timeline WHERE incident_id = :i ORDER BY at, id"),
+                {"i": incident.id},
+            )
+            .scalars()
+            .all()
+        )
+    assert incident.severity == "P1"
+    assert "alert.firing" in kinds and kinds[-1] == "alert.resolved"
 
 
 def test_a_restart_mid_pending_resumes_without_refiring(

@@ -114,8 +114,8 @@ def test_navigation_per_role() -> None:
         "agent_detail",
         "audit",
         "account",
-        "contact_points",  # issue 10: everybody reads contact points and the delivery log
-        "incidents",  # issue 10: everybody reads incidents and the on-call rota
+        "contact_points",  # issue 10: everybody reads contact points, incidents, rota, alerts
+        "incidents",
         "oncall",
         "alerts",
     )

@@ -4,12 +4,14 @@ page; a manager reads both without any control that changes things."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import pandas as pd
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.domain.permissions import Role
+from tests.conftest import SEED_NOW
 from tests.pages.conftest import make_user, new_app, sign_in
 
 
@@ -91,6 +93,20 @@ def test_oncall_page_rotation_and_override(app_env: None, seeded_engine: Engine)
     assert set(cal["Primary"]) == {ann, bob}
     assert any("Europe/Paris" in c.value for c in at.caption)
 
+    # An override for a date range, added through the form, shows in the list and calendar.
+    start = SEED_NOW.date() + timedelta(days=2)
+    at.selectbox(key="oncall.o_role").set_value("secondary")
+    at.selectbox(key="oncall.o_user").set_value(ann)
+    at.date_input(key="oncall.o_from_day").set_value(start)
+    at.date_input(key="oncall.o_to_day").set_value(start + timedelta(days=3))
+    at.text_input(key="oncall.o_reason").set_value("swap for a holiday")
+    at.button(key="oncall.o_add").click().run()
+    assert not at.exception, at.exception
+    assert any(f"{ann} is secondary" in s.value for s in at.success), [e.value for e in at.error]
+    overrides = _frame(at, "Set by")
+    assert list(overrides["Who"]) == [ann] and list(overrides["Role"]) == ["secondary"]
+    assert "secondary" in set(_frame(at, "Overrides inside")["Overrides inside"])
+
     manager = new_app(sign_in(seeded_engine, Role.MANAGER))
     manager.switch_page("pages/oncall.py").run()
     assert not manager.exception, manager.exception
@@ -108,3 +124,32 @@ def test_trust_kpis_shows_incident_response(app_env: None, seeded_engine: Engine
         "P3",
         "P4",
     ]
+
+
+def test_timer_turns_red_on_breach_on_the_console_clock(
+    app_env: None, seeded_engine: Engine
+) -> None:
+    """The console's clock is pinned (ORCA_FIXED_NOW = SEED_NOW): a P2 declared 61 minutes
+    before it is overdue (red), one declared 59 minutes before is not."""
+    from dashboard.actions import incidents
+    from dashboard.actions.base import cli_actor
+
+    names = {}
+    for minutes in (61, 59):
+        names[minutes] = f"Latency high {secrets.token_hex(3)}"
+        assert incidents.declare(
+            seeded_engine,
+            cli_actor(),
+            title=names[minutes],
+            severity="P2",
+            request_key=secrets.token_hex(6),
+            now=SEED_NOW - timedelta(minutes=minutes),
+        ).ok
+    at = new_app(sign_in(seeded_engine, Role.MANAGER))
+    at.switch_page("pages/incidents.py").run()
+    assert not at.exception, at.exception
+    texts = [m.value for m in at.markdown]
+    late = texts.index(next(t for t in texts if names[61] in t))
+    fresh = texts.index(next(t for t in texts if names[59] in t))
+    assert texts[late + 1].startswith(":red[") and "overdue by 1m 00s" in texts[late + 1]
+    assert texts[fresh + 1].startswith(":orange[") and "1m 00s left" in texts[fresh + 1]
