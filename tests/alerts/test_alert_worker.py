@@ -127,10 +127,14 @@ def test_service_down_fires_after_two_minutes_and_resolves(
         incident = conn.execute(
             text("SELECT id, severity FROM incidents WHERE alert_key = :k"), {"k": key}
         ).one()
-        kinds = conn.execute(
-            text("SELECT kind FROM incident_timeline WHERE incident_id = :i ORDER BY at, id"),
-            {"i": incident.id},
-        ).scalars().all()
+        kinds = (
+            conn.execute(
+                text("SELECT kind FROM incident_timeline WHERE incident_id = :i ORDER BY at, id"),
+                {"i": incident.id},
+            )
+            .scalars()
+            .all()
+        )
     assert incident.severity == "P1"
     assert "alert.firing" in kinds and kinds[-1] == "alert.resolved"
 
