@@ -56,6 +56,8 @@ BUILDERS: dict[str, Callable[[], go.Figure]] = {
     ),
     "discovery": lambda: charts.discovery(_per("source", agents=2)),
     "agent_trust": lambda: charts.agent_trust(pd.DataFrame({"computed_at": TS, "score": 50.0})),
+    # Alerts page: values only (no text from data), still checked for live HTML.
+    "sparkline": lambda: charts.sparkline([("2026-12-03T06:00:00+00:00", 81.0)], 80.0),
 }
 
 
