@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         description="service.instance.id of this process's telemetry; unset = host name and pid",
     )
 
+    @field_validator("metrics_port", "instance", mode="before")
+    @classmethod
+    def _blank_telemetry_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("database_url", "redis_url", "fixed_now", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

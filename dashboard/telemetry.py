@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -483,7 +484,16 @@ class TextFormatter(logging.Formatter):
 
 
 class _OrcaHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Our handler (so a second call finds it and does not add another)."""
+    """Our handler (so a second call finds it and does not add another). It writes to the
+    sys.stderr of the moment, not the one it was made with (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def register_secrets() -> None:
