@@ -487,7 +487,7 @@ class _OrcaHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Our handler (so a second call finds it and does not add another). It writes to the
     sys.stderr of the moment, not the one it was made with (test runners swap it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
