@@ -63,7 +63,7 @@ doctor: install
 
 # Regenerate the README's configuration reference from dashboard/settings.py.
 config-doc: install
-	$(BIN)/python -m dashboard.commands.config_doc --write
+	$(BIN)/orca-dashboard config-doc --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts

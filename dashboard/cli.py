@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "users": "dashboard.commands.users",
     "core": "dashboard.commands.core",
     "chaos": "dashboard.commands.chaos",
+    "config-doc": "dashboard.commands.config_doc",
 }
 
 

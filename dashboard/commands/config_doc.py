@@ -1,7 +1,5 @@
-"""The README's configuration reference, generated from the settings object.
-
-    python -m dashboard.commands.config_doc           # print the table
-    python -m dashboard.commands.config_doc --write   # replace it in README.md (make config-doc)
+"""`orca-dashboard config-doc [--write]`: the README's configuration reference, generated
+from the settings object (print it, or with --write replace it in README.md: make config-doc).
 
 Every field of :class:`dashboard.settings.Settings` is one row: its environment variable, type,
 default, allowed range and description. The description is the field's own; a field without
@@ -133,17 +131,19 @@ def write(readme_path: Path = README) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--write", action="store_true", help="update README.md in place")
-    args = parser.parse_args(argv)
+COMMAND = "config-doc"
+
+
+def add_parser(subparsers: Any) -> None:
+    doc = subparsers.add_parser(
+        COMMAND, help="print the configuration reference (every setting) as a Markdown table"
+    )
+    doc.add_argument("--write", action="store_true", help="update README.md's table in place")
+
+
+def run(args: argparse.Namespace) -> int:
     if args.write:
-        changed = write()
-        print("README.md updated" if changed else "README.md already up to date")
+        print("README.md updated" if write() else "README.md already up to date")
     else:
         sys.stdout.write(render_table() + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
