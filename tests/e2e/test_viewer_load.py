@@ -102,11 +102,19 @@ def _calls(engine: Engine) -> int:
         )
 
 
-def _console_queries(console: RunningConsole) -> float:
+def _console_counter(console: RunningConsole, name: str) -> float:
+    """A counter of the console's /metrics, summed over its labels."""
     body = httpx.get(console.url + "/metrics", timeout=5).text
-    return sum(
-        float(v) for v in re.findall(r"^orca_db_query_seconds_count\{[^}]*\} (\S+)", body, re.M)
-    )
+    pattern = "^" + re.escape(name) + r"\{[^}]*\} (\S+)"
+    return sum(float(v) for v in re.findall(pattern, body, re.M))
+
+
+def _console_queries(console: RunningConsole) -> float:
+    return _console_counter(console, "orca_db_query_seconds_count")
+
+
+def _console_lookups(console: RunningConsole) -> float:
+    return _console_counter(console, "orca_cache_requests_total")
 
 
 @pytest.mark.timeout(900)
