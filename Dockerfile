@@ -18,7 +18,7 @@ RUN pip install -c constraints.txt . && find /opt/venv -name '__pycache__' -prun
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
-    ORCA_ENV=production ORCA_LOG_FORMAT=json ORCA_STATE_DIR=/tmp/orca-state
+    ORCA_ENV=production ORCA_LOG_FORMAT=json ORCA_STATE_DIR=/tmp/orca-state HOME=/tmp
 RUN useradd --create-home --uid 10001 --user-group orca
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
