@@ -10,7 +10,7 @@ EXTRAS := dev,embedded
 # Extra pytest arguments, e.g. `make test-fast PYTEST_ARGS="--lf -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint lock bench install browser doctor clean
+.PHONY: run test test-fast lint lock bench install browser doctor clean config-doc
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: install
 
 doctor: install
 	$(BIN)/orca-dashboard doctor
+
+# Regenerate the README's configuration reference from dashboard/settings.py.
+config-doc: install
+	$(BIN)/orca-dashboard config-doc --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
+from dashboard import telemetry
 from dashboard.commands import CliError
 from dashboard.services import ServicesError
 from dashboard.settings import get_settings
@@ -28,10 +29,17 @@ COMMANDS: dict[str, str] = {
     "users": "dashboard.commands.users",
     "core": "dashboard.commands.core",
     "chaos": "dashboard.commands.chaos",
+    "config-doc": "dashboard.commands.config_doc",
 }
 
 
 def _setup_logging() -> None:
+    try:
+        # One line per event (JSON with ORCA_LOG_FORMAT=json), trace ids, secrets masked.
+        telemetry.configure_logging()
+        return
+    except ValidationError:
+        pass  # a bad setting: plain logging, and main() reports the setting
     level = os.environ.get("ORCA_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),

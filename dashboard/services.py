@@ -48,6 +48,8 @@ POLICIES: dict[str, ServerPolicy] = {
     "users": ServerPolicy(redis=False),
     # doctor looks, never starts: a check that starts what it checks proves nothing.
     "doctor": ServerPolicy(start=False, reuse=True),
+    # config-doc only reads the settings class: no server at all.
+    "config-doc": ServerPolicy(database=False, redis=False, start=False),
 }
 
 

@@ -122,6 +122,32 @@ class Settings(BaseSettings):
         default=None, description="pin the console's clock (tests, screenshots of seeded data)"
     )
 
+    # -- Telemetry and deployment (issue 12) ---------------------------------------------------
+    # OTLP export itself is switched on by the standard OTEL_EXPORTER_OTLP_ENDPOINT variable.
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="log lines as plain text or one JSON object per line"
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "the worker serves Prometheus /metrics on this port; unset = off (the console "
+            "serves /metrics on its own port)"
+        ),
+    )
+    instance: str | None = Field(
+        default=None,
+        description="service.instance.id of this process's telemetry; unset = host name and pid",
+    )
+
+    @field_validator("metrics_port", "instance", mode="before")
+    @classmethod
+    def _blank_telemetry_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("database_url", "redis_url", "fixed_now", "alert_rules_path", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

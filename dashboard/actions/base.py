@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from dashboard import telemetry
 from dashboard.actions.sessions import live_session
 from dashboard.data.cache import bump_topics
 from dashboard.db.auth_store import AuditRecord, record_audit
@@ -239,6 +240,7 @@ def audit_change(
 Body = Callable[[Connection, tuple[Role, ...]], ActionResult]
 
 
+@telemetry.traced_action
 def run_authorised(
     engine: Engine,
     actor: Actor,

@@ -16,10 +16,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dashboard import telemetry
     from dashboard.services import resolve_services
+    from dashboard.settings import get_settings
     from dashboard.worker.main import run_worker
 
     services = resolve_services(COMMAND)
+    telemetry.setup("worker")
+    port = get_settings().metrics_port
+    if port is not None and not args.once:
+        telemetry.serve_prometheus(port)
     try:
         return run_worker(once=args.once)
     finally:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import redis
 
+from dashboard import telemetry
 from dashboard.integrations.redis_client import key
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,20 @@ class SharedCache:
         return name + "@" + ".".join(v.decode() if v else "0" for v in raw)
 
     def get_or_compute(
+        self,
+        name: str,
+        ttl_s: float,
+        compute: Callable[[], T],
+        *,
+        topics: Sequence[str] = (),
+    ) -> CacheResult[T]:
+        """:meth:`_get_or_compute` in a cache span, counted as a hit or a miss (telemetry)."""
+        with telemetry.cache_lookup(self.namespace) as note:
+            result = self._get_or_compute(name, ttl_s, compute, topics=topics)
+            note(result.from_cache)
+            return result
+
+    def _get_or_compute(
         self,
         name: str,
         ttl_s: float,

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, make_url
 
+from dashboard import telemetry
 from dashboard.settings import get_settings, to_sqlalchemy_url
 
 
@@ -36,7 +37,7 @@ def make_engine(
         f"-c statement_timeout={int(timeout_ms)} -c timezone=UTC"
         f" -c idle_in_transaction_session_timeout={idle_tx_ms}"
     )
-    return create_engine(
+    engine = create_engine(
         target,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=5,
@@ -55,6 +56,8 @@ def make_engine(
             "tcp_user_timeout": settings.db_tcp_user_timeout_ms,
         },
     )
+    telemetry.instrument_engine(engine)  # one span and one timing per statement
+    return engine
 
 
 # An SSLRequest packet: any live postmaster answers it with one byte ('S' or 'N') before

@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import telemetry
 from dashboard.data.errors import ErrorKind
 from dashboard.domain.status import StatusBoard
 from dashboard.ui import params as p
@@ -107,7 +108,12 @@ def run_refreshing(body: Callable[[], None], every_s: int | None) -> None:
     if every_s is None:
         body()
         return
-    st.fragment(run_every=max(10, every_s))(body)()
+
+    def traced() -> None:  # a fragment rerun is not a page run: give it its own span
+        with telemetry.span("page.fragment"):
+            body()
+
+    st.fragment(run_every=max(10, every_s))(traced)()
 
 
 def age_text(panel: Panel[Any]) -> str:

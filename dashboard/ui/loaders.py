@@ -14,6 +14,7 @@ is still computing (the computation goes on and fills the shared cache for the n
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -55,7 +56,9 @@ class _Call(Generic[T]):
         self._done = threading.Event()
         self._value: T | None = None
         self._error: BaseException | None = None
-        threading.Thread(target=self._run, name="orca-db", daemon=True).start()
+        # In a copy of this context, so the query spans stay children of the page's span.
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(self._run,), name="orca-db", daemon=True).start()
 
     def _run(self) -> None:
         try:

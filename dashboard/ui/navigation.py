@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard import telemetry
 from dashboard.domain.permissions import PAGE_PERMISSIONS, Role, pages_for
 from dashboard.ui import header
 
@@ -66,5 +67,6 @@ def run_for(roles: Iterable[Role]) -> str | None:
     if page_id is None or page_id not in permitted:
         return page_id or "unknown"
     header.strip()
-    current.run()
+    with telemetry.page_run(page_id):
+        current.run()
     return None

@@ -14,6 +14,7 @@ from types import FrameType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard import telemetry
 from dashboard.data import kpis, live, panels, rollups, trust_rollups
 from dashboard.data import leader as leader_lock
 from dashboard.data.cache import SharedCache
@@ -163,10 +164,12 @@ class Worker:
             now = time.monotonic()
             if not force and now < job.next_at:
                 continue
+            lag_s = now - job.next_at if job.next_at else 0.0
             job.next_at = now + job.interval_s
             started = time.monotonic()
             try:
-                job.run()
+                with telemetry.worker_job(job.name, lag_s=lag_s):
+                    job.run()
                 job.last_error = None
                 results[job.name] = "ok"
                 log.debug("job %s took %.2f s", job.name, time.monotonic() - started)

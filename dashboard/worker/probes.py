@@ -10,6 +10,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard import telemetry
 from dashboard.data import health, live
 from dashboard.domain.enums import CheckStatus
 from dashboard.integrations import probes as net
@@ -85,6 +86,7 @@ def store_probe_results(
         raise
 
 
+@telemetry.traced("probe.cycle")
 def run_probe_job(
     engine: Engine,
     redis_client: redis.Redis,
@@ -111,6 +113,7 @@ def run_probe_job(
         chosen, deadline_s=settings.probe_deadline_s, now=now or datetime.now(UTC)
     )
     for r in results:
+        telemetry.record_probe(r.component, r.status, r.latency_ms)
         # Log changes only: a collector that is simply not deployed must not fill the log.
         if _last_status.get(r.component, CheckStatus.UP.value) != r.status:
             log.info("probe %s: %s (%s)", r.component, r.status, r.message)

@@ -23,6 +23,7 @@ from typing import Any, Final
 import redis
 from sqlalchemy import Engine
 
+from dashboard import telemetry
 from dashboard.data import sync_store
 from dashboard.data.cache import AGENT_TOPICS, bump_topics
 from dashboard.data.kpis import KpiSnapshotValues, record_kpi_snapshot
@@ -219,6 +220,7 @@ def sync_deadline_s(settings: Settings) -> float:
     return max(5.0, min(MAX_DEADLINE_S, 0.8 * settings.sync_interval_s))
 
 
+@telemetry.traced("sync")
 def run_sync(
     engine: Engine,
     redis_client: redis.Redis | None,

@@ -73,3 +73,33 @@ def test_partition_functions(engine) -> None:  # type: ignore[no-untyped-def]
                 text("SELECT orca_ensure_daily_partitions('agents', :a, :a)"),
                 {"a": date(2020, 1, 1)},
             )
+
+
+def test_migrate_command_forward_one_step_back_and_forward_again(
+    empty_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's upgrade and rollback: `migrate`, `migrate --down`, `migrate` again."""
+    from dashboard.cli import main
+    from dashboard.db.migrate import MIGRATIONS_DIR
+    from dashboard.settings import reset_settings
+
+    monkeypatch.setenv("ORCA_DATABASE_URL", empty_db)
+    reset_settings()
+    engine = make_engine(empty_db)
+    head = head_revision()
+    revisions = sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))
+    try:
+        assert main(["migrate", "--down"]) == 1, "nothing to roll back on an empty database"
+        assert "nothing to roll back" in capsys.readouterr().err
+        assert main(["migrate"]) == 0
+        assert current_revision(engine) == head
+        assert main(["migrate", "--show"]) == 0
+        assert f"current {head}, head {head}" in capsys.readouterr().out
+        assert main(["migrate", "--down"]) == 0
+        one_back = current_revision(engine)
+        assert one_back == revisions[-2], "exactly one step back"
+        assert f"downgraded from {head} to {one_back}" in capsys.readouterr().out
+        assert main(["migrate"]) == 0
+        assert current_revision(engine) == head
+    finally:
+        reset_settings()
