@@ -68,6 +68,7 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        "runbooks": P.VIEW_DASHBOARDS,  # everyone sees runbooks and runs; pressing needs more
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -95,6 +96,11 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Runbooks (issue 11): one action per runbook; data/runbooks/<id>.toml names it.
+        "runbook.service_restart": P.RUN_RUNBOOKS,
+        "runbook.db_connections": P.RUN_RUNBOOKS,
+        "runbook.high_error_rate": P.RUN_RUNBOOKS,
+        "runbook.telemetry": P.RUN_RUNBOOKS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.
