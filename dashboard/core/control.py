@@ -294,8 +294,8 @@ class ControlledProcess:
         args = request.get("args") or {}
         if op == "stop":
             return True, self.stop()
-        if op == "start":
-            self.start()
+        if op == "start":  # a fresh process: what lived in the old one's memory is gone
+            self.start(cures=RESTART_CURES)
             return True, f"{self.service} started (pid {self.proc.pid if self.proc else '?'})"
         if op == "restart":
             how = self.stop()

@@ -22,7 +22,7 @@ import redis
 from sqlalchemy import Engine
 
 from dashboard.core.api import CoreApi, CoreHTTPServer, RequestRecorder
-from dashboard.core.faults import FaultView
+from dashboard.core.faults import FaultView, clear_fault
 from dashboard.core.traffic import TrafficGenerator
 
 log = logging.getLogger(__name__)
@@ -39,28 +39,68 @@ def _exit_process(reason: str) -> None:
 
 
 class ConnectionLeak:
-    """Idle database connections held on purpose (the db_connection_leak fault)."""
+    """Database connections left idle inside an open transaction (the db_connection_leak
+    fault), as a code path that forgets to commit would.
+
+    A leak happens once per fault: connections the server ends (the Database Connection
+    Issues runbook) are not opened again; when all of them are gone the leak is drained.
+    """
 
     def __init__(self, database_url: str) -> None:
         self.dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
         self.held: list[psycopg.Connection[Any]] = []
+        self.instance: str | None = None  # the fault (its start time) the leak belongs to
+        self.opened = 0
 
     def count(self) -> int:
         return len(self.held)
 
-    def resize(self, wanted: int, *, step: int = 10) -> None:
+    def _open_one(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, connect_timeout=3, application_name="orca-core-leak")
+        # A forgotten transaction: idle in transaction until someone ends the session.
+        conn.execute("SET idle_in_transaction_session_timeout = 0")
+        conn.execute("SELECT 1")
+        return conn
+
+    def reap(self) -> int:
+        """Forget connections the server has ended; returns how many are still held."""
+        alive = []
+        for conn in self.held:
+            try:
+                conn.pgconn.consume_input()  # reads what the server sent; sends nothing
+                dead = conn.pgconn.status != psycopg.pq.ConnStatus.OK
+            except psycopg.Error:
+                dead = True
+            if dead:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+            else:
+                alive.append(conn)
+        self.held = alive
+        return len(alive)
+
+    def resize(self, wanted: int, *, step: int = 10, instance: str | None = None) -> bool:
+        """Hold ``wanted`` connections for fault ``instance``; True when the leak drained
+        (all opened connections of this instance were ended by the server)."""
+        if instance != self.instance:
+            self.instance, self.opened = instance, 0
         while len(self.held) > wanted:
             conn = self.held.pop()
             with contextlib.suppress(psycopg.Error):
                 conn.close()
-        for _ in range(min(step, wanted - len(self.held))):
+        if wanted == 0:
+            return False
+        if self.opened >= wanted:
+            return self.reap() == 0
+        for _ in range(min(step, wanted - self.opened)):
             try:
-                self.held.append(
-                    psycopg.connect(self.dsn, connect_timeout=3, application_name="orca-core-leak")
-                )
+                self.held.append(self._open_one())
+                self.opened += 1
             except psycopg.Error as exc:  # the server is full: that is the point of the drill
                 log.warning("connection leak stopped at %s: %s", len(self.held), exc)
-                return
+                self.opened = wanted
+                return False
+        return False
 
 
 class _CollectorHandler(BaseHTTPRequestHandler):
@@ -101,6 +141,8 @@ class CoreStandIn:
         on_crash: Callable[[str], None] | None = None,
         collector_port: int | None = None,
         seed: int | None = None,
+        cures: tuple[str, ...] = (),
+        version: str | None = None,
     ) -> None:
         if tick_s <= 0 or sync_every_s <= 0:
             raise ValueError("tick and sync intervals must be positive")
@@ -133,6 +175,10 @@ class CoreStandIn:
             self.collector.daemon_threads = True
         self._threads: list[threading.Thread] = []
         self._serving = False
+        # Faults of the previous process (a requested restart) or version (a rollback) that
+        # this fresh start does not have: see dashboard.core.control.
+        self.cures = cures
+        self.version = version
         self.ticks = 0
 
     @property
@@ -158,7 +204,14 @@ class CoreStandIn:
             self.crash("injected fault: crash")
             return
         leak = faults.get("db_connection_leak")
-        self.leak.resize(int(leak.params.get("connections", 0)) if leak is not None else 0)
+        drained = self.leak.resize(
+            int(leak.params.get("connections", 0)) if leak is not None else 0,
+            instance=leak.started_at.isoformat() if leak is not None else None,
+        )
+        if drained:
+            log.warning("leaked connections were ended by the server: the leak is over")
+            with contextlib.suppress(redis.RedisError):
+                clear_fault(self.redis, "db_connection_leak")
 
     # -- loop -------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -183,8 +236,17 @@ class CoreStandIn:
             self.stop_event.wait(step)
         self.leak.resize(0)
 
+    def _cure(self) -> None:
+        for name in self.cures:
+            with contextlib.suppress(redis.RedisError, ValueError):
+                if clear_fault(self.redis, name):
+                    log.warning("fault %s ended: it belonged to the previous process", name)
+        self.faults._at = -1e9  # re-read at once
+
     def start(self) -> None:
         """Serve and generate on background threads (returns at once)."""
+        if self.cures:
+            self._cure()
         if self.faults.get("crash") is not None:
             self.crash("injected fault: crash (active at start)")
             return
