@@ -54,13 +54,12 @@ def _exec(op: str, *, acts: bool) -> None:
             words = {"stopped": ("stopped", "inactive", "exited"), "running": ("running", "active")}
             ok = any(w in result.output for w in words.get(str(expect), (str(expect),)))
         shown = " ".join(result.command.argv) or result.command.display
-        if op == "deployments":
-            versions = [line.split()[-1] for line in result.output.splitlines() if line.strip()]
-            versions = [v.strip("()") for v in versions]
-            if ctx.executor.name == "process":
-                lines = [line.split() for line in result.output.splitlines() if line.strip()]
-                versions = [parts[2] for parts in lines if len(parts) >= 3]
-            if len(versions) >= 2:
+        if op == "deployments" and ctx.executor.name == "process":
+            # "<at> <kind> <version> [(from x)]" lines, oldest first: remember the previous one
+            versions = [
+                p[2] for p in (ln.split() for ln in result.output.splitlines()) if len(p) >= 3
+            ]
+            if versions:
                 ctx.facts["current_version"] = versions[-1]
                 earlier = [v for v in versions if v != versions[-1]]
                 ctx.facts["previous_version"] = earlier[-1] if earlier else None
