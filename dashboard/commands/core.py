@@ -113,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
             collector_port=args.collector_port,
             cures=_cures(),
             version=os.environ.get("ORCA_CORE_VERSION") or None,
+            # Exports only where an OTLP endpoint is given explicitly (tests, drills).
+            otlp_endpoint=os.environ.get("ORCA_OTLP_ENDPOINT") or None,
+            exporter=os.environ.get("OTEL_TRACES_EXPORTER") or "otlp",
         )
     except OSError as exc:
         services.stop()

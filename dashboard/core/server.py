@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
+import httpx
 import psycopg
 import redis
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 from dashboard.core.api import CoreApi, CoreHTTPServer, RequestRecorder
 from dashboard.core.faults import FaultView, clear_fault
 from dashboard.core.traffic import TrafficGenerator
+from dashboard.integrations.redis_client import key
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +106,36 @@ class ConnectionLeak:
 
 
 class _CollectorHandler(BaseHTTPRequestHandler):
+    """Health on GET (like the collector's health_check extension, :13133) and an OTLP/HTTP
+    receiver on POST /v1/<signal>; both answer 503 while the collector_down fault lasts."""
+
     started = time.time()
+    faults: FaultView | None = None
+
+    def _down(self) -> bool:
+        return self.faults is not None and self.faults.get("collector_down") is not None
+
+    def do_POST(self) -> None:
+        length = min(int(self.headers.get("Content-Length") or 0), 1_000_000)
+        self.rfile.read(length)
+        code = 503 if self._down() else 200
+        body = b'{"error": "collector unavailable"}' if code == 503 else b"{}"
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self) -> None:
+        down = self._down()
         body = json.dumps(
             {
-                "status": "Server available",
+                "status": "Server not available" if down else "Server available",
                 "upSince": datetime.fromtimestamp(self.started, UTC).isoformat(),
                 "uptime": f"{time.time() - self.started:.0f}s",
             }
         ).encode()
-        self.send_response(200)
+        self.send_response(503 if down else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -143,6 +164,8 @@ class CoreStandIn:
         seed: int | None = None,
         cures: tuple[str, ...] = (),
         version: str | None = None,
+        otlp_endpoint: str | None = None,
+        exporter: str = "otlp",
     ) -> None:
         if tick_s <= 0 or sync_every_s <= 0:
             raise ValueError("tick and sync intervals must be positive")
@@ -171,7 +194,8 @@ class CoreStandIn:
         self.httpd = CoreHTTPServer((host, port), self.api)
         self.collector: ThreadingHTTPServer | None = None
         if collector_port is not None:
-            self.collector = ThreadingHTTPServer((host, collector_port), _CollectorHandler)
+            handler = type("CollectorHandler", (_CollectorHandler,), {"faults": self.faults})
+            self.collector = ThreadingHTTPServer((host, collector_port), handler)
             self.collector.daemon_threads = True
         self._threads: list[threading.Thread] = []
         self._serving = False
@@ -179,6 +203,11 @@ class CoreStandIn:
         # this fresh start does not have: see dashboard.core.control.
         self.cures = cures
         self.version = version
+        # Telemetry export of the stand-in itself (only when an OTLP endpoint is given):
+        # "otlp" posts to the collector and records failures; "console" writes to stdout.
+        self.otlp_endpoint = otlp_endpoint
+        self.exporter = exporter
+        self._next_export = 0.0
         self.ticks = 0
 
     @property
@@ -213,6 +242,37 @@ class CoreStandIn:
             with contextlib.suppress(redis.RedisError):
                 clear_fault(self.redis, "db_connection_leak")
 
+    def _export(self) -> None:
+        """One telemetry export every 2 s (a tiny OTLP/HTTP JSON batch)."""
+        now = time.monotonic()
+        if self.otlp_endpoint is None or now < self._next_export:
+            return
+        self._next_export = now + 2.0
+        if self.exporter == "console":
+            print(
+                f"telemetry (console exporter): 1 span at {datetime.now(UTC).isoformat()}",
+                flush=True,
+            )
+            return
+        try:
+            answer = httpx.post(
+                self.otlp_endpoint.rstrip("/") + "/v1/traces",
+                json={"resourceSpans": []},
+                timeout=1.0,
+                trust_env=False,
+            )
+            error = None if answer.status_code < 300 else f"HTTP {answer.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+        if error is None:
+            return
+        entry = {"at": datetime.now(UTC).isoformat(), "service": "orca-core", "error": error}
+        with contextlib.suppress(redis.RedisError):
+            pipe = self.redis.pipeline()
+            pipe.lpush(key("telemetry", "export_errors"), json.dumps(entry))
+            pipe.ltrim(key("telemetry", "export_errors"), 0, 49)
+            pipe.execute()
+
     # -- loop -------------------------------------------------------------------------------
     def _loop(self) -> None:
         step = min(1.0, self.tick_s, self.sync_every_s)
@@ -223,6 +283,7 @@ class CoreStandIn:
                 self._watch_faults()
                 if self.crashed is not None:
                     return
+                self._export()
                 now = time.monotonic()
                 if self.traffic and now >= next_sync:
                     self.generator.sync_refresh()

@@ -289,6 +289,10 @@ class ProcessExecutor:
                 if status is not None
                 else ExecResult(False, "no supervisor is running", cmd)
             )
+        if control.read_status(self.control_dir, service) is None:
+            return ExecResult(
+                False, f"no supervisor is running {service} (start it with `make run`)", cmd
+            )
         request_id = control.send_request(self.control_dir, service, op, dict(kw))
         answer = control.wait_done(self.control_dir, service, request_id, timeout_s=60)
         if answer is None:

@@ -6,10 +6,13 @@ argument list (or control request) for ``exec.*``, the SQL and its filters for t
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+import redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -266,3 +269,42 @@ def setting_show(ctx: StepContext, args: dict[str, Any]) -> StepOutcome:
             return StepOutcome(False, f"{name} is secret and is never shown")
         lines.append(f"{name} = {getattr(ctx.settings, str(name), '(not a setting)')}")
     return StepOutcome(True, "\n".join(lines), {"names": list(args["names"])})
+
+
+# -- telemetry --------------------------------------------------------------------------------
+def _export_errors(ctx: StepContext) -> list[dict[str, Any]]:
+    raw = cast(list[bytes], ctx.redis.lrange("orca:telemetry:export_errors", 0, 49))
+    out = []
+    for item in raw:
+        try:
+            entry = json.loads(item)
+            entry["at_dt"] = datetime.fromisoformat(entry["at"])
+            out.append(entry)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+@step_kind(
+    "telemetry.export_errors",
+    acts=False,
+    optional=("within_s", "wait_s"),
+    describe=lambda ctx, args: (
+        (f"wait {args['wait_s']} s, then " if args.get("wait_s") else "")
+        + f"read the telemetry export errors of the last {args.get('within_s', 60)} s "
+        "(orca:telemetry:export_errors); passes when there are none"
+    ),
+)
+def export_errors(ctx: StepContext, args: dict[str, Any]) -> StepOutcome:
+    wait_s = float(args.get("wait_s", 0))
+    window = float(args.get("within_s", 60))
+    if wait_s:
+        time.sleep(min(wait_s, max(0.0, ctx.deadline - time.monotonic())))
+    since = datetime.now(UTC) - timedelta(seconds=min(window, wait_s) if wait_s else window)
+    try:
+        recent = [e for e in _export_errors(ctx) if e["at_dt"] >= since]
+    except redis.RedisError as exc:
+        return StepOutcome(False, f"Redis did not answer: {type(exc).__name__}")
+    lines = [f"{len(recent)} export errors since {since.strftime('%H:%M:%S')} UTC"]
+    lines += [f"{e['at'][11:19]} {e.get('service')}: {e.get('error')}" for e in recent[:10]]
+    return StepOutcome(not recent, "\n".join(lines), {"errors": len(recent)})

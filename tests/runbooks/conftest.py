@@ -49,6 +49,7 @@ def supervised_core(
         "ORCA_DATABASE_URL": db_url,
         "ORCA_REDIS_URL": redis_url,
         "ORCA_ENV": "development",
+        "ORCA_OTLP_ENDPOINT": f"http://127.0.0.1:{collector}",
     }
     proc = ControlledProcess(
         "orca-core",

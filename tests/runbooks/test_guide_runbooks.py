@@ -134,3 +134,37 @@ def test_a_failing_step_stops_the_run_and_is_recorded(
     states = {s.step_id: s.state for s in steps}
     assert states["verify_health"] == "failed" and states["recent_logs"] == "skipped"
     redis_client.delete("orca:chaos:crash")
+
+
+def test_telemetry_switches_to_console_export_and_the_errors_stop(
+    supervised_core: Supervised, engine: Engine, redis_client: redis.Redis, oncall: Actor
+) -> None:
+    sup = supervised_core
+    inject_fault(redis_client, "collector_down", "10m", by="test")
+    assert harness.wait_for(
+        lambda: int(redis_client.llen("orca:telemetry:export_errors")) >= 2,  # type: ignore[arg-type]
+        timeout_s=15,
+    )  # visible before: the stand-in's exports are refused
+    started = start_run(
+        engine,
+        redis_client,
+        oncall,
+        "telemetry",
+        {"verify_s": 5},
+        settings=sup.settings,
+        executor=sup.executor,
+    )
+    assert started.result.outcome == "changed", started.result.message
+    _, steps = _finish(engine, started.run_id)
+    by_id = {s.step_id: s for s in steps}
+    assert by_id["collector_health"].state == "failed" and "503" in by_id["collector_health"].output
+    assert "otlp_endpoint = http://127.0.0.1:" in by_id["otlp_setting"].output
+    assert by_id["tcp_collector"].state == "ok"  # the port answers; the collector refuses
+    assert by_id["export_errors"].state == "failed" and "HTTP 503" in by_id["export_errors"].output
+    assert "OTEL_TRACES_EXPORTER=console" in by_id["switch_to_console"].output
+    assert by_id["verify"].state == "ok" and "0 export errors" in by_id["verify"].output
+    status = sup.proc.env_overrides
+    assert status == {"OTEL_TRACES_EXPORTER": "console"}
+    assert harness.wait_for(
+        lambda: "console exporter" in (sup.folder / "orca-core.log").read_text(), timeout_s=5
+    )
