@@ -185,10 +185,23 @@ def health_snapshot(engine: Engine, client: redis.Redis, settings: Settings) -> 
         client.ping()
         snap["redis"] = {"ok": True}
         snap["faults"] = sorted(f.name for f in list_faults(client))
+        snap["export_errors_5s"] = _recent_export_errors(client, 5)
     except redis.RedisError as exc:
         snap["redis"] = {"ok": False, "error": type(exc).__name__}
         snap["faults"] = None
     return snap
+
+
+def _recent_export_errors(client: redis.Redis, seconds: float) -> int:
+    since = datetime.now(UTC).timestamp() - seconds
+    count = 0
+    for raw in cast(list[bytes], client.lrange(key("telemetry", "export_errors"), 0, 49)):
+        try:
+            if datetime.fromisoformat(json.loads(raw)["at"]).timestamp() >= since:
+                count += 1
+        except (ValueError, KeyError, TypeError):
+            continue
+    return count
 
 
 def record_on_incident_timeline(conn: Connection, *, at: datetime, actor: str, text: str) -> int:

@@ -30,15 +30,21 @@ from dashboard.ui.markup import plain
 
 PAGE = "runbooks"
 REFRESH_S = 10  # DESIGN: auto-refresh never below 10 s; only while a run is active
+# Material icons and colour names render everywhere (emoji need a font the host may lack).
 _STATE_ICON = {
-    "pending": "⏸️",
-    "running": "⏳",
-    "ok": "✅",
-    "failed": "❌",
-    "skipped": "⏭️",
-    "succeeded": "✅",
+    "pending": ":gray[:material/schedule:]",
+    "running": ":blue[:material/progress_activity:]",
+    "ok": ":green[:material/check_circle:]",
+    "failed": ":red[:material/cancel:]",
+    "skipped": ":gray[:material/skip_next:]",
+    "succeeded": ":green[:material/check_circle:]",
 }
-_DANGER = {"low": "🟢 low", "medium": "🟠 medium", "high": "🔴 high: type the target to run"}
+_STATE_WORD = {"succeeded": "succeeded", "failed": "failed", "running": "running"}
+_DANGER = {
+    "low": ":green[low danger]",
+    "medium": ":orange[medium danger]",
+    "high": ":red[**high danger**]: type the target's name to run",
+}
 CANNOT_PRESS = "You can see runbooks and their runs; running one needs the on-call or admin role."
 
 
@@ -127,10 +133,10 @@ def _select_run(run_id: int | None) -> None:
 def _catalogue(actor: Actor, specs: dict[str, RunbookSpec]) -> None:
     for spec in specs.values():
         may_run = can_do(actor.roles, spec.action)
-        with st.container(border=True):
-            head = st.columns([4, 2])
+        with st.container(border=True, key=f"{PAGE}.card.{spec.id}"):
+            head = st.columns([3, 2])
             head[0].markdown(f"**{plain(spec.title)}**")
-            head[1].caption(f"danger: {_DANGER[spec.danger]}")
+            head[1].markdown(_DANGER[spec.danger])
             st.caption(plain(spec.summary))
             params: dict[str, Any] = {}
             if spec.params:
@@ -172,7 +178,7 @@ def _history() -> int | None:
                         "run": r.id,
                         "runbook": r.title,
                         "target": r.target,
-                        "state": f"{_STATE_ICON.get(r.state, '')} {r.state}",
+                        "state": r.state,
                         "by": r.actor,
                         "started": _when(r.started_at),
                         "seconds": round(r.seconds, 1) if r.seconds is not None else None,
@@ -226,6 +232,11 @@ def _evidence(run: RunRow) -> None:
         },
         {"check": "Redis", "before": ok(before, "redis"), "after": ok(after, "redis")},
         {"check": "faults in force", "before": faults(before), "after": faults(after)},
+        {
+            "check": "telemetry export errors (last 5 s)",
+            "before": str(before.get("export_errors_5s", "")),
+            "after": str(after.get("export_errors_5s", "")),
+        },
     ]
     st.markdown("**Evidence: health before and after**")
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{PAGE}.evidence", width="stretch")
@@ -256,7 +267,7 @@ def _detail_body(run_id: int) -> None:
         return
     st.subheader(f"Run #{run.id}: {run.title} on {run.target}")
     st.caption(
-        f"{_STATE_ICON.get(run.state, '')} {run.state} · by {run.actor} · executor "
+        f"{run.state} · by {run.actor} · executor "
         f"{run.executor} · started {_when(run.started_at)}"
         + (f" · {run.seconds:.1f} s" if run.seconds is not None else "")
         + (f" · parameters {json.dumps(run.params)}" if run.params else "")
@@ -265,8 +276,13 @@ def _detail_body(run_id: int) -> None:
         st.info(f"Running: this view refreshes every {REFRESH_S} s until the run ends.", icon="⏳")
     elif run.state == "failed":
         st.error(plain(run.failure or "The run failed."))
+    elif any(step.state == "failed" for step in steps):
+        st.success(
+            "The run succeeded. The checks marked failed recorded the problem it found "
+            "(they do not stop a run)."
+        )
     else:
-        st.success("Every step passed.")
+        st.success("The run succeeded: every step passed.")
     _evidence(run)
     for step in steps:
         _step(step)

@@ -34,7 +34,7 @@ def test_oncall_dry_runs_confirms_and_sees_the_run(app_env: None, seeded_engine:
     assert wait_for(run_id, seeded_engine, timeout_s=60) == "succeeded"
     at.run()
     assert any(f"Run #{run_id}: Database Connection Issues" in h.value for h in at.subheader)
-    assert any("Every step passed" in s.value for s in at.success)
+    assert any("every step passed" in s.value for s in at.success)
     codes = " ".join(c.value for c in at.code)
     assert "ended 0 of 0 sessions" in codes and "password configured" in codes
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -38,12 +39,12 @@ class Supervised:
             return False
 
 
-@pytest.fixture()
-def supervised_core(
-    tmp_path: Path, db_url: str, redis_url: str, engine: Engine
-) -> Iterator[Supervised]:
+@contextlib.contextmanager
+def start_supervised(folder_root: Path, db_url: str, redis_url: str) -> Iterator[Supervised]:
+    """A stand-in (``core --no-traffic`` with a collector) under a ControlledProcess whose
+    supervise() loop runs on a thread, as `up` runs it; control files in folder_root/control."""
     port, collector = free_port(), free_port()
-    folder = tmp_path / "control"
+    folder = folder_root / "control"
     env = {
         **os.environ,
         "ORCA_DATABASE_URL": db_url,
@@ -86,14 +87,24 @@ def supervised_core(
         core_port=port,
         otel_health_url=f"http://127.0.0.1:{collector}/",
         otlp_endpoint=f"http://127.0.0.1:{collector}",
-        state_dir=tmp_path,
+        state_dir=folder_root,
     )
     sup = Supervised(proc, folder, settings, ProcessExecutor(settings, control_dir=folder), url)
-    assert wait_for(sup.healthy, timeout_s=30), "the stand-in did not come up"
-    yield sup
-    stop.set()
-    thread.join(timeout=5)
-    proc.close()
+    try:
+        assert wait_for(sup.healthy, timeout_s=30), "the stand-in did not come up"
+        yield sup
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        proc.close()
+
+
+@pytest.fixture()
+def supervised_core(
+    tmp_path: Path, db_url: str, redis_url: str, engine: Engine
+) -> Iterator[Supervised]:
+    with start_supervised(tmp_path, db_url, redis_url) as sup:
+        yield sup
 
 
 @pytest.fixture()

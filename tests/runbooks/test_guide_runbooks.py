@@ -163,6 +163,11 @@ def test_telemetry_switches_to_console_export_and_the_errors_stop(
     assert by_id["export_errors"].state == "failed" and "HTTP 503" in by_id["export_errors"].output
     assert "OTEL_TRACES_EXPORTER=console" in by_id["switch_to_console"].output
     assert by_id["verify"].state == "ok" and "0 export errors" in by_id["verify"].output
+    with engine.connect() as conn:
+        run = get_run(conn, started.run_id or 0)
+    assert run is not None and run.health_before and run.health_after
+    assert run.health_before["export_errors_5s"] > 0  # visible before
+    assert run.health_after["export_errors_5s"] == 0  # gone after
     status = sup.proc.env_overrides
     assert status == {"OTEL_TRACES_EXPORTER": "console"}
     assert harness.wait_for(
