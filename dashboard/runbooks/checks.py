@@ -173,7 +173,10 @@ def _host_port(address: str) -> tuple[str, int]:
     acts=False,
     required=("address",),
     optional=("expect_open",),
-    describe=lambda ctx, args: f"open a TCP connection to {args['address']}",
+    describe=lambda ctx, args: (
+        f"open a TCP connection to {args['address']}"
+        + ("" if args.get("expect_open", True) else " and expect it to be refused")
+    ),
 )
 def tcp_check(ctx: StepContext, args: dict[str, Any]) -> StepOutcome:
     """Connect to ``host:port`` (or a URL's host and port) within 2 s."""

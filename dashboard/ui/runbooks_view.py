@@ -87,7 +87,7 @@ def _stage(spec: RunbookSpec, params: dict[str, Any]) -> staged.Plan | ActionRes
             f"Dry run: {spec.title} on {plan.target} with the {plan.executor} executor, "
             f"{len(plan.steps)} steps ({acting} act). Nothing has been done yet."
         ),
-        confirm_label=f"Run {spec.title}",
+        confirm_label="Run now",
         count=0,
         data=(spec.id, json.dumps(plan.params), _plan_rows(plan)),
         confirm_text=plan.target if plan.needs_typed_confirmation else None,

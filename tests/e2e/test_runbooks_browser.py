@@ -76,7 +76,7 @@ def test_a_run_survives_a_refresh_and_another_user_watches_it(
         page.wait_for_selector("text=Nothing has been done yet", timeout=30_000)
         wait_until_loaded(page)
         screenshot(page, SHOTS / "dry_run.png")
-        page.get_by_role("button", name="Run Telemetry Not Flowing").click()
+        page.get_by_role("button", name="Run now").click()
         page.wait_for_selector("text=Run #", timeout=30_000)
         wait_until_loaded(page)
         assert "run=" in page.url
