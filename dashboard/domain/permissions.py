@@ -69,6 +69,13 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
         "runbooks": P.VIEW_DASHBOARDS,  # everyone sees runbooks and runs; pressing needs more
+        # Notifications (issue 10): everyone reads contact points and the delivery log.
+        "contact_points": P.VIEW_DASHBOARDS,
+        # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
+        "incidents": P.VIEW_DASHBOARDS,
+        "oncall": P.VIEW_DASHBOARDS,
+        # Alerts (issue 10): everyone reads; oncall and admin act (ACTION_PERMISSIONS).
+        "alerts": P.VIEW_DASHBOARDS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -101,6 +108,27 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "runbook.db_connections": P.RUN_RUNBOOKS,
         "runbook.high_error_rate": P.RUN_RUNBOOKS,
         "runbook.telemetry": P.RUN_RUNBOOKS,
+        # Notifications (issue 10): contact points are settings, so admins only.
+        "contact_point.add": P.MANAGE_SETTINGS,
+        "contact_point.edit": P.MANAGE_SETTINGS,
+        "contact_point.disable": P.MANAGE_SETTINGS,
+        "contact_point.enable": P.MANAGE_SETTINGS,
+        "contact_point.test": P.MANAGE_SETTINGS,
+        # Incidents and on-call (issue 10)
+        "incident.declare": P.MANAGE_INCIDENTS,
+        "incident.set_phase": P.MANAGE_INCIDENTS,
+        "incident.assign": P.MANAGE_INCIDENTS,
+        "incident.note": P.MANAGE_INCIDENTS,
+        "incident.status_update": P.MANAGE_INCIDENTS,
+        "incident.postmortem": P.MANAGE_INCIDENTS,
+        "incident.close": P.MANAGE_INCIDENTS,
+        "oncall.edit_rotation": P.MANAGE_INCIDENTS,
+        "oncall.override": P.MANAGE_INCIDENTS,
+        "oncall.cancel_override": P.MANAGE_INCIDENTS,
+        # Alerts (issue 10)
+        "alert.acknowledge": P.MANAGE_ALERTS,
+        "alert.silence": P.MANAGE_ALERTS,
+        "alert.unsilence": P.MANAGE_ALERTS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

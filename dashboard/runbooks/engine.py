@@ -15,7 +15,6 @@ steps are marked skipped and the run says which step failed and why.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
@@ -32,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.actions.base import ActionResult, Actor, audit_change, run_authorised
 from dashboard.core.faults import list_faults
+from dashboard.data.incidents import record_timeline_open
 from dashboard.db.runbook_models import RunbookRun, RunbookStep
 from dashboard.integrations.redis_client import key
 from dashboard.runbooks.checks import http_get
@@ -205,20 +205,9 @@ def _recent_export_errors(client: redis.Redis, seconds: float) -> int:
 
 
 def record_on_incident_timeline(conn: Connection, *, at: datetime, actor: str, text: str) -> int:
-    """THE call site for issue 10's incident timeline: one entry on every open incident.
-
-    Uses ``dashboard.data.incidents.record_timeline_open`` when that module exists (branch
-    ``incidents``); until it is merged this records nothing and says so in the log.
-    """
-    try:
-        incidents: Any = importlib.import_module("dashboard.data.incidents")
-    except ImportError:
-        log.debug("no incidents module yet: runbook run not put on a timeline")
-        return 0
-    recorder = getattr(incidents, "record_timeline_open", None)
-    if recorder is None:
-        return 0
-    return int(recorder(conn, kind="runbook", at=at, actor=actor, text=text))
+    """THE call site for issue 10's incident timeline: one entry on every open incident
+    (``dashboard.data.incidents.record_timeline_open``), in the caller's transaction."""
+    return record_timeline_open(conn, kind="runbook", at=at, actor=actor, text=text)
 
 
 # -- start ----------------------------------------------------------------------------------

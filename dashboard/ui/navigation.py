@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.domain.permissions import PAGE_PERMISSIONS, Role, pages_for
+from dashboard.ui import header
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,12 @@ PAGES = (
     PageSpec("review_queue", "Review Queue", ":material/fact_check:"),
     PageSpec("audit", "Audit Trail", ":material/history:"),
     PageSpec("users", "Users", ":material/group:"),
+    PageSpec("alerts", "Alerts", ":material/notifications:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
     PageSpec("runbooks", "Runbooks", ":material/play_circle:"),
+    PageSpec("contact_points", "Contact points", ":material/notifications:"),
+    PageSpec("incidents", "Incidents", ":material/emergency:"),
+    PageSpec("oncall", "On-call", ":material/support_agent:"),
     PageSpec("account", "My account", ":material/key:"),
 )
 
@@ -61,5 +66,6 @@ def run_for(roles: Iterable[Role]) -> str | None:
     )
     if page_id is None or page_id not in permitted:
         return page_id or "unknown"
+    header.strip()
     current.run()
     return None

@@ -21,6 +21,8 @@ from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
 from dashboard.settings import get_settings
+from dashboard.worker.alerts import run_alert_cycle
+from dashboard.worker.notify import run_notify_cycle
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
 
@@ -60,6 +62,8 @@ class Worker:
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
+            Job("notify", settings.notify_interval_s, self.job_notify),
+            Job("alerts", settings.alert_interval_s, self.job_alerts),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -143,6 +147,14 @@ class Worker:
         starting = not self._probed
         self._probed = True
         return run_probe_job(self.engine, self.redis, starting=starting)
+
+    def job_notify(self) -> object:
+        """Deliver the notification outbox (grouping, business hours, retries)."""
+        return run_notify_cycle(self.engine)
+
+    def job_alerts(self) -> object:
+        """Evaluate every alert rule (issue 10); state and history in PostgreSQL, live in Redis."""
+        return run_alert_cycle(self.engine, self.redis, interval_s=get_settings().alert_interval_s)
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:

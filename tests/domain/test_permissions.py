@@ -114,6 +114,10 @@ def test_navigation_per_role() -> None:
         "agent_detail",
         "audit",
         "account",
+        "contact_points",  # issue 10: everybody reads contact points, incidents, rota, alerts
+        "incidents",
+        "oncall",
+        "alerts",
     )
     assert pages_for([Role.MANAGER]) == everyone
     assert pages_for([Role.ONCALL]) == everyone

@@ -1,14 +1,14 @@
 """Runbook runs and their steps: who ran what on which target, each step's output and evidence.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"  # re-chained after incidents (merged for record_timeline_open)
 branch_labels = None
 depends_on = None
 
