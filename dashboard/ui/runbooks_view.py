@@ -265,6 +265,11 @@ def _detail_body(run_id: int) -> None:
     if run is None:
         st.info(f"There is no run #{run_id}.")
         return
+    watching = f"{PAGE}.watching.{run_id}"
+    if run.state == "running":
+        st.session_state[watching] = True
+    elif st.session_state.pop(watching, False):
+        st.rerun(scope="app")  # it just ended: the history (outside this fragment) too
     st.subheader(f"Run #{run.id}: {run.title} on {run.target}")
     st.caption(
         f"{run.state} · by {run.actor} · executor "
