@@ -73,7 +73,11 @@ def test_a_run_survives_a_refresh_and_another_user_watches_it(
         card.get_by_label("Watch for new export errors for (s)").press("Enter")
         wait_until_loaded(page)
         card.get_by_role("button", name="Dry run").click()
-        page.wait_for_selector("text=Nothing has been done yet", timeout=30_000)
+        try:
+            page.wait_for_selector("text=Nothing has been done yet", timeout=60_000)
+        except Exception:
+            screenshot(page, SHOTS / "failure_dry_run.png")
+            raise
         wait_until_loaded(page)
         screenshot(page, SHOTS / "dry_run.png")
         page.get_by_role("button", name="Run now").click()
