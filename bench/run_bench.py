@@ -11,6 +11,8 @@ Environment:
   ORCA_BENCH_DB_NAME       the throwaway database's name (default orca_bench_<agents>_<days>),
   ORCA_BENCH_BROWSER=0     skip the headless-Chromium part (ORCA_BENCH_ONLY_BROWSER=1: only it;
                            ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents),
+  ORCA_BENCH_ONLY_RUNBOOK=1  only the Service Restart runbook, button to healthy, on a small
+                           database (ORCA_BENCH_RUNBOOK=0 skips it in the full run),
   ORCA_BENCH_REDIS_PORT    the bench's embedded Redis port (default 6392), so parallel runs
                            from several checkouts do not share one Redis.
   ORCA_BENCH_ONLY_ALERTS=1 only the alert evaluation cycle (bench.alerts) on an existing,
@@ -108,6 +110,8 @@ def main() -> int:
         return 1
     services = bench_services()
     admin, redis_url = services.database, services.redis
+    if os.environ.get("ORCA_BENCH_ONLY_RUNBOOK") == "1":
+        return _runbook_only(admin, redis_url, services)
     try:
         url, ready = database(admin)
         engine: Engine = make_engine(url)
@@ -158,6 +162,10 @@ def main() -> int:
                 timed=timed,
                 day=timedelta(days=1),
             )
+        if os.environ.get("ORCA_BENCH_RUNBOOK", "1") == "1":
+            from bench.runbook import run_runbook_bench
+
+            run_runbook_bench(engine, url, redis_url, runs=5, pct=pct, fmt=fmt)
         if os.environ.get("ORCA_BENCH_BROWSER", "1") == "1":
             from bench.browser import run_browser_bench
 
@@ -167,6 +175,32 @@ def main() -> int:
     finally:
         if not KEEP:
             drop_database(admin)
+        services.stop()
+    return 0
+
+
+def _runbook_only(admin: str, redis_url: str, services: Services) -> int:
+    """The runbook bench alone, on a small migrated database of its own (no seeding)."""
+    from bench.runbook import run_runbook_bench
+
+    name = "orca_bench_runbook"
+    plain = admin.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            host, port, user = conn.info.host, conn.info.port, conn.info.user
+        create_database(plain, name)
+        if host.startswith("/"):
+            url = f"postgresql://{user}@/{name}?host={host}&port={port}"
+        else:
+            url = f"postgresql://{user}@{host}:{port}/{name}"
+        upgrade(url)
+        os.environ["ORCA_DATABASE_URL"] = url
+        os.environ["ORCA_REDIS_URL"] = redis_url
+        run_runbook_bench(make_engine(url), url, redis_url, runs=RUNS, pct=pct, fmt=fmt)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         services.stop()
     return 0
 

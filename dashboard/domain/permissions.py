@@ -68,6 +68,7 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        "runbooks": P.VIEW_DASHBOARDS,  # everyone sees runbooks and runs; pressing needs more
         # Notifications (issue 10): everyone reads contact points and the delivery log.
         "contact_points": P.VIEW_DASHBOARDS,
         # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
@@ -102,6 +103,11 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Runbooks (issue 11): one action per runbook; data/runbooks/<id>.toml names it.
+        "runbook.service_restart": P.RUN_RUNBOOKS,
+        "runbook.db_connections": P.RUN_RUNBOOKS,
+        "runbook.high_error_rate": P.RUN_RUNBOOKS,
+        "runbook.telemetry": P.RUN_RUNBOOKS,
         # Notifications (issue 10): contact points are settings, so admins only.
         "contact_point.add": P.MANAGE_SETTINGS,
         "contact_point.edit": P.MANAGE_SETTINGS,

@@ -9,9 +9,11 @@ grants too much or too little fails this test.
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +51,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "users": {A},
     "account": {M, OP, C, A},
     "drill": {A},
+    "runbooks": {M, OP, C, A},
     "contact_points": {M, OP, C, A},
     "incidents": {M, OP, C, A},
     "oncall": {M, OP, C, A},
@@ -77,6 +80,10 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
     "drill.stop": {A},
+    "runbook.service_restart": {C, A},
+    "runbook.db_connections": {C, A},
+    "runbook.high_error_rate": {C, A},
+    "runbook.telemetry": {C, A},
     "contact_point.add": {A},
     "contact_point.edit": {A},
     "contact_point.disable": {A},
@@ -133,6 +140,37 @@ def _unlock(ctx: Ctx, actor: Actor) -> ActionResult:
 
 def _unreviewed(ctx: Ctx) -> int:
     return make_agent(ctx.engine, status="quarantined", reviewed=False)
+
+
+def _runbook(ctx: Ctx, actor: Actor, runbook_id: str, confirm: str | None) -> ActionResult:
+    """A real run, on its own thread-less path, against nothing that answers: the run is
+    authorised and recorded (or refused) like any other; its steps fail fast."""
+    from dashboard.runbooks.engine import start_run
+    from dashboard.runbooks.executors import ProcessExecutor
+    from dashboard.settings import Settings
+
+    folder = Path(tempfile.mkdtemp(prefix="matrix-runbook-"))
+    settings = Settings(
+        core_url="http://127.0.0.1:9",
+        otel_health_url="http://127.0.0.1:9/",
+        otlp_endpoint="http://127.0.0.1:9",
+        state_dir=folder,
+    )
+    params = {"older_than_s": 86400} if runbook_id == "db_connections" else {}
+    if runbook_id == "high_error_rate":
+        params = {"watch_s": 10}
+    started = start_run(
+        ctx.engine,
+        ctx.redis(),
+        actor,
+        runbook_id,
+        params,
+        confirm=confirm,
+        settings=settings,
+        executor=ProcessExecutor(settings, control_dir=folder),
+        background=False,
+    )
+    return started.result
 
 
 def _contact_point(ctx: Ctx, url: str = "http://127.0.0.1:9/hook") -> int:
@@ -258,6 +296,10 @@ RUNNERS: dict[str, Runner] = {
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
     "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+    "runbook.service_restart": lambda c, a: _runbook(c, a, "service_restart", "orca-core"),
+    "runbook.db_connections": lambda c, a: _runbook(c, a, "db_connections", None),
+    "runbook.high_error_rate": lambda c, a: _runbook(c, a, "high_error_rate", "orca-core"),
+    "runbook.telemetry": lambda c, a: _runbook(c, a, "telemetry", "telemetry"),
     "contact_point.add": lambda c, a: contact_points.add_contact_point(
         c.engine,
         a,

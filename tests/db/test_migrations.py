@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from dashboard.db import (
     incident_models,  # noqa: F401  (registers the incident tables)
     notify_models,  # noqa: F401  (registers the notification tables)
+    runbook_models,  # noqa: F401  (registers the runbook tables)
 )
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import current_revision, downgrade, head_revision, upgrade

@@ -114,6 +114,7 @@ def test_navigation_per_role() -> None:
         "agent_detail",
         "audit",
         "account",
+        "runbooks",  # issue 11: everybody sees runbooks and runs; running needs oncall/admin
         "contact_points",  # issue 10: everybody reads contact points, incidents, rota, alerts
         "incidents",
         "oncall",
