@@ -124,6 +124,9 @@ class Settings(BaseSettings):
         description="comma-separated https:// endpoints whose certificates doctor checks",
     )
     tls_warn_days: int = Field(default=21, ge=1)
+    tls_ca_file: Path | None = Field(
+        default=None, description="extra CA bundle to trust for tls_check_urls (private CAs)"
+    )
     doctor_min_free_disk_pct: float = Field(default=10.0, ge=0, le=100)
 
     @field_validator(
@@ -134,6 +137,7 @@ class Settings(BaseSettings):
         "backup_s3_bucket",
         "backup_s3_endpoint_url",
         "pg_bin_dir",
+        "tls_ca_file",
         mode="before",
     )
     @classmethod

@@ -667,3 +667,53 @@ def _verify(target_url: str, backup: Mapping[str, Any]) -> tuple[str, str, dict[
             mismatches,
         )
     return "ok", f"restored and verified: {len(expected)} tables, {total:,} rows match.", {}
+
+
+def ensure_database(database_url: str, name: str) -> str:
+    """The URL of database ``name`` on the same server, created (empty) when missing."""
+    eng = admin_engine(database_url)
+    try:
+        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).scalar()
+            if not exists:
+                if not name.replace("_", "").isalnum():
+                    raise BackupError(f"bad database name {name!r}")
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        eng.dispose()
+    return _with_password(database_url, name)
+
+
+def get_restorable_backup(conn: Connection) -> int | None:
+    """The newest backup whose files are still kept (status ok)."""
+    found = conn.execute(
+        text("SELECT id FROM backups WHERE status = 'ok' ORDER BY finished_at DESC LIMIT 1")
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def run_drill(
+    engine: Engine,
+    settings: Settings,
+    *,
+    backup_id: int,
+    database_url: str,
+    requested_by: str,
+    purpose: str = "drill",
+    prefix: str = "orca_drill_",
+) -> RestoreOutcome:
+    """Restore into a fresh scratch database, verify, drop it; the result stays recorded."""
+    target = create_scratch_database(database_url, prefix)
+    try:
+        return restore_backup(
+            engine,
+            settings,
+            backup_id=backup_id,
+            target_url=target,
+            purpose=purpose,
+            requested_by=requested_by,
+        )
+    finally:
+        drop_scratch_database(database_url, database_name(target))

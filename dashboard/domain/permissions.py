@@ -68,6 +68,11 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        # Backups, doctor, checklists, troubleshooting (issue 11, ops): everyone reads them.
+        "backups": P.VIEW_DASHBOARDS,
+        "doctor": P.VIEW_DASHBOARDS,
+        "checklists": P.VIEW_DASHBOARDS,
+        "troubleshooting": P.VIEW_DASHBOARDS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -95,6 +100,11 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Backups and the maintenance routine (issue 11, ops).
+        "backup.run": P.MANAGE_BACKUPS,
+        "backup.restore": P.MANAGE_BACKUPS,
+        "backup.drill": P.MANAGE_BACKUPS,
+        "checklist.sign_off": P.RUN_RUNBOOKS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

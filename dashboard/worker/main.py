@@ -60,6 +60,7 @@ class Worker:
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
+            Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -143,6 +144,30 @@ class Worker:
         starting = not self._probed
         self._probed = True
         return run_probe_job(self.engine, self.redis, starting=starting)
+
+    def job_backup(self) -> object:
+        """The scheduled backup (leader only, like every job): when the last good one is due."""
+        from dashboard.data import backups
+
+        settings = get_settings()
+        if not settings.backup_schedule_enabled or settings.database_url is None:
+            return "disabled"
+        with self.engine.connect() as conn:
+            age = backups.get_last_backup_age_s(conn)
+        if age is not None and age < settings.backup_interval_h * 3600:
+            return "not due"
+        done = backups.run_backup(
+            self.engine,
+            settings,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            trigger="schedule",
+            requested_by="worker",
+        )
+        if not done.ok and done.backup_id is not None:
+            raise RuntimeError(done.message)
+        log.info("%s", done.message)
+        return done.message
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:

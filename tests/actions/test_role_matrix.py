@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import Engine
 
-from dashboard.actions import agents, audit, drills, users
+from dashboard.actions import agents, audit, checklists, drills, users
+from dashboard.actions import backups as backup_actions
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
+from dashboard.data import backups as backup_data
 from dashboard.domain.permissions import (
     ACTION_PERMISSIONS,
     PAGE_PERMISSIONS,
@@ -44,6 +47,10 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "users": {A},
     "account": {M, OP, C, A},
     "drill": {A},
+    "backups": {M, OP, C, A},
+    "doctor": {M, OP, C, A},
+    "checklists": {M, OP, C, A},
+    "troubleshooting": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -68,6 +75,10 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
     "drill.stop": {A},
+    "backup.run": {C, A},
+    "backup.restore": {C, A},
+    "backup.drill": {C, A},
+    "checklist.sign_off": {C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -106,6 +117,46 @@ def _unlock(ctx: Ctx, actor: Actor) -> ActionResult:
 
 def _unreviewed(ctx: Ctx) -> int:
     return make_agent(ctx.engine, status="quarantined", reviewed=False)
+
+
+def _backup_settings(ctx: Ctx) -> Any:
+    import tempfile
+
+    from dashboard.settings import Settings
+
+    url = str(ctx.engine.url.render_as_string(hide_password=False))
+    where = Path(tempfile.mkdtemp(prefix="orca-matrix-"))
+    return Settings(state_dir=where, backup_dir=where / "b", database_url=url)
+
+
+def _backup_run(ctx: Ctx, actor: Actor) -> ActionResult:
+    return backup_actions.backup_now(ctx.engine, actor, settings=_backup_settings(ctx))
+
+
+def _a_backup(ctx: Ctx, settings: Any) -> int:
+    done = backup_actions.backup_now(ctx.engine, cli_actor(), settings=settings)
+    assert done.ok, done
+    with ctx.engine.connect() as conn:
+        found = backup_data.get_restorable_backup(conn)
+    assert found is not None
+    return found
+
+
+def _backup_restore(ctx: Ctx, actor: Actor) -> ActionResult:
+    settings = _backup_settings(ctx)
+    result = backup_actions.restore_backup(
+        ctx.engine, actor, _a_backup(ctx, settings), settings=settings
+    )
+    if result.ok:
+        backup_data.drop_scratch_database(settings.database_url, result.message.split(":")[0])
+    return result
+
+
+def _backup_drill(ctx: Ctx, actor: Actor) -> ActionResult:
+    settings = _backup_settings(ctx)
+    return backup_actions.run_dr_drill(
+        ctx.engine, actor, _a_backup(ctx, settings), settings=settings
+    )
 
 
 Runner = Callable[[Ctx, Actor], ActionResult]
@@ -150,6 +201,12 @@ RUNNERS: dict[str, Runner] = {
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
     "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+    "backup.run": lambda c, a: _backup_run(c, a),
+    "backup.restore": lambda c, a: _backup_restore(c, a),
+    "backup.drill": lambda c, a: _backup_drill(c, a),
+    "checklist.sign_off": lambda c, a: checklists.sign_off(
+        c.engine, a, "daily", "dashboard_anomalies", note="matrix"
+    ),
 }
 """Action name -> a call of the real action function against a fresh target."""
 

@@ -286,3 +286,28 @@ def test_pg_dump_of_another_major_version_is_refused() -> None:
             check=True,
         ).stdout
     )
+
+
+def test_the_worker_takes_the_scheduled_backup_when_due(
+    source: ThrowawayDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    from dashboard.settings import reset_settings
+    from dashboard.worker.main import Worker
+
+    monkeypatch.setenv("ORCA_BACKUP_SCHEDULE_ENABLED", "true")
+    monkeypatch.setenv("ORCA_BACKUP_DIR", str(tmp_path / "sched"))
+    monkeypatch.setenv("ORCA_DATABASE_URL", source.url)
+    reset_settings()
+    try:
+        engine = source.engine()
+        with engine.begin() as conn:  # nothing recent: the backup is due
+            conn.execute(text("UPDATE backups SET status = 'pruned' WHERE status = 'ok'"))
+        worker = Worker(engine)
+        first = worker.job_backup()
+        assert isinstance(first, str) and first.startswith("Backup"), first
+        assert worker.job_backup() == "not due"
+        with engine.connect() as conn:
+            assert backups.list_backups(conn, limit=1)[0]["trigger"] == "schedule"
+    finally:
+        monkeypatch.undo()
+        reset_settings()
