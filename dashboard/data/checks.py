@@ -137,8 +137,30 @@ def run_checks(
     settings: Settings, *, database_url: str | None, redis_url: str | None, origin: str
 ) -> list[Check]:
     """Every check after the settings one, against the servers given (nothing is started)."""
+    from dashboard.data.ops_checks import ops_checks  # issue 11: defaults, pgvector, disk, ...
+
     return [
         *database_checks(database_url, origin=origin),
         *redis_checks(redis_url, origin=origin),
         *peer_checks(settings),
+        *ops_checks(settings, database_url=database_url),
+    ]
+
+
+def run_all_checks() -> list[Check]:
+    """What `orca-dashboard doctor` prints and the Doctor page shows (nothing is started)."""
+    from dashboard.services import resolve_services
+
+    first, settings = settings_check()
+    if settings is None:
+        return [first]
+    found = resolve_services("doctor", settings)
+    return [
+        first,
+        *run_checks(
+            settings,
+            database_url=found.database_url,
+            redis_url=found.redis_url,
+            origin=found.origin,
+        ),
     ]
