@@ -36,6 +36,11 @@ PAGES = (
     PageSpec("users", "Users", ":material/group:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
     PageSpec("account", "My account", ":material/key:"),
+    # Issue 11 (ops): backups, doctor, checklists, troubleshooting.
+    PageSpec("backups", "Backups", ":material/backup:"),
+    PageSpec("doctor", "Doctor", ":material/stethoscope:"),
+    PageSpec("checklists", "Checklists", ":material/checklist:"),
+    PageSpec("troubleshooting", "Troubleshooting", ":material/troubleshoot:"),
 )
 
 
