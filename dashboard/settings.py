@@ -86,6 +86,27 @@ class Settings(BaseSettings):
     demo_days: int = Field(default=30, ge=1, le=90)
     demo_seed: int = 42
 
+    # --- Runbooks (issue 11): which executor acts, and the names it uses ---------------------
+    runbook_executor: Literal["process", "compose", "kubernetes", "systemd"] = Field(
+        default="process", description="how runbook actions reach services"
+    )
+    runbook_service_names: dict[str, str] = Field(
+        default_factory=dict,
+        description='logical service -> compose service / deployment / unit, JSON: {"orca-core": "core"}',
+    )
+    runbook_compose_project: str = "orca"
+    runbook_compose_file: Path | None = None
+    runbook_k8s_namespace: str = "orca-system"
+    runbook_k8s_replicas: int = Field(default=1, ge=1, le=100)
+    runbook_docker_bin: str = "docker"
+    runbook_kubectl_bin: str = "kubectl"
+    runbook_systemctl_bin: str = "systemctl"
+    runbook_journalctl_bin: str = "journalctl"
+    runbook_lock_ttl_s: int = Field(default=900, ge=10, description="a run's target lock expires")
+    otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318", description="OTLP/HTTP endpoint telemetry is sent to"
+    )
+
     log_level: str = "INFO"
     fixed_now: datetime | None = Field(
         default=None, description="pin the console's clock (tests, screenshots of seeded data)"

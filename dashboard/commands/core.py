@@ -70,6 +70,14 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
+def _cures() -> tuple[str, ...]:
+    """Faults a requested restart / rollback starts without (set by the supervisor)."""
+    from dashboard.core.faults import FAULTS
+
+    raw = os.environ.get("ORCA_CORE_CURES", "")
+    return tuple(n for n in (p.strip() for p in raw.split(",")) if n in FAULTS)
+
+
 def run(args: argparse.Namespace) -> int:
     from dashboard.core.server import CoreStandIn
     from dashboard.db.engine import make_engine
@@ -103,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
             tick_s=tick,
             traffic=not args.no_traffic,
             collector_port=args.collector_port,
+            cures=_cures(),
+            version=os.environ.get("ORCA_CORE_VERSION") or None,
+            # Exports only where an OTLP endpoint is given explicitly (tests, drills).
+            otlp_endpoint=os.environ.get("ORCA_OTLP_ENDPOINT") or None,
+            exporter=os.environ.get("OTEL_TRACES_EXPORTER") or "otlp",
         )
     except OSError as exc:
         services.stop()

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import IO, Any
 
 from dashboard.commands import CliError, positive_int
+from dashboard.core.control import ControlledProcess, control_dir
 from dashboard.settings import PROJECT_ROOT
 
 COMMAND = "up"
@@ -104,12 +105,15 @@ class _Output:
     def relay(self, name: str, stream: IO[bytes]) -> None:
         """Copy one child's output line by line until it closes (runs in a thread)."""
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace")
-            self.write_log(f"[{name}] {line}" if line.endswith("\n") else f"[{name}] {line}\n")
-            shown = line.rstrip("\n") if self.verbose else worth_knowing(line)
-            if shown is not None:
-                print(shown, flush=True)
+            self.line(name, raw.decode("utf-8", errors="replace"))
         stream.close()
+
+    def line(self, name: str, line: str) -> None:
+        """One line of child ``name``: to the log, and to the terminal when worth knowing."""
+        self.write_log(f"[{name}] {line}" if line.endswith("\n") else f"[{name}] {line}\n")
+        shown = line.rstrip("\n") if self.verbose else worth_knowing(line)
+        if shown is not None:
+            print(shown, flush=True)
 
     def setup_logging(self) -> None:
         """This process's own logging: all of it to the file, warnings of ours to the terminal."""
@@ -194,6 +198,7 @@ def cmd_up(*, no_seed: bool, port: int | None, verbose: bool = False) -> int:
     print(f"full logs: {output.path}", flush=True)
     services = resolve_services("up", settings)
     children = _Children(output)
+    core: ControlledProcess | None = None
     stopping = False
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -231,7 +236,20 @@ def cmd_up(*, no_seed: bool, port: int | None, verbose: bool = False) -> int:
                 raise CliError(f"loading demo data failed (see {output.path})")
         py = sys.executable
         if settings.env != "production":  # the ORCA Core stand-in writes simulated traffic
-            children.start("core", [py, "-m", "dashboard.cli", "core"])
+            # Supervised through control files, so the runbooks' process executor can stop,
+            # start, restart and roll it back (dashboard.core.control).
+            core = ControlledProcess(
+                "orca-core",
+                [py, "-m", "dashboard.cli", "core"],
+                control_dir(settings.state_dir),
+                cwd=PROJECT_ROOT,
+                env=dict(os.environ),
+                on_line=lambda line: output.line("core", line),
+                on_crash=lambda code, wait_s: log.warning(
+                    "ORCA Core stand-in exited (code %s); restarting in %s s", code, f"{wait_s:g}"
+                ),
+            )
+            core.start()
         children.start("worker", [py, "-m", "dashboard.cli", "worker"])
         console_port = port or settings.port
         children.start(
@@ -250,7 +268,7 @@ def cmd_up(*, no_seed: bool, port: int | None, verbose: bool = False) -> int:
             f"\nORCA Ops Console: http://localhost:{console_port}  (Ctrl-C stops everything)\n",
             flush=True,
         )
-        restarts = core_restarts = 0
+        restarts = 0
         while not stopping:
             time.sleep(0.5)
             console = children.procs["console"]
@@ -270,20 +288,13 @@ def cmd_up(*, no_seed: bool, port: int | None, verbose: bool = False) -> int:
                 )
                 time.sleep(wait_s)
                 children.start("worker", children.commands["worker"])
-            core = children.procs.get("core")
-            if core is not None and core.poll() is not None and not stopping:
-                core_restarts += 1  # e.g. the `crash` drill: restarted until the fault ends
-                wait_s = min(10, 2**core_restarts)
-                log.warning(
-                    "ORCA Core stand-in exited (code %s); restarting in %s s",
-                    core.returncode,
-                    wait_s,
-                )
-                time.sleep(wait_s)
-                children.start("core", children.commands["core"])
+            if core is not None and not stopping:
+                core.supervise()  # requests from runbooks; crash restarts (the `crash` drill)
         print("stopping ...", flush=True)
         return 0
     finally:
         children.stop_all()
+        if core is not None:
+            core.close()
         services.stop()
         output.close()

@@ -74,6 +74,11 @@ FAULTS: Final[dict[str, FaultSpec]] = {
             {"share": 0.08},
         ),
         FaultSpec(
+            "collector_down",
+            "the OpenTelemetry Collector stand-in answers 503: health fails, exports are refused",
+            {},
+        ),
+        FaultSpec(
             "db_connection_leak",
             "the stand-in holds `connections` idle database connections",
             {"connections": 25},

@@ -73,6 +73,7 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "doctor": P.VIEW_DASHBOARDS,
         "checklists": P.VIEW_DASHBOARDS,
         "troubleshooting": P.VIEW_DASHBOARDS,
+        "runbooks": P.VIEW_DASHBOARDS,  # everyone sees runbooks and runs; pressing needs more
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -105,6 +106,12 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "backup.restore": P.MANAGE_BACKUPS,
         "backup.drill": P.MANAGE_BACKUPS,
         "checklist.sign_off": P.RUN_RUNBOOKS,
+        # Runbooks (issue 11): one action per runbook; data/runbooks/<id>.toml names it.
+        "runbook.service_restart": P.RUN_RUNBOOKS,
+        "runbook.db_connections": P.RUN_RUNBOOKS,
+        "runbook.high_error_rate": P.RUN_RUNBOOKS,
+        "runbook.telemetry": P.RUN_RUNBOOKS,
+        "runbook.restore_backup": P.MANAGE_BACKUPS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

@@ -35,6 +35,7 @@ PAGES = (
     PageSpec("audit", "Audit Trail", ":material/history:"),
     PageSpec("users", "Users", ":material/group:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
+    PageSpec("runbooks", "Runbooks", ":material/play_circle:"),
     PageSpec("account", "My account", ":material/key:"),
     # Issue 11 (ops): backups, doctor, checklists, troubleshooting.
     PageSpec("backups", "Backups", ":material/backup:"),

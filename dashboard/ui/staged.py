@@ -33,6 +33,7 @@ class Plan:
     confirm_label: str
     count: int
     data: tuple[Any, ...] = ()
+    confirm_text: str | None = None  # when set, typed back before Confirm (a target's name)
 
 
 Stage = Callable[[], "Plan | ActionResult"]
@@ -71,7 +72,15 @@ def _confirm(key: str, run: Run) -> None:
     if not isinstance(plan, Plan):
         return
     confirm: int | None = None
-    if needs_typed_confirmation(plan.count):
+    if plan.confirm_text is not None:
+        typed_text = str(st.session_state.get(f"{key}.typed") or "").strip()
+        if typed_text != plan.confirm_text:
+            st.session_state[f"{key}.staged"] = plan  # still staged: let them type it
+            st.session_state[f"{key}.result"] = ActionResult(
+                "invalid", f"Type {plan.confirm_text} to confirm; nothing was run."
+            )
+            return
+    elif needs_typed_confirmation(plan.count):
         typed = str(st.session_state.get(f"{key}.typed") or "").strip().replace(",", "")
         if typed != str(plan.count):
             st.session_state[f"{key}.staged"] = plan  # still staged: let them type it
@@ -83,7 +92,16 @@ def _confirm(key: str, run: Run) -> None:
     st.session_state[f"{key}.result"] = run(plan, confirm)
 
 
-def control(key: str, *, scope: str, preview_label: str, stage: Stage, run: Run) -> None:
+def control(
+    key: str,
+    *,
+    scope: str,
+    preview_label: str,
+    stage: Stage,
+    run: Run,
+    disabled: bool = False,
+    help: str | None = None,
+) -> None:
     """Preview button, or (once staged for ``scope``) the preview, typed count and Confirm.
 
     Widget keys: ``<key>.preview``, ``<key>.confirm``, ``<key>.cancel``, ``<key>.typed``;
@@ -91,10 +109,19 @@ def control(key: str, *, scope: str, preview_label: str, stage: Stage, run: Run)
     """
     plan = st.session_state.get(f"{key}.staged")
     if not isinstance(plan, Plan) or plan.scope != scope:
-        st.button(preview_label, key=f"{key}.preview", on_click=_stage, args=(key, stage))
+        st.button(
+            preview_label,
+            key=f"{key}.preview",
+            on_click=_stage,
+            args=(key, stage),
+            disabled=disabled,
+            help=help,
+        )
         return
     st.warning(plain(plan.preview))
-    if needs_typed_confirmation(plan.count):
+    if plan.confirm_text is not None:
+        st.text_input(f"Type {plan.confirm_text} to confirm", key=f"{key}.typed", max_chars=80)
+    elif needs_typed_confirmation(plan.count):
         st.text_input(f"Type {plan.count} to confirm", key=f"{key}.typed", max_chars=12)
     c = st.columns([1, 1, 4])
     c[0].button(

@@ -8,6 +8,7 @@ grants too much or too little fails this test.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +52,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "doctor": {M, OP, C, A},
     "checklists": {M, OP, C, A},
     "troubleshooting": {M, OP, C, A},
+    "runbooks": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -79,6 +81,11 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "backup.restore": {C, A},
     "backup.drill": {C, A},
     "checklist.sign_off": {C, A},
+    "runbook.service_restart": {C, A},
+    "runbook.db_connections": {C, A},
+    "runbook.high_error_rate": {C, A},
+    "runbook.telemetry": {C, A},
+    "runbook.restore_backup": {C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -159,6 +166,39 @@ def _backup_drill(ctx: Ctx, actor: Actor) -> ActionResult:
     )
 
 
+def _runbook(ctx: Ctx, actor: Actor, runbook_id: str, confirm: str | None) -> ActionResult:
+    """A real run, on its own thread-less path, against nothing that answers: the run is
+    authorised and recorded (or refused) like any other; its steps fail fast."""
+    from dashboard.runbooks.engine import start_run
+    from dashboard.runbooks.executors import ProcessExecutor
+    from dashboard.settings import Settings
+
+    folder = Path(tempfile.mkdtemp(prefix="matrix-runbook-"))
+    settings = Settings(
+        core_url="http://127.0.0.1:9",
+        otel_health_url="http://127.0.0.1:9/",
+        otlp_endpoint="http://127.0.0.1:9",
+        state_dir=folder,
+    )
+    params: dict[str, object] = {"older_than_s": 86400} if runbook_id == "db_connections" else {}
+    if runbook_id == "high_error_rate":
+        params = {"watch_s": 10}
+    if runbook_id == "restore_backup":  # no such backup: authorised, recorded, fails fast
+        params = {"backup_id": 999_999_999, "target_database": "orca_restore_m"}
+    started = start_run(
+        ctx.engine,
+        ctx.redis(),
+        actor,
+        runbook_id,
+        params,
+        confirm=confirm,
+        settings=settings,
+        executor=ProcessExecutor(settings, control_dir=folder),
+        background=False,
+    )
+    return started.result
+
+
 Runner = Callable[[Ctx, Actor], ActionResult]
 
 RUNNERS: dict[str, Runner] = {
@@ -207,6 +247,11 @@ RUNNERS: dict[str, Runner] = {
     "checklist.sign_off": lambda c, a: checklists.sign_off(
         c.engine, a, "daily", "dashboard_anomalies", note="matrix"
     ),
+    "runbook.service_restart": lambda c, a: _runbook(c, a, "service_restart", "orca-core"),
+    "runbook.db_connections": lambda c, a: _runbook(c, a, "db_connections", None),
+    "runbook.high_error_rate": lambda c, a: _runbook(c, a, "high_error_rate", "orca-core"),
+    "runbook.telemetry": lambda c, a: _runbook(c, a, "telemetry", "telemetry"),
+    "runbook.restore_backup": lambda c, a: _runbook(c, a, "restore_backup", "orca_restore_m"),
 }
 """Action name -> a call of the real action function against a fresh target."""
 

@@ -93,6 +93,7 @@ def test_every_fault_has_a_summary() -> None:
         "sync_stall",
         "drift_wave",
         "db_connection_leak",
+        "collector_down",
     }
     assert all(spec.summary for spec in FAULTS.values())
 

@@ -5,14 +5,14 @@ so a failed or interrupted backup is visible too. ``row_counts`` are the main ta
 the same snapshot pg_dump read, so a restore can be verified against them exactly.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008 (chained after the merged runbooks branch)
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
