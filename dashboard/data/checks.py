@@ -148,19 +148,17 @@ def run_checks(
 
 
 def run_all_checks() -> list[Check]:
-    """What `orca-dashboard doctor` prints and the Doctor page shows (nothing is started)."""
-    from dashboard.services import resolve_services
-
+    """The Doctor page's list: the same checks as `orca-dashboard doctor`, against the servers
+    this process is configured with (the console always runs with both URLs set)."""
     first, settings = settings_check()
     if settings is None:
         return [first]
-    found = resolve_services("doctor", settings)
     return [
         first,
         *run_checks(
             settings,
-            database_url=found.database_url,
-            redis_url=found.redis_url,
-            origin=found.origin,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            origin="settings",
         ),
     ]

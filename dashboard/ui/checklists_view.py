@@ -15,7 +15,11 @@ from dashboard.ui.markup import plain
 from dashboard.ui.ops_common import may, not_allowed_button, run_action
 
 PAGE = "checklists"
-_STATE = {"done": "✅ done", "due": "🕒 due", "overdue": "🔴 overdue"}
+_STATE = {
+    "done": ":green[:material/check_circle: done]",
+    "due": ":orange[:material/schedule: due]",
+    "overdue": ":red[:material/error: overdue]",
+}
 _AUTO = {"pass": "passes", "fail": "fails", "info": "shows"}
 
 

@@ -10,7 +10,12 @@ from dashboard.data.checks import run_all_checks
 from dashboard.ui.markup import plain
 
 PAGE = "doctor"
-_ICON = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
+# Material icons, not emoji: they render the same in every browser (no emoji font needed).
+_ICON = {
+    "ok": ":green[:material/check_circle:]",
+    "warn": ":orange[:material/warning:]",
+    "fail": ":red[:material/cancel:]",
+}
 
 
 @st.cache_data(ttl=20, show_spinner="Running the checks…")
