@@ -45,13 +45,13 @@ def _item(view: data.ItemView, period: str) -> None:
             if view.rows:
                 with st.expander(f"Data ({len(view.rows)} rows)"):
                     st.dataframe(pd.DataFrame(list(view.rows)), hide_index=True)
+        key = f"{PAGE}.{view.checklist}.{view.item}"
+        staged.show_result(f"{key}.result")  # the sign-off just made marks it done: say so
         if view.state == "done":
             return
-        key = f"{PAGE}.{view.checklist}.{view.item}"
         if not may("checklist.sign_off"):
             not_allowed_button("Sign off…", f"{key}.off")
             return
-        staged.show_result(f"{key}.result")
 
         def stage() -> staged.Plan | ActionResult:
             return staged.Plan(

@@ -57,18 +57,18 @@ def test_checklist_sign_off_by_oncall_not_by_manager(app_env: None, seeded_engin
     manager = new_app(sign_in(seeded_engine, Role.MANAGER))
     manager.switch_page("pages/checklists.py").run(timeout=60)
     assert not manager.exception, manager.exception
-    assert [b for b in manager.button if b.key == "checklists.daily.dashboard_anomalies.off"]
+    assert [b for b in manager.button if b.key == "checklists.weekly.trust_trends.off"]
     at = new_app(sign_in(seeded_engine, Role.ONCALL))
     at.switch_page("pages/checklists.py").run(timeout=60)
     assert not at.exception, at.exception
-    at.button(key="checklists.daily.dashboard_anomalies.preview").click().run()
-    at.button(key="checklists.daily.dashboard_anomalies.confirm").click().run()
+    at.button(key="checklists.weekly.trust_trends.preview").click().run()
+    at.button(key="checklists.weekly.trust_trends.confirm").click().run()
     assert not at.exception, at.exception
     with seeded_engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT signed_by FROM checklist_signoffs WHERE checklist = 'daily' "
-                "AND item = 'dashboard_anomalies' ORDER BY id DESC LIMIT 1"
+                "SELECT signed_by FROM checklist_signoffs WHERE checklist = 'weekly' "
+                "AND item = 'trust_trends' ORDER BY id DESC LIMIT 1"
             )
         ).one()
     assert row.signed_by.startswith("page")
