@@ -174,35 +174,40 @@ def render() -> None:
             f"{settings.backup_retain_monthly} monthly."
         )
     )
+    # Stacked, not side by side: a staged preview needs the page's width to be readable.
     with st.container(border=True):
-        c = st.columns(3)
-        with c[0]:
-            if may("backup.run"):
-                staged.control(
-                    f"{PAGE}.backup",
-                    scope="backup",
-                    preview_label="Back up now…",
-                    stage=_stage_backup,
-                    run=_run_backup,
-                )
-            else:
-                not_allowed_button("Back up now…", f"{PAGE}.backup.off")
-        with c[1]:
-            if may("backup.drill"):
-                staged.control(
-                    f"{PAGE}.drill",
-                    scope="drill",
-                    preview_label="DR drill…",
-                    stage=_stage_drill,
-                    run=_run_drill,
-                )
-            else:
-                not_allowed_button("DR drill…", f"{PAGE}.drill.off")
-        with c[2]:
-            if may("backup.restore"):
-                _restore_control(history.value)
-            else:
-                not_allowed_button("Restore…", f"{PAGE}.restore.off")
+        st.markdown("**Back up now** — pg_dump and a Redis snapshot, then retention")
+        if may("backup.run"):
+            staged.control(
+                f"{PAGE}.backup",
+                scope="backup",
+                preview_label="Back up now…",
+                stage=_stage_backup,
+                run=_run_backup,
+            )
+        else:
+            not_allowed_button("Back up now…", f"{PAGE}.backup.off")
+    with st.container(border=True):
+        st.markdown("**DR drill** — restore into a scratch database, verify, drop it")
+        if may("backup.drill"):
+            staged.control(
+                f"{PAGE}.drill",
+                scope="drill",
+                preview_label="DR drill…",
+                stage=_stage_drill,
+                run=_run_drill,
+            )
+        else:
+            not_allowed_button("DR drill…", f"{PAGE}.drill.off")
+    with st.container(border=True):
+        st.markdown(
+            "**Restore** — into a new scratch database, verified (the Restore Backup runbook "
+            "restores into a named database)"
+        )
+        if may("backup.restore"):
+            _restore_control(history.value)
+        else:
+            not_allowed_button("Restore…", f"{PAGE}.restore.off")
     components.table(
         history,
         f"{PAGE}.history_table",
