@@ -13,6 +13,8 @@ Environment:
                            ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents),
   ORCA_BENCH_REDIS_PORT    the bench's embedded Redis port (default 6392), so parallel runs
                            from several checkouts do not share one Redis.
+  ORCA_BENCH_ONLY_BACKUP=1 only the backup + verified restore of the 1M-agent database
+                           (bench/backup_bench.py; ORCA_BENCH_BACKUP_SOURCE_URL picks it).
 """
 
 from __future__ import annotations
@@ -100,6 +102,11 @@ def drop_database(admin: str) -> None:
 
 def main() -> int:
     from bench.suites import run_suites  # the per-dashboard query sets
+
+    if os.environ.get("ORCA_BENCH_ONLY_BACKUP") == "1":
+        from bench.backup_bench import run_backup_bench
+
+        return run_backup_bench()
 
     services = bench_services()
     admin, redis_url = services.database, services.redis
