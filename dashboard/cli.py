@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "users": "dashboard.commands.users",
     "core": "dashboard.commands.core",
     "chaos": "dashboard.commands.chaos",
+    "backup": "dashboard.commands.backup",  # issue 11 (ops)
 }
 
 

@@ -48,6 +48,8 @@ POLICIES: dict[str, ServerPolicy] = {
     "users": ServerPolicy(redis=False),
     # doctor looks, never starts: a check that starts what it checks proves nothing.
     "doctor": ServerPolicy(start=False, reuse=True),
+    # Backups act on the servers a running `up` (or the settings) name, never on new ones.
+    "backup": ServerPolicy(start=False, reuse=True),
 }
 
 
