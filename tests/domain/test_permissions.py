@@ -114,6 +114,12 @@ def test_navigation_per_role() -> None:
         "agent_detail",
         "audit",
         "account",
+        # Issue 11: everyone reads backups, doctor, checklists, troubleshooting and runbooks.
+        "backups",
+        "doctor",
+        "checklists",
+        "troubleshooting",
+        "runbooks",
     )
     assert pages_for([Role.MANAGER]) == everyone
     assert pages_for([Role.ONCALL]) == everyone
