@@ -17,6 +17,8 @@ Environment:
                            from several checkouts do not share one Redis.
   ORCA_BENCH_ONLY_ALERTS=1 only the alert evaluation cycle (bench.alerts) on an existing,
                            seeded database: no migration, no seeding, everything rolled back.
+  ORCA_BENCH_ONLY_BACKUP=1 only the backup + verified restore of the 1M-agent database
+                           (bench/backup_bench.py; ORCA_BENCH_BACKUP_SOURCE_URL picks it).
 """
 
 from __future__ import annotations
@@ -108,6 +110,11 @@ def main() -> int:
     if os.environ.get("ORCA_BENCH_ONLY_ALERTS") == "1" and not KEEP:
         print("ORCA_BENCH_ONLY_ALERTS=1 needs ORCA_BENCH_KEEP=1 (it reuses a seeded database)")
         return 1
+    if os.environ.get("ORCA_BENCH_ONLY_BACKUP") == "1":
+        from bench.backup_bench import run_backup_bench
+
+        return run_backup_bench()
+
     services = bench_services()
     admin, redis_url = services.database, services.redis
     if os.environ.get("ORCA_BENCH_ONLY_RUNBOOK") == "1":

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "core": "dashboard.commands.core",
     "chaos": "dashboard.commands.chaos",
     "config-doc": "dashboard.commands.config_doc",
+    "backup": "dashboard.commands.backup",  # issue 11 (ops)
 }
 
 

@@ -50,6 +50,8 @@ POLICIES: dict[str, ServerPolicy] = {
     "doctor": ServerPolicy(start=False, reuse=True),
     # config-doc only reads the settings class: no server at all.
     "config-doc": ServerPolicy(database=False, redis=False, start=False),
+    # Backups act on the servers a running `up` (or the settings) name, never on new ones.
+    "backup": ServerPolicy(start=False, reuse=True),
 }
 
 

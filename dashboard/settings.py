@@ -169,7 +169,56 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("database_url", "redis_url", "fixed_now", "alert_rules_path", mode="before")
+    # -- Backups, restore, doctor and checklists (issue 11, ops) ------------------------------
+    backup_dir: Path | None = Field(
+        default=None, description="folder for backups; unset = <state_dir>/backups"
+    )
+    backup_schedule_enabled: bool = Field(
+        default=True, description="the worker (leader) takes a backup every backup_interval_h"
+    )
+    backup_interval_h: float = Field(default=24.0, gt=0)
+    backup_max_age_h: float = Field(
+        default=26.0, gt=0, description="a last good backup older than this is an alert (P2)"
+    )
+    backup_retain_daily: int = Field(default=7, ge=0)
+    backup_retain_weekly: int = Field(default=4, ge=0)
+    backup_retain_monthly: int = Field(default=12, ge=0)
+    backup_s3_bucket: str | None = Field(
+        default=None, description="S3-compatible bucket for backups; unset = the folder"
+    )
+    backup_s3_prefix: str = "orca-backups/"
+    backup_s3_endpoint_url: str | None = None
+    backup_s3_region: str = "us-east-1"
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: str | None = None
+    backup_redis_snapshot: bool = Field(
+        default=True, description="save a Redis RDB snapshot beside each PostgreSQL backup"
+    )
+    pg_bin_dir: Path | None = Field(
+        default=None, description="folder of pg_dump/pg_restore of the server's major version"
+    )
+    tls_check_urls: str = Field(
+        default="",
+        description="comma-separated https:// endpoints whose certificates doctor checks",
+    )
+    tls_warn_days: int = Field(default=21, ge=1)
+    tls_ca_file: Path | None = Field(
+        default=None, description="extra CA bundle to trust for tls_check_urls (private CAs)"
+    )
+    doctor_min_free_disk_pct: float = Field(default=10.0, ge=0, le=100)
+
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "fixed_now",
+        "alert_rules_path",
+        "backup_dir",
+        "backup_s3_bucket",
+        "backup_s3_endpoint_url",
+        "pg_bin_dir",
+        "tls_ca_file",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

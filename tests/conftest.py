@@ -30,6 +30,11 @@ SEED_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 MakeDatabase = Callable[..., ThrowawayDatabase]
 
+# Backups (issue 11): the suite's workers take none unless a test asks, and any it takes land
+# under the test state folder.
+os.environ.setdefault("ORCA_BACKUP_SCHEDULE_ENABLED", "false")
+os.environ.setdefault("ORCA_BACKUP_DIR", str(TEST_STATE / "backups"))
+
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:

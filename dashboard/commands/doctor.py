@@ -17,6 +17,11 @@ def run(args: argparse.Namespace) -> int:
     return run_doctor(print)
 
 
+def format_check(check: Any) -> str:
+    """One line: verdict, name, what was found (and, when not ok, the fix)."""
+    return f"{check.verdict.upper():4}  {check.name:<11} {check.detail}"
+
+
 def run_doctor(echo: Callable[[str], object]) -> int:
     from dashboard.data.checks import run_checks, settings_check
     from dashboard.services import resolve_services
@@ -32,7 +37,7 @@ def run_doctor(echo: Callable[[str], object]) -> int:
             origin=found.origin,
         )
     for check in checks:
-        echo(f"{check.verdict.upper():4}  {check.name:<11} {check.detail}")
+        echo(format_check(check))
     failed = [c for c in checks if c.verdict == "fail"]
     if failed:
         echo(f"doctor: {len(failed)} check(s) failed: " + "; ".join(c.name for c in failed))

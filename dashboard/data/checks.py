@@ -137,8 +137,28 @@ def run_checks(
     settings: Settings, *, database_url: str | None, redis_url: str | None, origin: str
 ) -> list[Check]:
     """Every check after the settings one, against the servers given (nothing is started)."""
+    from dashboard.data.ops_checks import ops_checks  # issue 11: defaults, pgvector, disk, ...
+
     return [
         *database_checks(database_url, origin=origin),
         *redis_checks(redis_url, origin=origin),
         *peer_checks(settings),
+        *ops_checks(settings, database_url=database_url),
+    ]
+
+
+def run_all_checks() -> list[Check]:
+    """The Doctor page's list: the same checks as `orca-dashboard doctor`, against the servers
+    this process is configured with (the console always runs with both URLs set)."""
+    first, settings = settings_check()
+    if settings is None:
+        return [first]
+    return [
+        first,
+        *run_checks(
+            settings,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            origin="settings",
+        ),
     ]

@@ -68,6 +68,11 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        # Backups, doctor, checklists, troubleshooting (issue 11, ops): everyone reads them.
+        "backups": P.VIEW_DASHBOARDS,
+        "doctor": P.VIEW_DASHBOARDS,
+        "checklists": P.VIEW_DASHBOARDS,
+        "troubleshooting": P.VIEW_DASHBOARDS,
         "runbooks": P.VIEW_DASHBOARDS,  # everyone sees runbooks and runs; pressing needs more
         # Notifications (issue 10): everyone reads contact points and the delivery log.
         "contact_points": P.VIEW_DASHBOARDS,
@@ -103,6 +108,11 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        # Backups and the maintenance routine (issue 11, ops).
+        "backup.run": P.MANAGE_BACKUPS,
+        "backup.restore": P.MANAGE_BACKUPS,
+        "backup.drill": P.MANAGE_BACKUPS,
+        "checklist.sign_off": P.RUN_RUNBOOKS,
         # Runbooks (issue 11): one action per runbook; data/runbooks/<id>.toml names it.
         "runbook.service_restart": P.RUN_RUNBOOKS,
         "runbook.db_connections": P.RUN_RUNBOOKS,
@@ -129,6 +139,7 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "alert.acknowledge": P.MANAGE_ALERTS,
         "alert.silence": P.MANAGE_ALERTS,
         "alert.unsilence": P.MANAGE_ALERTS,
+        "runbook.restore_backup": P.MANAGE_BACKUPS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

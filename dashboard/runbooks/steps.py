@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 KIND_MODULES: Final[list[str]] = [
     "dashboard.runbooks.checks",
     "dashboard.runbooks.operations",
+    "dashboard.runbooks.backup_steps",  # issue 11 (ops): the Restore Backup runbook
 ]
 
 

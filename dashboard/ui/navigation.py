@@ -43,6 +43,11 @@ PAGES = (
     PageSpec("incidents", "Incidents", ":material/emergency:"),
     PageSpec("oncall", "On-call", ":material/support_agent:"),
     PageSpec("account", "My account", ":material/key:"),
+    # Issue 11 (ops): backups, doctor, checklists, troubleshooting.
+    PageSpec("backups", "Backups", ":material/backup:"),
+    PageSpec("doctor", "Doctor", ":material/stethoscope:"),
+    PageSpec("checklists", "Checklists", ":material/checklist:"),
+    PageSpec("troubleshooting", "Troubleshooting", ":material/troubleshoot:"),
 )
 
 

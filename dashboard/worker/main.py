@@ -65,6 +65,7 @@ class Worker:
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
             Job("notify", settings.notify_interval_s, self.job_notify),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
+            Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -156,6 +157,30 @@ class Worker:
     def job_alerts(self) -> object:
         """Evaluate every alert rule (issue 10); state and history in PostgreSQL, live in Redis."""
         return run_alert_cycle(self.engine, self.redis, interval_s=get_settings().alert_interval_s)
+
+    def job_backup(self) -> object:
+        """The scheduled backup (leader only, like every job): when the last good one is due."""
+        from dashboard.data import backups
+
+        settings = get_settings()
+        if not settings.backup_schedule_enabled or settings.database_url is None:
+            return "disabled"
+        with self.engine.connect() as conn:
+            age = backups.get_last_backup_age_s(conn)
+        if age is not None and age < settings.backup_interval_h * 3600:
+            return "not due"
+        done = backups.run_backup(
+            self.engine,
+            settings,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            trigger="schedule",
+            requested_by="worker",
+        )
+        if not done.ok and done.backup_id is not None:
+            raise RuntimeError(done.message)
+        log.info("%s", done.message)
+        return done.message
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:

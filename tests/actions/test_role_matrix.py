@@ -20,11 +20,22 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from dashboard.actions import agents, audit, contact_points, drills, incidents, oncall, users
+from dashboard.actions import (
+    agents,
+    audit,
+    checklists,
+    contact_points,
+    drills,
+    incidents,
+    oncall,
+    users,
+)
 from dashboard.actions import alerts as alert_actions
+from dashboard.actions import backups as backup_actions
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
+from dashboard.data import backups as backup_data
 from dashboard.domain.permissions import (
     ACTION_PERMISSIONS,
     PAGE_PERMISSIONS,
@@ -51,6 +62,10 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "users": {A},
     "account": {M, OP, C, A},
     "drill": {A},
+    "backups": {M, OP, C, A},
+    "doctor": {M, OP, C, A},
+    "checklists": {M, OP, C, A},
+    "troubleshooting": {M, OP, C, A},
     "runbooks": {M, OP, C, A},
     "contact_points": {M, OP, C, A},
     "incidents": {M, OP, C, A},
@@ -80,6 +95,10 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
     "drill.stop": {A},
+    "backup.run": {C, A},
+    "backup.restore": {C, A},
+    "backup.drill": {C, A},
+    "checklist.sign_off": {C, A},
     "runbook.service_restart": {C, A},
     "runbook.db_connections": {C, A},
     "runbook.high_error_rate": {C, A},
@@ -102,6 +121,7 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "alert.acknowledge": {C, A},
     "alert.silence": {C, A},
     "alert.unsilence": {C, A},
+    "runbook.restore_backup": {C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -142,6 +162,46 @@ def _unreviewed(ctx: Ctx) -> int:
     return make_agent(ctx.engine, status="quarantined", reviewed=False)
 
 
+def _backup_settings(ctx: Ctx) -> Any:
+    import tempfile
+
+    from dashboard.settings import Settings
+
+    url = str(ctx.engine.url.render_as_string(hide_password=False))
+    where = Path(tempfile.mkdtemp(prefix="orca-matrix-"))
+    return Settings(state_dir=where, backup_dir=where / "b", database_url=url)
+
+
+def _backup_run(ctx: Ctx, actor: Actor) -> ActionResult:
+    return backup_actions.backup_now(ctx.engine, actor, settings=_backup_settings(ctx))
+
+
+def _a_backup(ctx: Ctx, settings: Any) -> int:
+    done = backup_actions.backup_now(ctx.engine, cli_actor(), settings=settings)
+    assert done.ok, done
+    with ctx.engine.connect() as conn:
+        found = backup_data.get_restorable_backup(conn)
+    assert found is not None
+    return found
+
+
+def _backup_restore(ctx: Ctx, actor: Actor) -> ActionResult:
+    settings = _backup_settings(ctx)
+    result = backup_actions.restore_backup(
+        ctx.engine, actor, _a_backup(ctx, settings), settings=settings
+    )
+    if result.ok:
+        backup_data.drop_scratch_database(settings.database_url, result.message.split(":")[0])
+    return result
+
+
+def _backup_drill(ctx: Ctx, actor: Actor) -> ActionResult:
+    settings = _backup_settings(ctx)
+    return backup_actions.run_dr_drill(
+        ctx.engine, actor, _a_backup(ctx, settings), settings=settings
+    )
+
+
 def _runbook(ctx: Ctx, actor: Actor, runbook_id: str, confirm: str | None) -> ActionResult:
     """A real run, on its own thread-less path, against nothing that answers: the run is
     authorised and recorded (or refused) like any other; its steps fail fast."""
@@ -156,9 +216,11 @@ def _runbook(ctx: Ctx, actor: Actor, runbook_id: str, confirm: str | None) -> Ac
         otlp_endpoint="http://127.0.0.1:9",
         state_dir=folder,
     )
-    params = {"older_than_s": 86400} if runbook_id == "db_connections" else {}
+    params: dict[str, object] = {"older_than_s": 86400} if runbook_id == "db_connections" else {}
     if runbook_id == "high_error_rate":
         params = {"watch_s": 10}
+    if runbook_id == "restore_backup":  # no such backup: authorised, recorded, fails fast
+        params = {"backup_id": 999_999_999, "target_database": "orca_restore_m"}
     started = start_run(
         ctx.engine,
         ctx.redis(),
@@ -296,6 +358,12 @@ RUNNERS: dict[str, Runner] = {
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
     "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+    "backup.run": lambda c, a: _backup_run(c, a),
+    "backup.restore": lambda c, a: _backup_restore(c, a),
+    "backup.drill": lambda c, a: _backup_drill(c, a),
+    "checklist.sign_off": lambda c, a: checklists.sign_off(
+        c.engine, a, "daily", "dashboard_anomalies", note="matrix"
+    ),
     "runbook.service_restart": lambda c, a: _runbook(c, a, "service_restart", "orca-core"),
     "runbook.db_connections": lambda c, a: _runbook(c, a, "db_connections", None),
     "runbook.high_error_rate": lambda c, a: _runbook(c, a, "high_error_rate", "orca-core"),
@@ -350,6 +418,7 @@ RUNNERS: dict[str, Runner] = {
     "alert.unsilence": lambda c, a: alert_actions.lift_silence(
         c.engine, a, active_silence(c.engine)
     ),
+    "runbook.restore_backup": lambda c, a: _runbook(c, a, "restore_backup", "orca_restore_m"),
 }
 """Action name -> a call of the real action function against a fresh target."""
 

@@ -119,6 +119,11 @@ def test_navigation_per_role() -> None:
         "incidents",
         "oncall",
         "alerts",
+        # Issue 11: everyone reads backups, doctor, checklists, troubleshooting and runbooks.
+        "backups",
+        "doctor",
+        "checklists",
+        "troubleshooting",
     )
     assert pages_for([Role.MANAGER]) == everyone
     assert pages_for([Role.ONCALL]) == everyone
