@@ -29,7 +29,11 @@ def measure_capacity(conn: Connection, client: redis.Redis | None) -> list[tuple
     """Today's (metric, subject, value) triples: database and table sizes, connections, Redis."""
     rows: list[tuple[str, str, float]] = []
     rows.append(
-        ("db_size_bytes", "", float(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()))
+        (
+            "db_size_bytes",
+            "",
+            float(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()),
+        )
     )
     # Partitioned tables count their partitions: pg_partition_tree sums the leaves.
     tables = conn.execute(

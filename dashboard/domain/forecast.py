@@ -98,16 +98,22 @@ def forecast_crossing(
     if fit is None:
         return Forecast(metric, unit, threshold, latest, None, "unknown", None, len(ordered))
     if latest is not None and latest >= threshold:
-        return Forecast(metric, unit, threshold, latest, fit.slope_per_day, "crossed", None, fit.points)
+        return Forecast(
+            metric, unit, threshold, latest, fit.slope_per_day, "crossed", None, fit.points
+        )
     if fit.slope_per_day <= 0:
-        return Forecast(metric, unit, threshold, latest, fit.slope_per_day, "never", None, fit.points)
+        return Forecast(
+            metric, unit, threshold, latest, fit.slope_per_day, "never", None, fit.points
+        )
     days = (threshold - fit.intercept) / fit.slope_per_day
     when = fit.origin + timedelta(days=days)
     # The line may already be past the threshold while the latest point is not: then it is
     # reached about now, never in the past.
     when = max(when, now)
     if when - now > HORIZON:
-        return Forecast(metric, unit, threshold, latest, fit.slope_per_day, "never", None, fit.points)
+        return Forecast(
+            metric, unit, threshold, latest, fit.slope_per_day, "never", None, fit.points
+        )
     return Forecast(
         metric, unit, threshold, latest, fit.slope_per_day, "crosses", when.date(), fit.points
     )

@@ -50,7 +50,7 @@ def previous_period(start: datetime, end: datetime) -> tuple[datetime, datetime]
 
 
 def period_label(start: datetime, end: datetime) -> str:
-    """"November 2026" for a calendar month, else "2026-11-03 – 2026-11-10" (end exclusive)."""
+    """ "November 2026" for a calendar month, else "2026-11-03 – 2026-11-10" (end exclusive)."""
     if _is_month_start(start) and add_months(start, 1) == end:
         return start.strftime("%B %Y")
     if _is_month_start(start) and add_months(start, 3) == end and start.month % 3 == 1:

@@ -68,6 +68,10 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "account": P.CHANGE_OWN_PASSWORD,
         "users": P.MANAGE_USERS,
         "drill": P.RUN_DRILLS,
+        # Reports (issue 13): every signed-in role reads reports (managers above all).
+        "reports": P.VIEW_REPORTS,
+        "sla_review": P.VIEW_REPORTS,
+        "capacity": P.VIEW_REPORTS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -95,6 +99,7 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "audit.export": P.VIEW_AUDIT_OWN,
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
+        "report.generate": P.VIEW_REPORTS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

@@ -109,21 +109,53 @@ def _kpi_lines(now: dict[str, Any], before: dict[str, Any]) -> list[KpiLine]:
         return None if v is None else float(v)
 
     return [
-        KpiLine("trust_score", "Trust Score", "score", f(now, "trust_score"),
-                f(before, "trust_score"), th.TARGET_TRUST_SCORE,
-                f"≥ {th.TARGET_TRUST_SCORE:g}"),
-        KpiLine("risk_avoided_usd", "Risk Avoided $", "usd", f(now, "risk_avoided_usd"),
-                f(before, "risk_avoided_usd"), None, "rising"),
-        KpiLine("sync_freshness_pct", "Sync Freshness", "pct", f(now, "sync_freshness_pct"),
-                f(before, "sync_freshness_pct"), th.TARGET_SYNC_FRESHNESS_PCT,
-                f"≥ {th.TARGET_SYNC_FRESHNESS_PCT:g} %"),
-        KpiLine("drift_rate_pct", "Drift Rate", "pct", f(now, "drift_rate_pct"),
-                f(before, "drift_rate_pct"), th.TARGET_DRIFT_RATE_PCT,
-                f"< {th.DRIFT_RATE_HEALTHY_PCT:g} %", lower_is_better=True),
-        KpiLine("compliance_sla_pct", "Compliance SLA", "pct", f(now, "compliance_sla_pct"),
-                f(before, "compliance_sla_pct"), th.TARGET_COMPLIANCE_SLA_PCT,
-                f"≥ {th.TARGET_COMPLIANCE_SLA_PCT:g} %"),
-    ]  # fmt: skip
+        KpiLine(
+            "trust_score",
+            "Trust Score",
+            "score",
+            f(now, "trust_score"),
+            f(before, "trust_score"),
+            th.TARGET_TRUST_SCORE,
+            f"≥ {th.TARGET_TRUST_SCORE:g}",
+        ),
+        KpiLine(
+            "risk_avoided_usd",
+            "Risk Avoided $",
+            "usd",
+            f(now, "risk_avoided_usd"),
+            f(before, "risk_avoided_usd"),
+            None,
+            "rising",
+        ),
+        KpiLine(
+            "sync_freshness_pct",
+            "Sync Freshness",
+            "pct",
+            f(now, "sync_freshness_pct"),
+            f(before, "sync_freshness_pct"),
+            th.TARGET_SYNC_FRESHNESS_PCT,
+            f"≥ {th.TARGET_SYNC_FRESHNESS_PCT:g} %",
+        ),
+        KpiLine(
+            "drift_rate_pct",
+            "Drift Rate",
+            "pct",
+            f(now, "drift_rate_pct"),
+            f(before, "drift_rate_pct"),
+            th.TARGET_DRIFT_RATE_PCT,
+            f"< {th.DRIFT_RATE_HEALTHY_PCT:g} %",
+            lower_is_better=True,
+        ),
+        KpiLine(
+            "compliance_sla_pct",
+            "Compliance SLA",
+            "pct",
+            f(now, "compliance_sla_pct"),
+            f(before, "compliance_sla_pct"),
+            th.TARGET_COMPLIANCE_SLA_PCT,
+            f"≥ {th.TARGET_COMPLIANCE_SLA_PCT:g} %",
+        ),
+    ]
 
 
 def build_executive_report(
@@ -140,9 +172,9 @@ def build_executive_report(
     snap = kpis.get_kpi_snapshot_at(conn, at=end) or {}
     discovery = agents.list_discovery_rate(conn, start=start, end=end, bucket=bucket)
     by_source = (
-        discovery.groupby("source", as_index=False)["agents"].sum().sort_values(
-            ["agents", "source"], ascending=[False, True]
-        )
+        discovery.groupby("source", as_index=False)[["agents"]]
+        .sum()
+        .sort_values(["agents", "source"], ascending=[False, True])
         if not discovery.empty
         else pd.DataFrame({"source": pd.Series(dtype=str), "agents": pd.Series(dtype=int)})
     )
@@ -169,7 +201,9 @@ def build_executive_report(
         discovered_total=int(by_source["agents"].sum()) if not by_source.empty else 0,
         violations_per_day=per_day,
         violations_total=int(per_day["violations"].sum()),
-        violation_days_over_guide=int((per_day["violations"] >= th.VIOLATIONS_PER_DAY_REVIEW).sum()),
+        violation_days_over_guide=int(
+            (per_day["violations"] >= th.VIOLATIONS_PER_DAY_REVIEW).sum()
+        ),
         incidents=incident_times(conn, start=start, end=end),
         trust_drivers=drivers,
     )

@@ -97,10 +97,16 @@ def story(r: ExecutiveReport) -> list[Flowable]:
         pdf.para(_headline(r), "callout"),
     ]
     rows = [
-        [k.name, fmt(k.unit, k.value), fmt(k.unit, k.previous), fmt_change(k), k.target_text,
-         _verdict(k)]
+        [
+            k.name,
+            fmt(k.unit, k.value),
+            fmt(k.unit, k.previous),
+            fmt_change(k),
+            k.target_text,
+            _verdict(k),
+        ]
         for k in r.kpis
-    ]  # fmt: skip
+    ]
     w = pdf.CONTENT_WIDTH
     s.append(
         pdf.section(
@@ -120,15 +126,27 @@ def story(r: ExecutiveReport) -> list[Flowable]:
     )
     series = r.kpi_series
     charts = [
-        pdf.line_chart("Trust Score (0–100)", [pdf.Series("Trust Score", _points(series, "trust_score"))],
-                       reference=(th.TARGET_TRUST_SCORE, f"target {th.TARGET_TRUST_SCORE:g}")),
-        pdf.line_chart("Sync Freshness (%)", [pdf.Series("Sync Freshness", _points(series, "sync_freshness_pct"))],
-                       reference=(th.TARGET_SYNC_FRESHNESS_PCT, f"target {th.TARGET_SYNC_FRESHNESS_PCT:g} %")),
-        pdf.line_chart("Drift Rate (%)", [pdf.Series("Drift Rate", _points(series, "drift_rate_pct"))],
-                       reference=(th.DRIFT_RATE_HEALTHY_PCT, f"healthy below {th.DRIFT_RATE_HEALTHY_PCT:g} %")),
-        pdf.line_chart("Compliance SLA (%)", [pdf.Series("Compliance SLA", _points(series, "compliance_sla_pct"))],
-                       reference=(th.TARGET_COMPLIANCE_SLA_PCT, f"target {th.TARGET_COMPLIANCE_SLA_PCT:g} %")),
-    ]  # fmt: skip
+        pdf.line_chart(
+            "Trust Score (0–100)",
+            [pdf.Series("Trust Score", _points(series, "trust_score"))],
+            reference=(th.TARGET_TRUST_SCORE, f"target {th.TARGET_TRUST_SCORE:g}"),
+        ),
+        pdf.line_chart(
+            "Sync Freshness (%)",
+            [pdf.Series("Sync Freshness", _points(series, "sync_freshness_pct"))],
+            reference=(th.TARGET_SYNC_FRESHNESS_PCT, f"target {th.TARGET_SYNC_FRESHNESS_PCT:g} %"),
+        ),
+        pdf.line_chart(
+            "Drift Rate (%)",
+            [pdf.Series("Drift Rate", _points(series, "drift_rate_pct"))],
+            reference=(th.DRIFT_RATE_HEALTHY_PCT, f"healthy below {th.DRIFT_RATE_HEALTHY_PCT:g} %"),
+        ),
+        pdf.line_chart(
+            "Compliance SLA (%)",
+            [pdf.Series("Compliance SLA", _points(series, "compliance_sla_pct"))],
+            reference=(th.TARGET_COMPLIANCE_SLA_PCT, f"target {th.TARGET_COMPLIANCE_SLA_PCT:g} %"),
+        ),
+    ]
     s.append(pdf.section("KPI trends", charts[0], pdf.gap(2), charts[1]))
     s.append(pdf.section("", charts[2], pdf.gap(2), charts[3]))
     ra = r.risk_avoided
@@ -149,8 +167,10 @@ def story(r: ExecutiveReport) -> list[Flowable]:
         )
     )
     s.append(PageBreak())
-    status_rows = [[v, f"{int(n):,}"] for v, n in zip(r.agents_by_status["value"],
-                   r.agents_by_status["agents"], strict=True)]  # fmt: skip
+    status_rows = [
+        [v, f"{int(n):,}"]
+        for v, n in zip(r.agents_by_status["value"], r.agents_by_status["agents"], strict=True)
+    ]
     at_end = r.agents_at_end
     end_text = (
         f"At the end of the period: {at_end['active']:,} active of {at_end['total']:,} agents, "
@@ -158,21 +178,35 @@ def story(r: ExecutiveReport) -> list[Flowable]:
         if at_end.get("total") is not None
         else "No KPI snapshot was recorded at the end of the period."
     )
-    src_rows = [[v, f"{int(n):,}"] for v, n in zip(r.discovered_by_source["source"],
-                r.discovered_by_source["agents"], strict=True)]  # fmt: skip
+    src_rows = [
+        [v, f"{int(n):,}"]
+        for v, n in zip(
+            r.discovered_by_source["source"], r.discovered_by_source["agents"], strict=True
+        )
+    ]
     s.append(
         pdf.section(
             "Agents",
             pdf.para(end_text),
             pdf.gap(2),
-            pdf.table(["Status (now)", "Agents"], status_rows or [["none", "0"]],
-                      widths=[w * 0.3, w * 0.2], numeric=[1]),  # fmt: skip
+            pdf.table(
+                ["Status (now)", "Agents"],
+                status_rows or [["none", "0"]],
+                widths=[w * 0.3, w * 0.2],
+                numeric=[1],
+            ),
             pdf.gap(3),
-            pdf.para(f"<b>Discovery:</b> {r.discovered_total:,} agents first discovered in the "
-                     "period. New agents land in quarantine until an operator reviews them."),  # fmt: skip
+            pdf.para(
+                f"<b>Discovery:</b> {r.discovered_total:,} agents first discovered in the "
+                "period. New agents land in quarantine until an operator reviews them."
+            ),
             pdf.gap(2),
-            pdf.table(["Discovery source", "New agents"], src_rows or [["none", "0"]],
-                      widths=[w * 0.3, w * 0.2], numeric=[1]),  # fmt: skip
+            pdf.table(
+                ["Discovery source", "New agents"],
+                src_rows or [["none", "0"]],
+                widths=[w * 0.3, w * 0.2],
+                numeric=[1],
+            ),
         )
     )
     pv = r.violations_per_day
@@ -187,7 +221,10 @@ def story(r: ExecutiveReport) -> list[Flowable]:
                 "Violations per day (red: at or over the guide's limit)",
                 [pdf.Series("violations", pv_points)],
                 bars=True,
-                reference=(th.VIOLATIONS_PER_DAY_REVIEW, f"guide: review at {th.VIOLATIONS_PER_DAY_REVIEW:g}/day"),
+                reference=(
+                    th.VIOLATIONS_PER_DAY_REVIEW,
+                    f"guide: review at {th.VIOLATIONS_PER_DAY_REVIEW:g}/day",
+                ),
             ),
             pdf.para(
                 f"{r.violations_total:,} violations in the period; {r.violation_days_over_guide} of "
@@ -196,7 +233,7 @@ def story(r: ExecutiveReport) -> list[Flowable]:
                 "muted",
             ),
         )
-    )  # fmt: skip
+    )
     if r.incidents is None:
         inc: list[Flowable] = [pdf.para(NO_INCIDENTS, "callout")]
     elif not r.incidents:
@@ -205,8 +242,10 @@ def story(r: ExecutiveReport) -> list[Flowable]:
         inc = [
             pdf.table(
                 ["Severity", "Incidents", "MTTA", "MTTR"],
-                [[i.severity, f"{i.count:,}", fmt_duration(i.mtta_s), fmt_duration(i.mttr_s)]
-                 for i in r.incidents],  # fmt: skip
+                [
+                    [i.severity, f"{i.count:,}", fmt_duration(i.mtta_s), fmt_duration(i.mttr_s)]
+                    for i in r.incidents
+                ],
                 widths=[w * 0.2, w * 0.2, w * 0.2, w * 0.2],
                 numeric=[1, 2, 3],
             )
@@ -215,20 +254,36 @@ def story(r: ExecutiveReport) -> list[Flowable]:
     falls = r.trust_drivers.agents
     comp = r.trust_drivers.components
     comp_rows = [
-        [c, "–" if pd.isna(b) else f"{b:.3f}", "–" if pd.isna(a) else f"{a:.3f}",
-         "–" if pd.isna(dl) else f"{dl:+.3f}"]
-        for c, b, a, dl in zip(comp["component"], comp["before"], comp["after"], comp["delta"], strict=True)
-    ]  # fmt: skip
+        [
+            c,
+            "–" if pd.isna(b) else f"{b:.3f}",
+            "–" if pd.isna(a) else f"{a:.3f}",
+            "–" if pd.isna(dl) else f"{dl:+.3f}",
+        ]
+        for c, b, a, dl in zip(
+            comp["component"], comp["before"], comp["after"], comp["delta"], strict=True
+        )
+    ]
     fall_rows = [
         [f"{int(i)}", pdf.data_para(n), f"{b:.1f}", f"{a:.1f}", f"{dl:+.1f}"]
-        for i, n, b, a, dl in zip(falls["agent_id"], falls["name"], falls["score_before"],
-                                  falls["score_after"], falls["delta"], strict=True)
-    ]  # fmt: skip
+        for i, n, b, a, dl in zip(
+            falls["agent_id"],
+            falls["name"],
+            falls["score_before"],
+            falls["score_after"],
+            falls["delta"],
+            strict=True,
+        )
+    ]
     s.append(
         pdf.section(
             "Behind the Trust Score: components and the steepest falls",
-            pdf.table(["Component (0–1)", "Start", "End", "Change"], comp_rows,
-                      widths=[w * 0.3, w * 0.15, w * 0.15, w * 0.15], numeric=[1, 2, 3]),  # fmt: skip
+            pdf.table(
+                ["Component (0–1)", "Start", "End", "Change"],
+                comp_rows,
+                widths=[w * 0.3, w * 0.15, w * 0.15, w * 0.15],
+                numeric=[1, 2, 3],
+            ),
             pdf.gap(3),
             pdf.table(
                 ["Agent id", "Agent", "Score before", "Score after", "Change"],
@@ -241,8 +296,13 @@ def story(r: ExecutiveReport) -> list[Flowable]:
         )
     )
     s.append(pdf.gap(6))
-    s.append(pdf.para("Prepared by the ORCA Ops Console from its own records; figures match the "
-                      "Trust KPIs and Agent Registry pages for the same range.", "muted"))  # fmt: skip
+    s.append(
+        pdf.para(
+            "Prepared by the ORCA Ops Console from its own records; figures match the "
+            "Trust KPIs and Agent Registry pages for the same range.",
+            "muted",
+        )
+    )
     _ = mm
     return s
 
@@ -254,37 +314,81 @@ def sections(r: ExecutiveReport) -> list[Section]:
         for k in r.kpis
     ]
     out = [
-        Section("KPIs", ["key", "kpi", "value", "previous", "change", "target", "target_rule",
-                         "target_status"], kpi_rows),  # fmt: skip
-        Section("KPI trends", ["ts_utc", "trust_score", "sync_freshness_pct", "drift_rate_pct",
-                               "compliance_sla_pct"],
-                frame_rows(r.kpi_series, ["ts", "trust_score", "sync_freshness_pct",
-                                          "drift_rate_pct", "compliance_sla_pct"])),  # fmt: skip
-        Section("Risk avoided", ["ts_utc", "risk_avoided_usd", "cumulative_usd"],
-                frame_rows(r.risk_avoided, ["ts", "risk_avoided_usd", "cumulative_usd"])),  # fmt: skip
-        Section("Agents by status", ["status_now", "agents"],
-                frame_rows(r.agents_by_status, ["value", "agents"])),  # fmt: skip
-        Section("Agents at period end", ["active", "total", "quarantined"],
-                [[r.agents_at_end.get("active"), r.agents_at_end.get("total"),
-                  r.agents_at_end.get("quarantined")]]),  # fmt: skip
-        Section("Discovery", ["source", "agents_discovered"],
-                frame_rows(r.discovered_by_source, ["source", "agents"])
-                + [["all", r.discovered_total]]),  # fmt: skip
-        Section("Violations per day", ["day", "violations", "blocked", "at_or_over_guide"],
-                [[d, int(n), int(b), bool(n >= th.VIOLATIONS_PER_DAY_REVIEW)]
-                 for d, n, b in zip(r.violations_per_day["day"], r.violations_per_day["violations"],
-                                    r.violations_per_day["blocked"], strict=True)]),  # fmt: skip
+        Section(
+            "KPIs",
+            ["key", "kpi", "value", "previous", "change", "target", "target_rule", "target_status"],
+            kpi_rows,
+        ),
+        Section(
+            "KPI trends",
+            ["ts_utc", "trust_score", "sync_freshness_pct", "drift_rate_pct", "compliance_sla_pct"],
+            frame_rows(
+                r.kpi_series,
+                ["ts", "trust_score", "sync_freshness_pct", "drift_rate_pct", "compliance_sla_pct"],
+            ),
+        ),
+        Section(
+            "Risk avoided",
+            ["ts_utc", "risk_avoided_usd", "cumulative_usd"],
+            frame_rows(r.risk_avoided, ["ts", "risk_avoided_usd", "cumulative_usd"]),
+        ),
+        Section(
+            "Agents by status",
+            ["status_now", "agents"],
+            frame_rows(r.agents_by_status, ["value", "agents"]),
+        ),
+        Section(
+            "Agents at period end",
+            ["active", "total", "quarantined"],
+            [
+                [
+                    r.agents_at_end.get("active"),
+                    r.agents_at_end.get("total"),
+                    r.agents_at_end.get("quarantined"),
+                ]
+            ],
+        ),
+        Section(
+            "Discovery",
+            ["source", "agents_discovered"],
+            [
+                *frame_rows(r.discovered_by_source, ["source", "agents"]),
+                ["all", r.discovered_total],
+            ],
+        ),
+        Section(
+            "Violations per day",
+            ["day", "violations", "blocked", "at_or_over_guide"],
+            [
+                [d, int(n), int(b), bool(n >= th.VIOLATIONS_PER_DAY_REVIEW)]
+                for d, n, b in zip(
+                    r.violations_per_day["day"],
+                    r.violations_per_day["violations"],
+                    r.violations_per_day["blocked"],
+                    strict=True,
+                )
+            ],
+        ),
         Section(
             "Incidents",
             ["severity", "incidents", "mtta_s", "mttr_s"],
-            [] if r.incidents is None else [[i.severity, i.count, i.mtta_s, i.mttr_s] for i in r.incidents],
+            []
+            if r.incidents is None
+            else [[i.severity, i.count, i.mtta_s, i.mttr_s] for i in r.incidents],
             note=NO_INCIDENTS if r.incidents is None else None,
-        ),  # fmt: skip
-        Section("Trust components", ["component", "start", "end", "change"],
-                frame_rows(r.trust_drivers.components, ["component", "before", "after", "delta"])),  # fmt: skip
-        Section("Trust falls", ["agent_id", "agent_name", "score_before", "score_after", "change"],
-                frame_rows(r.trust_drivers.agents, ["agent_id", "name", "score_before",
-                                                     "score_after", "delta"])),  # fmt: skip
+        ),
+        Section(
+            "Trust components",
+            ["component", "start", "end", "change"],
+            frame_rows(r.trust_drivers.components, ["component", "before", "after", "delta"]),
+        ),
+        Section(
+            "Trust falls",
+            ["agent_id", "agent_name", "score_before", "score_after", "change"],
+            frame_rows(
+                r.trust_drivers.agents, ["agent_id", "name", "score_before", "score_after", "delta"]
+            ),
+        ),
     ]
     return out
 
@@ -299,10 +403,13 @@ def summary(r: ExecutiveReport) -> dict[str, Any]:
 def render_executive(r: ExecutiveReport) -> ReportFiles:
     meta = [
         ("period", data_range(r)),
-        ("previous period", f"{r.previous_start:%Y-%m-%d} – "
-                            f"{(r.previous_end - pd.Timedelta(seconds=1)):%Y-%m-%d} UTC"),
+        (
+            "previous period",
+            f"{r.previous_start:%Y-%m-%d} – "
+            f"{(r.previous_end - pd.Timedelta(seconds=1)):%Y-%m-%d} UTC",
+        ),
         ("generated_at_utc", f"{r.generated_at:%Y-%m-%d %H:%M:%S}"),
-    ]  # fmt: skip
+    ]
     secs = sections(r)
     frame = pdf.Frame(r.title, data_range(r), r.generated_at)
     return ReportFiles(

@@ -85,10 +85,18 @@ STYLES = {
         "numb", fontName=BOLD, fontSize=8.5, leading=10.5, textColor=INK, alignment=TA_RIGHT
     ),
     "callout": ParagraphStyle(
-        "callout", fontName=FONT, fontSize=9.5, leading=13, textColor=INK, alignment=TA_LEFT,
-        backColor=colors.HexColor("#f0f4f8"), borderPadding=6, spaceBefore=8, spaceAfter=10,
+        "callout",
+        fontName=FONT,
+        fontSize=9.5,
+        leading=13,
+        textColor=INK,
+        alignment=TA_LEFT,
+        backColor=colors.HexColor("#f0f4f8"),
+        borderPadding=6,
+        spaceBefore=8,
+        spaceAfter=10,
     ),
-}  # fmt: skip
+}
 
 
 def safe(value: object) -> str:
@@ -114,7 +122,7 @@ class Frame:
     generated_at: datetime
 
 
-class _NumberedCanvas(Canvas):
+class _NumberedCanvas(Canvas):  # type: ignore[misc]
     """Holds every page until the end, so each footer can say "page N of M"."""
 
     frame: Frame
@@ -149,7 +157,9 @@ class _NumberedCanvas(Canvas):
         self.setFont(FONT, 8.5)
         self.drawRightString(width - 18 * mm, height - 13 * mm, f"Data: {f.data_range}")
         self.drawString(
-            18 * mm, 9.5 * mm, f"Generated {f.generated_at:%Y-%m-%d %H:%M} UTC · Data: {f.data_range}"
+            18 * mm,
+            9.5 * mm,
+            f"Generated {f.generated_at:%Y-%m-%d %H:%M} UTC · Data: {f.data_range}",
         )
         self.drawRightString(width - 18 * mm, 9.5 * mm, f"Page {self._pageNumber} of {total}")
         self.restoreState()
@@ -228,7 +238,7 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
+    ticks: list[float] = []
     v = start
     while v <= hi + step * 0.5 and len(ticks) < 20:
         ticks.append(round(v, 10))
@@ -260,7 +270,8 @@ def _time_ticks(t0: float, t1: float, tz: Any) -> list[datetime]:
         first = first.replace(hour=0)
     while first.timestamp() < t0:
         first += timedelta(hours=step_h if step_h < 24 else 24)
-    out, when = [], first
+    out: list[datetime] = []
+    when = first
     while when.timestamp() <= t1 and len(out) < 12:
         out.append(when)
         when += timedelta(hours=step_h)
@@ -304,9 +315,16 @@ def line_chart(
     if not pts:
         d.add(Rect(left, bottom, pw, ph, strokeColor=RULE, fillColor=None, strokeWidth=0.5))
         d.add(
-            String(left + pw / 2, bottom + ph / 2, "no data recorded in this period",
-                   fontName=FONT, fontSize=8.5, fillColor=MUTED, textAnchor="middle")
-        )  # fmt: skip
+            String(
+                left + pw / 2,
+                bottom + ph / 2,
+                "no data recorded in this period",
+                fontName=FONT,
+                fontSize=8.5,
+                fillColor=MUTED,
+                textAnchor="middle",
+            )
+        )
         return d
     t0 = min(t for t, _ in pts).timestamp()
     t1 = max(t for t, _ in pts).timestamp()
@@ -334,8 +352,17 @@ def line_chart(
 
     for tv in ticks:
         d.add(Line(left, y(tv), left + pw, y(tv), strokeColor=RULE, strokeWidth=0.3))
-        d.add(String(left - 4, y(tv) - 3, _fmt(tv, unit), fontName=FONT, fontSize=7,
-                     fillColor=MUTED, textAnchor="end"))  # fmt: skip
+        d.add(
+            String(
+                left - 4,
+                y(tv) - 3,
+                _fmt(tv, unit),
+                fontName=FONT,
+                fontSize=7,
+                fillColor=MUTED,
+                textAnchor="end",
+            )
+        )
     d.add(Line(left, bottom, left + pw, bottom, strokeColor=MUTED, strokeWidth=0.6))
     tz = pts[0][0].tzinfo
     if bars and len(series) == 1:
@@ -346,29 +373,61 @@ def line_chart(
         for i, (t, v) in enumerate(items):
             over = reference is not None and v >= reference[0]
             cx = left + slot * (i + 0.5)
-            d.add(Rect(cx - bw / 2, y(0), bw, y(v) - y(0), strokeColor=None,
-                       fillColor=BAD if over else ACCENT))  # fmt: skip
+            d.add(
+                Rect(
+                    cx - bw / 2,
+                    y(0),
+                    bw,
+                    y(v) - y(0),
+                    strokeColor=None,
+                    fillColor=BAD if over else ACCENT,
+                )
+            )
             if i % every == 0:
-                d.add(String(cx, bottom - 11, f"{t:%d %b}", fontName=FONT, fontSize=7,
-                             fillColor=MUTED, textAnchor="middle"))  # fmt: skip
+                d.add(
+                    String(
+                        cx,
+                        bottom - 11,
+                        f"{t:%d %b}",
+                        fontName=FONT,
+                        fontSize=7,
+                        fillColor=MUTED,
+                        textAnchor="middle",
+                    )
+                )
     else:
         for when in _time_ticks(t0, t1, tz):
-            d.add(String(x(when), bottom - 11, _time_label(when, t1 - t0), fontName=FONT,
-                         fontSize=7, fillColor=MUTED, textAnchor="middle"))  # fmt: skip
+            d.add(
+                String(
+                    x(when),
+                    bottom - 11,
+                    _time_label(when, t1 - t0),
+                    fontName=FONT,
+                    fontSize=7,
+                    fillColor=MUTED,
+                    textAnchor="middle",
+                )
+            )
     if not (bars and len(series) == 1):
         for i, s in enumerate(series):
             color = SERIES_COLORS[i % len(SERIES_COLORS)]
             run: list[float] = []
-            for t, v in s.points:
-                if v is None or not math.isfinite(v):
+            for t, v0 in s.points:
+                if v0 is None or not math.isfinite(v0):
                     if len(run) >= 4:
                         d.add(PolyLine(run, strokeColor=color, strokeWidth=1.3))
                     run = []
                     continue
-                run += [x(t), y(v)]
+                run += [x(t), y(v0)]
             if len(run) >= 4:
-                d.add(PolyLine(run, strokeColor=color, strokeWidth=1.3,
-                               strokeDashArray=[3, 2] if s.dashed else None))  # fmt: skip
+                d.add(
+                    PolyLine(
+                        run,
+                        strokeColor=color,
+                        strokeWidth=1.3,
+                        strokeDashArray=[3, 2] if s.dashed else None,
+                    )
+                )
             elif len(run) == 2:
                 d.add(Rect(run[0] - 1.5, run[1] - 1.5, 3, 3, fillColor=color, strokeColor=None))
         if len(series) > 1:
@@ -378,19 +437,30 @@ def line_chart(
                 w = pdfmetrics.stringWidth(s.name, FONT, 7)
                 lx -= w + 16
                 d.add(Rect(lx, height - 9, 8, 3, fillColor=color, strokeColor=None))
-                d.add(String(lx + 11, height - 10, s.name, fontName=FONT, fontSize=7,
-                             fillColor=INK))  # fmt: skip
+                d.add(
+                    String(lx + 11, height - 10, s.name, fontName=FONT, fontSize=7, fillColor=INK)
+                )
     if reference is not None:
         ry = y(reference[0])
-        d.add(Line(left, ry, left + pw, ry, strokeColor=BAD, strokeWidth=0.8,
-                   strokeDashArray=[4, 3]))  # fmt: skip
+        d.add(
+            Line(left, ry, left + pw, ry, strokeColor=BAD, strokeWidth=0.8, strokeDashArray=[4, 3])
+        )
         # Bars may cover the right end: their limit is labelled on the left, over a white box.
         lx, anchor = (left + 3, "start") if bars else (left + pw - 2, "end")
         lw = pdfmetrics.stringWidth(reference[1], FONT, 7)
         bx = lx if anchor == "start" else lx - lw
         d.add(Rect(bx - 1, ry + 1.5, lw + 2, 8, fillColor=colors.white, strokeColor=None))
-        d.add(String(lx, ry + 2.5, reference[1], fontName=FONT, fontSize=7,
-                     fillColor=BAD, textAnchor=anchor))  # fmt: skip
+        d.add(
+            String(
+                lx,
+                ry + 2.5,
+                reference[1],
+                fontName=FONT,
+                fontSize=7,
+                fillColor=BAD,
+                textAnchor=anchor,
+            )
+        )
     return d
 
 

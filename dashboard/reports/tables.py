@@ -39,9 +39,7 @@ def frame_rows(df: pd.DataFrame, columns: Sequence[str]) -> list[list[object]]:
         for v in rec:
             if isinstance(v, pd.Timestamp):
                 row.append(v.to_pydatetime())
-            elif isinstance(v, float) and math.isnan(v):
-                row.append(None)
-            elif v is pd.NaT or v is None:
+            elif (isinstance(v, float) and math.isnan(v)) or v is pd.NaT or v is None:
                 row.append(None)
             elif hasattr(v, "item") and not isinstance(v, str):  # numpy scalars
                 row.append(v.item())
@@ -105,7 +103,9 @@ def to_xlsx(title: str, meta: Sequence[tuple[str, str]], sections: Sequence[Sect
         for row in section.rows:
             ws.append([_xlsx_value(v) for v in row])
         for i, h in enumerate(section.header, start=1):
-            width = max([len(str(h))] + [len(str(r[i - 1])) for r in section.rows[:200] if i - 1 < len(r)])
+            width = max(
+                [len(str(h))] + [len(str(r[i - 1])) for r in section.rows[:200] if i - 1 < len(r)]
+            )
             ws.column_dimensions[ws.cell(row=header_row, column=i).column_letter].width = min(
                 48, max(10, width + 2)
             )

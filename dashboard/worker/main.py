@@ -20,6 +20,8 @@ from dashboard.data.cache import SharedCache
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
+from dashboard.reports import capacity as capacity_review
+from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
@@ -60,6 +62,8 @@ class Worker:
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
+            Job("reports", settings.reports_check_interval_s, self.job_reports),
+            Job("capacity_sample", settings.capacity_sample_interval_s, self.job_capacity_sample),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -137,6 +141,16 @@ class Worker:
             at=_now(),
             fixed_now=settings.fixed_now,
         )
+
+    def job_reports(self) -> object:
+        """File last month's executive summary and capacity review (and, in a quarter's first
+        month, last quarter's SLA review) when they are missing: on the 1st, or at the first
+        run after a worker was down then."""
+        return file_scheduled_reports(self.engine, now=_now())
+
+    def job_capacity_sample(self) -> object:
+        with self.engine.begin() as conn:
+            return capacity_review.record_today(conn, self.redis, now=_now())
 
     def job_probes(self) -> object:
         # Before the first cycle this worker has written no heartbeat yet: it is starting.

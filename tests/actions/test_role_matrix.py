@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import Engine
 
-from dashboard.actions import agents, audit, drills, users
+from dashboard.actions import agents, audit, drills, reports, users
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
@@ -44,6 +45,9 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "users": {A},
     "account": {M, OP, C, A},
     "drill": {A},
+    "reports": {M, OP, C, A},
+    "sla_review": {M, OP, C, A},
+    "capacity": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -68,9 +72,11 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "audit.export": {M, OP, C, A},
     "drill.start": {A},
     "drill.stop": {A},
+    "report.generate": {M, OP, C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
+REPORT_DAY = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,9 @@ RUNNERS: dict[str, Runner] = {
     "audit.export": lambda c, a: _read(lambda: audit.audit_csv(c.engine, a), "exported"),
     "drill.start": lambda c, a: drills.start_drill(c.engine, c.redis(), a, "health_down", "1m"),
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
+    "report.generate": lambda c, a: reports.generate_report_now(
+        c.engine, a, kind="executive", start=REPORT_DAY, end=REPORT_DAY + timedelta(days=1)
+    ),
 }
 """Action name -> a call of the real action function against a fresh target."""
 
