@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine
 
 from dashboard.actions.base import ActionResult, Actor, audit_change, run_authorised
 from dashboard.data.errors import InvalidQuery
-from dashboard.data.report_store import KINDS, record_report
+from dashboard.data.report_store import KINDS, REPORT_TOPICS, record_report
 from dashboard.domain.permissions import Role
 from dashboard.reports.service import generate_report
 
@@ -55,5 +55,6 @@ def generate_report_now(
         )
         return ActionResult("changed", f"{files.title} is ready (report {report_id}).", report_id)
 
-    result = run_authorised(engine, actor, "report.generate", body, target=("report", kind[:20]))
-    return result
+    return run_authorised(
+        engine, actor, "report.generate", body, target=("report", kind[:20]), topics=REPORT_TOPICS
+    )

@@ -14,6 +14,8 @@ from dashboard.data.errors import InvalidQuery
 from dashboard.data.sql import frame
 
 KINDS = ("executive", "sla", "capacity")
+#: Shared-cache topic of the filed reports: filing one starts a new generation of the list.
+REPORT_TOPICS = ("reports",)
 TRIGGERS = ("scheduled", "on_demand")
 FileFormat = Literal["pdf", "csv", "xlsx"]
 FORMATS: dict[str, str] = {

@@ -12,6 +12,7 @@ import redis
 from sqlalchemy import Connection
 
 from dashboard.data import capacity, metrics
+from dashboard.data.cache import register
 from dashboard.data.report_store import ReportFiles
 from dashboard.domain import thresholds as th
 from dashboard.domain.forecast import Forecast, fit_linear, forecast_crossing
@@ -22,6 +23,10 @@ DAYS = 90
 Point = tuple[datetime, float]
 
 
+register(Forecast)  # travels through the shared cache inside Growth
+
+
+@register
 @dataclass(frozen=True)
 class Growth:
     """One metric's daily series, its trend per day and, when it has a limit, the forecast."""
@@ -38,6 +43,7 @@ class Growth:
         return self.points[-1][1] if self.points else None
 
 
+@register
 @dataclass(frozen=True)
 class CapacityReview:
     start: datetime
@@ -195,7 +201,9 @@ def _outlook(g: Growth) -> str:
         return g.forecast.sentence()
     if g.slope_per_day is None:
         return f"{g.name}: not enough data for a trend ({len(g.points)} days recorded)"
-    return f"{g.name} grows by {_size(g.slope_per_day * 30, g.unit)} a month"
+    month = g.slope_per_day * 30
+    sign = "+" if month >= 0 else "−"
+    return f"{g.name}: {sign}{_size(abs(month), g.unit)} a month at the current trend"
 
 
 def render_capacity(r: CapacityReview) -> ReportFiles:

@@ -15,9 +15,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from dashboard.data.cache import register
+
 INCIDENTS_MODULE = "dashboard.data.incidents"
 
 
+@register
 @dataclass(frozen=True)
 class IncidentRow:
     """Incidents of one severity opened in the period; mean time to acknowledge / resolve (s)."""

@@ -153,9 +153,9 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         self.line(18 * mm, 14 * mm, width - 18 * mm, 14 * mm)
         self.setFillColor(MUTED)
         self.setFont(BOLD, 8.5)
-        self.drawString(18 * mm, height - 13 * mm, f"ORCA Ops Console · {f.title}")
+        self.drawString(18 * mm, height - 13 * mm, f.title)
         self.setFont(FONT, 8.5)
-        self.drawRightString(width - 18 * mm, height - 13 * mm, f"Data: {f.data_range}")
+        self.drawRightString(width - 18 * mm, height - 13 * mm, "ORCA Ops Console")
         self.drawString(
             18 * mm,
             9.5 * mm,
@@ -312,13 +312,18 @@ def line_chart(
     pw, ph = width - left - right, height - top - bottom
     d.add(String(0, height - 10, title, fontName=BOLD, fontSize=9, fillColor=INK))
     pts = [(t, v) for s in series for t, v in s.points if v is not None and math.isfinite(v)]
-    if not pts:
+    if len({t for t, _ in pts}) < 2:
+        message = (
+            "no data recorded in this period"
+            if not pts
+            else "only one point recorded so far: no trend to draw yet"
+        )
         d.add(Rect(left, bottom, pw, ph, strokeColor=RULE, fillColor=None, strokeWidth=0.5))
         d.add(
             String(
                 left + pw / 2,
                 bottom + ph / 2,
-                "no data recorded in this period",
+                message,
                 fontName=FONT,
                 fontSize=8.5,
                 fillColor=MUTED,

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from dashboard.data import health, kpis, violations
+from dashboard.data.cache import register
 from dashboard.data.report_store import ReportFiles
 from dashboard.domain import periods
 from dashboard.domain import thresholds as th
@@ -29,6 +30,7 @@ RESPONSE_TARGETS: dict[str, timedelta] = {
 MAX_BREACHES = 200
 
 
+@register
 @dataclass(frozen=True)
 class SlaReview:
     start: datetime

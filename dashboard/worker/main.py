@@ -16,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.data import kpis, live, panels, rollups, trust_rollups
 from dashboard.data import leader as leader_lock
-from dashboard.data.cache import SharedCache
+from dashboard.data.cache import SharedCache, bump_topics
+from dashboard.data.report_store import REPORT_TOPICS
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
@@ -146,7 +147,10 @@ class Worker:
         """File last month's executive summary and capacity review (and, in a quarter's first
         month, last quarter's SLA review) when they are missing: on the 1st, or at the first
         run after a worker was down then."""
-        return file_scheduled_reports(self.engine, now=_now())
+        filed = file_scheduled_reports(self.engine, now=_now())
+        if any(filed.values()):
+            bump_topics(self.redis, REPORT_TOPICS)  # the Reports page lists them at once
+        return filed
 
     def job_capacity_sample(self) -> object:
         with self.engine.begin() as conn:

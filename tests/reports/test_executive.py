@@ -134,6 +134,7 @@ def test_pdf_has_sections_frame_and_hostile_names_as_text(
         assert f"Page {number} of {len(pages)}" in page
         assert "Generated 2026-11-20 12:30 UTC" in page
         assert "Data: 2026-11-18 – 2026-11-19 UTC" in page
+        assert "Executive summary" in page
     # Reading order (not layout): a wrapped table cell reads as one run of words.
     flat = " ".join(pdftotext(files.pdf, tmp_path, layout=False).split())
     for name in [*HOSTILE_NAMES[:2], HOSTILE_NAMES[3]]:

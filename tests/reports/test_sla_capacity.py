@@ -52,8 +52,13 @@ def test_sla_review_figures_and_pdf(report_engine: Engine, tmp_path: Path) -> No
     (ARTIFACTS / "reports").mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "reports" / "sla.pdf").write_bytes(files.pdf)
     flat = _text(files.pdf, tmp_path)
-    for heading in ("SLA compliance review", "Uptime per component", "Incident response",
-                    "Compliance SLA trend", "Breaches"):  # fmt: skip
+    for heading in (
+        "SLA compliance review",
+        "Uptime per component",
+        "Incident response",
+        "Compliance SLA trend",
+        "Breaches",
+    ):
         assert heading in flat
     assert "Page 1 of" in flat
     wb = load_workbook(io.BytesIO(files.xlsx))
@@ -107,7 +112,7 @@ def test_capacity_review_forecasts_from_the_data_layer(
                 values=[
                     ("db_size_bytes", "", 1e9 + 1e7 * i),
                     ("table_size_bytes", "=evil()", 5e6 + 1e5 * i),
-                ],  # fmt: skip
+                ],
             )
     with report_engine.connect() as conn:
         review = build_capacity_review(conn, end=end, generated_at=GEN)
