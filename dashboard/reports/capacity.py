@@ -181,7 +181,7 @@ def build_capacity_review(
     return CapacityReview(start, end, generated_at, lines, tables)
 
 
-def _size(v: float | None, unit: str) -> str:
+def size_text(v: float | None, unit: str) -> str:
     if v is None:
         return "no data"
     if unit == "bytes":
@@ -203,7 +203,7 @@ def _outlook(g: Growth) -> str:
         return f"{g.name}: not enough data for a trend ({len(g.points)} days recorded)"
     month = g.slope_per_day * 30
     sign = "+" if month >= 0 else "−"
-    return f"{g.name}: {sign}{_size(abs(month), g.unit)} a month at the current trend"
+    return f"{g.name}: {sign}{size_text(abs(month), g.unit)} a month at the current trend"
 
 
 def render_capacity(r: CapacityReview) -> ReportFiles:
@@ -223,10 +223,10 @@ def render_capacity(r: CapacityReview) -> ReportFiles:
     rows = [
         [
             g.name,
-            _size(g.latest, g.unit),
+            size_text(g.latest, g.unit),
             "–"
             if g.slope_per_day is None
-            else _size(g.slope_per_day, g.unit).replace("req/s", "req/s") + " / day",
+            else size_text(g.slope_per_day, g.unit).replace("req/s", "req/s") + " / day",
             pdf.data_para(_outlook(g)),
         ]
         for g in r.metrics
@@ -265,7 +265,7 @@ def render_capacity(r: CapacityReview) -> ReportFiles:
         )
         story.append(pdf.gap(2))
     t_rows = [
-        [n, _size(b, "bytes"), "–" if pd.isna(gr) else _size(gr, "bytes") + " / day"]
+        [n, size_text(b, "bytes"), "–" if pd.isna(gr) else size_text(gr, "bytes") + " / day"]
         for n, b, gr in zip(
             r.tables["table"], r.tables["bytes"], r.tables["growth_bytes_per_day"], strict=True
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -14,7 +15,7 @@ from dashboard.actions.reports import generate_report_now
 from dashboard.data import report_store
 from dashboard.domain import periods
 from dashboard.domain import thresholds as th
-from dashboard.reports.capacity import CapacityReview, build_capacity_review
+from dashboard.reports.capacity import CapacityReview, build_capacity_review, size_text
 from dashboard.reports.executive_render import NO_INCIDENTS, fmt_duration
 from dashboard.reports.sla import RESPONSE_TARGETS, SlaReview, build_sla_review
 from dashboard.settings import get_settings
@@ -70,7 +71,9 @@ def _generate(key: str, kind: str) -> None:
     )
 
 
-def generate_form(key: str, kind: str | None = None) -> None:
+def generate_form(
+    key: str, kind: str | None = None, period: tuple[date, date] | None = None
+) -> None:
     """Pick a kind (unless fixed) and a period of whole UTC days, then generate and file it."""
     with st.container(border=True):
         st.markdown("**Generate a report now**")
@@ -82,7 +85,7 @@ def generate_form(key: str, kind: str | None = None) -> None:
         else:
             chosen = kind
             cols[0].text_input("Report", KIND_LABELS[kind], disabled=True, key=f"{key}.kind_fixed")
-        first, last = _default_period(str(chosen))
+        first, last = period or _default_period(str(chosen))
         cols[1].date_input("First day (UTC)", value=first, key=f"{key}.first")
         cols[2].date_input("Last day (UTC)", value=last, key=f"{key}.last")
         cols[3].button(
@@ -142,7 +145,17 @@ def past_reports() -> None:
         empty="No report has been filed yet: the worker files last month's on the 1st, or "
         "generate one above.",
         file_name="reports.csv",
-        column_config={"title": TEXT("Title"), "generated_by": TEXT("By")},
+        column_config={
+            "id": st.column_config.NumberColumn("Id"),
+            "title": TEXT("Title"),
+            "kind": TEXT("Kind"),
+            "period": TEXT("Period (UTC)"),
+            "generated_at": st.column_config.DatetimeColumn(
+                "Generated (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "generated_by": TEXT("By"),
+            "trigger": TEXT("How"),
+        },
     )
     if panel.value is None or panel.value.empty:
         return
@@ -262,11 +275,25 @@ def sla_page() -> None:
         empty="No violation missed its deadline in this quarter.",
         file_name="sla-breaches.csv",
         column_config={
+            "id": st.column_config.NumberColumn("Violation"),
+            "agent_id": st.column_config.NumberColumn("Agent id"),
+            "policy_id": TEXT("Policy"),
+            "severity": TEXT("Severity"),
+            "occurred_at": st.column_config.DatetimeColumn(
+                "Occurred (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "resolved_at": st.column_config.DatetimeColumn(
+                "Resolved (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "deadline_at": st.column_config.DatetimeColumn(
+                "Deadline (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
             "agent_name": TEXT("Agent"),
             "link": st.column_config.LinkColumn("Open", display_text="agent"),
         },
     )
-    generate_form("sla_review.generate", "sla")
+    last_day = (min(end, periods.add_months(start, 3)) - timedelta(days=1)).date()
+    generate_form(f"sla_review.generate.{start:%Y%m}", "sla", period=(start.date(), last_day))
 
 
 # --- Capacity ---------------------------------------------------------------------------
@@ -287,9 +314,8 @@ def capacity_page() -> None:
     rows = [
         {
             "metric": g.name,
-            "latest": g.latest,
-            "unit": g.unit,
-            "trend per day": g.slope_per_day,
+            "latest": size_text(g.latest, g.unit),
+            "trend per day": "–" if g.slope_per_day is None else size_text(g.slope_per_day, g.unit),
             "outlook": (
                 g.forecast.sentence()
                 if g.forecast is not None
@@ -320,7 +346,7 @@ def capacity_page() -> None:
         with left if i % 2 == 0 else right:
             components.chart(
                 loaders.Panel(df, "ok" if len(df) else "empty", None, panel.computed_at),
-                charts.kpi_builder("value", f"{g.name} ({g.unit or 'count'})", limit, "threshold"),
+                partial(charts.capacity_trend, title=g.name, unit=g.unit, limit=limit),
                 f"capacity.chart.{g.key}",
                 empty="Not recorded yet: the worker records one sample a day.",
             )

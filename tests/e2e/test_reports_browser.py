@@ -77,6 +77,11 @@ def test_review_pages(console: str, manager: Any, path: str, title: str, needle:
         page.goto(console + path)
         page.wait_for_selector(f'h1:has-text("{title}")', timeout=30_000)
         page.wait_for_selector(f"text={needle}", timeout=60_000)
+        if path == "/sla_review":
+            # The seeded data lie in the quarter under way: pick it instead of the last full one.
+            page.locator('[data-testid="stSelectbox"]').first.click()
+            page.get_by_role("option", name="2026 Q4 (so far)").click()
+            page.wait_for_selector("text=Violations resolved late", timeout=60_000)
         wait_until_loaded(page, min_charts=1)
         _clean(page)
         screenshot(page, SHOTS / f"{path.strip('/')}.png")
