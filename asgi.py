@@ -5,5 +5,7 @@ session, the HttpOnly session cookie). `python -m dashboard.ui.serve` runs this 
 import streamlit as st
 
 from dashboard.ui.http_guard import MIDDLEWARE, ROUTES
+from dashboard.ui.status_page import STATUS_ROUTES
 
-app = st.App("streamlit_app.py", routes=ROUTES, middleware=MIDDLEWARE)
+# /status: the public, read-only status page (issue 10), plain HTML without sign-in.
+app = st.App("streamlit_app.py", routes=[*ROUTES, *STATUS_ROUTES], middleware=MIDDLEWARE)

@@ -14,6 +14,8 @@ Environment:
   ORCA_BENCH_ONLY_REPORT=1 only the monthly reports (time and peak memory; reads only),
   ORCA_BENCH_REDIS_PORT    the bench's embedded Redis port (default 6392), so parallel runs
                            from several checkouts do not share one Redis.
+  ORCA_BENCH_ONLY_ALERTS=1 only the alert evaluation cycle (bench.alerts) on an existing,
+                           seeded database: no migration, no seeding, everything rolled back.
 """
 
 from __future__ import annotations
@@ -104,11 +106,22 @@ def drop_database(admin: str) -> None:
 def main() -> int:
     from bench.suites import run_suites  # the per-dashboard query sets
 
+    if os.environ.get("ORCA_BENCH_ONLY_ALERTS") == "1" and not KEEP:
+        print("ORCA_BENCH_ONLY_ALERTS=1 needs ORCA_BENCH_KEEP=1 (it reuses a seeded database)")
+        return 1
     services = bench_services()
     admin, redis_url = services.database, services.redis
     try:
         url, ready = database(admin)
         engine: Engine = make_engine(url)
+        if os.environ.get("ORCA_BENCH_ONLY_ALERTS") == "1":
+            from bench.alerts import run_alert_bench
+
+            if not ready:
+                print(f"{DB_NAME} holds no data set: seed it first (ORCA_BENCH_KEEP=1 make bench)")
+                return 1
+            run_alert_bench(engine, redis_url, now=NOW, runs=RUNS, pct=pct)
+            return 0
         if not ready:
             upgrade(url)
             from dashboard.sim.seed import seed_database

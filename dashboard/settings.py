@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     reports_check_interval_s: float = Field(default=3600.0, ge=5)
     # How often the worker records the day's capacity sample (one row per day, replaced).
     capacity_sample_interval_s: float = Field(default=3600.0, ge=5)
+    # --- Alerts (issue 10): rule evaluation in the worker, the Alerts page -----------------
+    # How often the leader evaluates every rule of data/alert_rules.yaml.
+    alert_interval_s: float = Field(default=15.0, ge=1)
+    # Another rules file (default: data/alert_rules.yaml of this checkout or image).
+    alert_rules_path: str | None = None
 
     demo_agents: int = Field(default=3000, ge=10)
     demo_days: int = Field(default=30, ge=1, le=90)
@@ -99,7 +104,7 @@ class Settings(BaseSettings):
         default=None, description="pin the console's clock (tests, screenshots of seeded data)"
     )
 
-    @field_validator("database_url", "redis_url", "fixed_now", mode="before")
+    @field_validator("database_url", "redis_url", "fixed_now", "alert_rules_path", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

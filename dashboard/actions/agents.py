@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -41,6 +42,7 @@ from dashboard.data.agent_store import (
 from dashboard.data.agents import count_agents, search_agents
 from dashboard.data.cache import AGENT_TOPICS as AGENT_TOPICS
 from dashboard.data.errors import InvalidQuery
+from dashboard.data.incidents import record_timeline_open
 from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.db.auth_store import record_audit_many
 from dashboard.domain.enums import AgentStatus
@@ -153,7 +155,24 @@ def _apply(
                 for c in changed
             ),
         )
+        if t.change == Transition.QUARANTINE:
+            _note_on_open_incidents(conn, actor, changed, reason)
     return changed
+
+
+def _note_on_open_incidents(
+    conn: Connection, actor: Actor, changed: list[ChangedAgent], reason: str | None
+) -> None:
+    """Quarantines made while incidents are open belong on their timelines (issue 10)."""
+    shown = ", ".join(f"#{c.id}" for c in changed[:20])
+    more = f" and {len(changed) - 20:,} more" if len(changed) > 20 else ""
+    record_timeline_open(
+        conn,
+        kind="quarantine",
+        at=datetime.now(UTC),
+        actor=actor.username,
+        text=f"Quarantined agent {shown}{more}: {reason or 'no reason given'}",
+    )
 
 
 def _commit_seam(conn: Connection) -> None:

@@ -72,6 +72,11 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "reports": P.VIEW_REPORTS,
         "sla_review": P.VIEW_REPORTS,
         "capacity": P.VIEW_REPORTS,
+        # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
+        "incidents": P.VIEW_DASHBOARDS,
+        "oncall": P.VIEW_DASHBOARDS,
+        # Alerts (issue 10): everyone reads; oncall and admin act (ACTION_PERMISSIONS).
+        "alerts": P.VIEW_DASHBOARDS,
     }
 )
 """Page id -> the permission needed to see it in the navigation and to open it."""
@@ -100,6 +105,21 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
         "report.generate": P.VIEW_REPORTS,
+        # Incidents and on-call (issue 10)
+        "incident.declare": P.MANAGE_INCIDENTS,
+        "incident.set_phase": P.MANAGE_INCIDENTS,
+        "incident.assign": P.MANAGE_INCIDENTS,
+        "incident.note": P.MANAGE_INCIDENTS,
+        "incident.status_update": P.MANAGE_INCIDENTS,
+        "incident.postmortem": P.MANAGE_INCIDENTS,
+        "incident.close": P.MANAGE_INCIDENTS,
+        "oncall.edit_rotation": P.MANAGE_INCIDENTS,
+        "oncall.override": P.MANAGE_INCIDENTS,
+        "oncall.cancel_override": P.MANAGE_INCIDENTS,
+        # Alerts (issue 10)
+        "alert.acknowledge": P.MANAGE_ALERTS,
+        "alert.silence": P.MANAGE_ALERTS,
+        "alert.unsilence": P.MANAGE_ALERTS,
     }
 )
 """Action name (as written to the audit log) -> the permission it needs.

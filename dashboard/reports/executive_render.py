@@ -236,8 +236,8 @@ def story(r: ExecutiveReport) -> list[Flowable]:
     )
     if r.incidents is None:
         inc: list[Flowable] = [pdf.para(NO_INCIDENTS, "callout")]
-    elif not r.incidents:
-        inc = [pdf.para("No incidents were opened in this period.", "callout")]
+    elif not any(i.count for i in r.incidents):
+        inc = [pdf.para("No incidents were declared in this period.", "callout")]
     else:
         inc = [
             pdf.table(

@@ -1,23 +1,21 @@
 """THE one place the reports read incidents from (MTTA / MTTR per severity).
 
-Incidents are built on another branch (``dashboard.data.incidents.summarize_incident_times``).
-Until that module is part of the project this returns None and the reports say plainly that
-there is no incident data; once it is merged, it is picked up here and nowhere else. At merge
-the lead may replace the lookup below with a direct import.
+``dashboard.data.incidents.summarize_incident_times`` (incidents, issue 10) answers; this
+module turns its rows into the reports' own registered dataclass, so a report (and the pages'
+shared cache) never depends on the incidents module's types. ``incident_times`` returns None
+only when the incidents table cannot be read, and the reports then say plainly that there is
+no incident data instead of printing a number.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
 
+from dashboard.data import incidents
 from dashboard.data.cache import register
-
-INCIDENTS_MODULE = "dashboard.data.incidents"
 
 
 @register
@@ -31,19 +29,9 @@ class IncidentRow:
     mttr_s: float | None
 
 
-def incidents_available() -> bool:
-    return importlib.util.find_spec(INCIDENTS_MODULE) is not None
-
-
 def incident_times(conn: Connection, *, start: datetime, end: datetime) -> list[IncidentRow] | None:
-    """Incidents by severity in [start, end), or None when the project records no incidents."""
-    if not incidents_available():
-        return None
-    module = importlib.import_module(INCIDENTS_MODULE)
-    fn = getattr(module, "summarize_incident_times", None)
-    if fn is None:
-        return None
-    rows = fn(conn, start=start, end=end)
+    """Incidents by severity detected in [start, end) (every severity, count 0 when none)."""
+    rows = incidents.summarize_incident_times(conn, start=start, end=end)
     return [
         IncidentRow(
             severity=str(r.severity),

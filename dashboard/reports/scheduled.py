@@ -41,8 +41,10 @@ def file_scheduled_reports(engine: Engine, *, now: datetime) -> dict[str, int | 
             report_id = record_report(
                 conn, files=files, trigger="scheduled", generated_by=SCHEDULER
             )
+            if report_id is not None:
+                # In the filing's transaction: the managers hear of exactly the filed reports.
+                email_report_to_managers(conn, files, report_id=report_id)
         filed[kind] = report_id
         if report_id is not None:
             log.info("filed the %s report %s (%s)", kind, report_id, files.title)
-            email_report_to_managers(files)
     return filed

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import Connection
 
+from dashboard.data import notifications
 from dashboard.data.report_store import ReportFiles
 from dashboard.reports.capacity import build_capacity_review, render_capacity
 from dashboard.reports.executive import build_executive_report
 from dashboard.reports.executive_render import render_executive
 from dashboard.reports.sla import build_sla_review, render_sla
 from dashboard.settings import get_settings
-
-log = logging.getLogger(__name__)
 
 
 def generate_report(
@@ -41,12 +39,30 @@ def generate_report(
     raise ValueError(f"unknown report kind {kind[:20]!r}")
 
 
-def email_report_to_managers(files: ReportFiles) -> bool:
-    """E-mail ``files`` to the managers through the SMTP contact point, when one is configured.
+def email_report_to_managers(conn: Connection, files: ReportFiles, *, report_id: int) -> bool:
+    """Tell the managers a report is filed, through the notification outbox (same transaction).
 
-    THE one place report e-mail goes out. Notifications (contact points, SMTP) are built on
-    another branch (``dashboard.data.notifications``); until the lead wires it in here, this
-    sends nothing and says so in the log. Returns True when a message was handed to SMTP.
+    THE one place report e-mail goes out: the notifier delivers it to the contact points of
+    the "manager" audience (e-mail when an SMTP contact point is configured). The outbox
+    carries text, not files, so the message names the report and links to the Reports page,
+    where the PDF, CSV and XLSX are. Returns False when this report was announced already.
+
+    Routing is the notifier's (dashboard.domain.notify_rules): today an "info" message reaches
+    the broadcast channels only; for it to reach the managers' own e-mail contact points the
+    notifier must route info messages of audience "manager" to them (a notifier decision).
     """
-    log.info("report %r filed; e-mail delivery is not wired (no SMTP contact point)", files.title)
-    return False
+    lines = [f"{files.title} is filed (report {report_id})."]
+    lines += [f"{k}: {v}" for k, v in files.summary.items() if v is not None][:12]
+    lines.append("Download the PDF, CSV or XLSX from the Reports page of the ORCA Ops Console.")
+    return notifications.enqueue_notification(
+        conn,
+        dedupe_key=f"report:{report_id}",
+        severity="info",
+        group_key=f"report:{files.kind}",
+        subject=files.title,
+        body="\n".join(lines),
+        source="reports",
+        audience="manager",
+        link="/reports",
+        at=files.generated_at,
+    )

@@ -210,3 +210,20 @@ def capacity_trend(df: pd.DataFrame, title: str, unit: str, limit: float | None)
     if limit is not None:
         _threshold(fig, limit, f"threshold {limit:g}", TARGET)
     return fig
+
+
+def sparkline(points: Sequence[tuple[str, float | None]], threshold: float) -> go.Figure:
+    """A small line of an alert's recent values with its threshold dashed (Alerts page)."""
+    df = pd.DataFrame(list(points), columns=["ts", "value"])
+    df["ts"] = pd.to_datetime(df["ts"], utc=True, errors="coerce")
+    fig = go.Figure(go.Scatter(x=df["ts"], y=df["value"], mode="lines", line={"width": 2}))
+    fig.add_hline(y=threshold, line_dash="dash", line_color="#d1242f", line_width=1)
+    fig.update_layout(
+        height=70,
+        margin={"l": 0, "r": 0, "t": 4, "b": 4},
+        showlegend=False,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        hovermode="x",
+    )
+    return fig

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.domain.permissions import PAGE_PERMISSIONS, Role, pages_for
+from dashboard.ui import header
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ PAGES = (
     PageSpec("sla_review", "SLA Review", ":material/verified:"),
     PageSpec("capacity", "Capacity", ":material/trending_up:"),
     PageSpec("users", "Users", ":material/group:"),
+    PageSpec("alerts", "Alerts", ":material/notifications:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
+    PageSpec("incidents", "Incidents", ":material/emergency:"),
+    PageSpec("oncall", "On-call", ":material/support_agent:"),
     PageSpec("account", "My account", ":material/key:"),
 )
 
@@ -63,5 +67,6 @@ def run_for(roles: Iterable[Role]) -> str | None:
     )
     if page_id is None or page_id not in permitted:
         return page_id or "unknown"
+    header.strip()
     current.run()
     return None

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.actions.agents import AGENT_TOPICS
 from dashboard.data import kpis, panels
 from dashboard.domain import thresholds as th
-from dashboard.ui import charts, components, loaders, reports_view
+from dashboard.ui import charts, components, incidents_view, loaders, reports_view
 from dashboard.ui.params import RangeChoice
 
 PAGE = "trust_kpis"
@@ -205,6 +205,12 @@ def render(choice: RangeChoice) -> None:
             file_name="sync_gaps.csv",
             empty="No open sync gaps.",
         )
+    _incident_times()
+
+
+def _incident_times() -> None:
+    """Issue 10: MTTA/MTTR by severity, read-only, for managers (details on the Incidents page)."""
+    incidents_view.render_kpi_section()
 
 
 DRIVER_STEP = panels.DRIVER_STEP

@@ -24,6 +24,7 @@ from dashboard.integrations.redis_client import make_redis
 from dashboard.reports import capacity as capacity_review
 from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
+from dashboard.worker.alerts import run_alert_cycle
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
 
@@ -65,6 +66,7 @@ class Worker:
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
             Job("reports", settings.reports_check_interval_s, self.job_reports),
             Job("capacity_sample", settings.capacity_sample_interval_s, self.job_capacity_sample),
+            Job("alerts", settings.alert_interval_s, self.job_alerts),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -161,6 +163,10 @@ class Worker:
         starting = not self._probed
         self._probed = True
         return run_probe_job(self.engine, self.redis, starting=starting)
+
+    def job_alerts(self) -> object:
+        """Evaluate every alert rule (issue 10); state and history in PostgreSQL, live in Redis."""
+        return run_alert_cycle(self.engine, self.redis, interval_s=get_settings().alert_interval_s)
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:

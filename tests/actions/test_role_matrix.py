@@ -8,16 +8,18 @@ grants too much or too little fails this test.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from dashboard.actions import agents, audit, drills, reports, users
+from dashboard.actions import agents, audit, drills, incidents, oncall, reports, users
+from dashboard.actions import alerts as alert_actions
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
 from dashboard.actions.signin import MAX_FAILURES, AuthenticationFailed, authenticate
@@ -31,6 +33,7 @@ from dashboard.domain.permissions import (
     pages_for,
 )
 from tests.actions.conftest import PASSWORD, LoggedIn, audit_rows, make_agent, make_user, unique
+from tests.alerts.support import active_silence, firing_alert
 
 M, OP, C, A = Role.MANAGER, Role.OPERATOR, Role.ONCALL, Role.ADMIN
 ROLES = (M, OP, C, A)
@@ -48,6 +51,9 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "reports": {M, OP, C, A},
     "sla_review": {M, OP, C, A},
     "capacity": {M, OP, C, A},
+    "incidents": {M, OP, C, A},
+    "oncall": {M, OP, C, A},
+    "alerts": {M, OP, C, A},
 }
 
 EXPECTED_ACTIONS: dict[str, set[Role]] = {
@@ -73,6 +79,19 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "drill.start": {A},
     "drill.stop": {A},
     "report.generate": {M, OP, C, A},
+    "incident.declare": {C, A},
+    "incident.set_phase": {C, A},
+    "incident.assign": {C, A},
+    "incident.note": {C, A},
+    "incident.status_update": {C, A},
+    "incident.postmortem": {C, A},
+    "incident.close": {C, A},
+    "oncall.edit_rotation": {C, A},
+    "oncall.override": {C, A},
+    "oncall.cancel_override": {C, A},
+    "alert.acknowledge": {C, A},
+    "alert.silence": {C, A},
+    "alert.unsilence": {C, A},
 }
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -112,6 +131,55 @@ def _unlock(ctx: Ctx, actor: Actor) -> ActionResult:
 
 def _unreviewed(ctx: Ctx) -> int:
     return make_agent(ctx.engine, status="quarantined", reviewed=False)
+
+
+def _incident(ctx: Ctx, severity: str = "P3") -> int:
+    result = incidents.declare(
+        ctx.engine, cli_actor(), title="matrix", severity=severity, request_key=unique("rk")
+    )
+    assert result.outcome == "changed", result
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(text("SELECT max(id) FROM incidents")).scalar_one())
+
+
+def _resolved(ctx: Ctx) -> int:
+    iid = _incident(ctx)
+    assert incidents.set_phase(ctx.engine, cli_actor(), iid, "resolve").ok
+    return iid
+
+
+def _override(ctx: Ctx, actor: Actor) -> ActionResult:
+    start = datetime.now(UTC) + timedelta(days=secrets.randbelow(10_000) + 1)
+    return oncall.add_override(
+        ctx.engine,
+        actor,
+        role="primary",
+        username=make_user(ctx.engine, C),
+        starts_at=start,
+        ends_at=start + timedelta(hours=4),
+        reason="matrix",
+    )
+
+
+def _cancel_override(ctx: Ctx, actor: Actor) -> ActionResult:
+    assert _override(ctx, cli_actor()).outcome == "changed"
+    with ctx.engine.connect() as conn:
+        oid = int(conn.execute(text("SELECT max(id) FROM oncall_overrides")).scalar_one())
+    return oncall.cancel_override(ctx.engine, actor, oid)
+
+
+def _rotation(ctx: Ctx, actor: Actor) -> ActionResult:
+    return oncall.save_rotation(
+        ctx.engine,
+        actor,
+        primary=[make_user(ctx.engine, C)],
+        secondary=[],
+        manager=[],
+        handover_weekday=0,
+        handover_hour=9,
+        timezone="UTC",
+        anchor=date(2026, 1, 5),
+    )
 
 
 Runner = Callable[[Ctx, Actor], ActionResult]
@@ -158,6 +226,35 @@ RUNNERS: dict[str, Runner] = {
     "drill.stop": lambda c, a: drills.stop_drill(c.engine, c.redis(), a, "health_down"),
     "report.generate": lambda c, a: reports.generate_report_now(
         c.engine, a, kind="executive", start=REPORT_DAY, end=REPORT_DAY + timedelta(days=1)
+    ),
+    "incident.declare": lambda c, a: incidents.declare(
+        c.engine, a, title="matrix", severity="P2", request_key=unique("rk")
+    ),
+    "incident.set_phase": lambda c, a: incidents.set_phase(c.engine, a, _incident(c), "triage"),
+    "incident.assign": lambda c, a: incidents.assign(
+        c.engine, a, _incident(c), commander=make_user(c.engine, C), comms_lead=None
+    ),
+    "incident.note": lambda c, a: incidents.add_note(
+        c.engine, a, _incident(c), "matrix note", request_key=unique("rk")
+    ),
+    "incident.status_update": lambda c, a: incidents.post_status_update(
+        c.engine, a, _incident(c), "matrix update", request_key=unique("rk")
+    ),
+    "incident.postmortem": lambda c, a: incidents.save_postmortem(
+        c.engine, a, _incident(c), summary="s", impact="i", root_cause="c", action_items=[]
+    ),
+    "incident.close": lambda c, a: incidents.close(c.engine, a, _resolved(c)),
+    "oncall.edit_rotation": _rotation,
+    "oncall.override": _override,
+    "oncall.cancel_override": _cancel_override,
+    "alert.acknowledge": lambda c, a: alert_actions.acknowledge_alert(
+        c.engine, a, firing_alert(c.engine), "matrix: looking"
+    ),
+    "alert.silence": lambda c, a: alert_actions.silence_alert(
+        c.engine, a, "disk_high", None, "matrix: planned work", timedelta(hours=1)
+    ),
+    "alert.unsilence": lambda c, a: alert_actions.lift_silence(
+        c.engine, a, active_silence(c.engine)
     ),
 }
 """Action name -> a call of the real action function against a fresh target."""

@@ -114,6 +114,9 @@ def test_navigation_per_role() -> None:
         "agent_detail",
         "audit",
         "account",
+        "incidents",  # issue 10: everybody reads incidents and the on-call rota
+        "oncall",
+        "alerts",
     )
     assert pages_for([Role.MANAGER]) == everyone
     assert pages_for([Role.ONCALL]) == everyone

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from dashboard.data import kpis
+from dashboard.data import incidents, kpis
 from tests.conftest import SEED_NOW, MakeDatabase
 
 #: Names that would run as markup, formulas or reorder text if the report trusted them.
@@ -36,6 +36,22 @@ def report_engine(make_database: MakeDatabase) -> Iterator[Engine]:
         for agent_id, name in zip(falls["agent_id"], HOSTILE_NAMES, strict=False):
             conn.execute(
                 text("UPDATE agents SET name = :n WHERE id = :id"), {"n": name, "id": int(agent_id)}
+            )
+        # Two incidents in the period with known response times: P1 acknowledged after 10 min
+        # and resolved after 2 h, P2 acknowledged after 30 min and still open.
+        for sev, ack, res in (("P1", 10, 120), ("P2", 30, None)):
+            at = PERIOD_START + timedelta(hours=6)
+            incident_id, _ = incidents.declare_incident(
+                conn, title=f"report test {sev}", severity=sev, at=at, actor="test", detected_at=at
+            )
+            conn.execute(
+                text("""UPDATE incidents SET acknowledged_at = :ack, resolved_at = :res
+                        WHERE id = :id"""),
+                {
+                    "id": incident_id,
+                    "ack": at + timedelta(minutes=ack),
+                    "res": None if res is None else at + timedelta(minutes=res),
+                },
             )
     yield engine
     db.drop()

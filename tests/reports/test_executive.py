@@ -12,11 +12,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from dashboard.data import agents, kpis, violations
+from dashboard.data import agents, incidents, kpis, violations
 from dashboard.data.report_store import ReportFiles
 from dashboard.reports.executive import ExecutiveReport, build_executive_report
 from dashboard.reports.executive_render import NO_INCIDENTS, render_executive
-from dashboard.reports.incident_source import incidents_available
 from tests.harness import ARTIFACTS
 from tests.reports.conftest import HOSTILE_NAMES, PERIOD_END, PERIOD_START
 
@@ -101,6 +100,14 @@ def test_series_and_counts_equal_the_data_layer(
     assert len(per_day) == (PERIOD_END - PERIOD_START).days
     assert drivers.agents.equals(report.trust_drivers.agents)
     assert len(report.trust_drivers.agents) > 0
+    with report_engine.connect() as conn:
+        times = incidents.summarize_incident_times(conn, start=PERIOD_START, end=PERIOD_END)
+    assert report.incidents is not None
+    assert [(i.severity, i.count, i.mtta_s, i.mttr_s) for i in report.incidents] == [
+        (t.severity, t.count, t.mtta_s, t.mttr_s) for t in times
+    ]
+    by_sev = {i.severity: i for i in report.incidents}
+    assert (by_sev["P1"].count, by_sev["P1"].mtta_s, by_sev["P1"].mttr_s) == (1, 600.0, 7200.0)
 
 
 def pdftotext(data: bytes, tmp_path: Path, *, layout: bool = True) -> str:
@@ -140,8 +147,8 @@ def test_pdf_has_sections_frame_and_hostile_names_as_text(
     for name in [*HOSTILE_NAMES[:2], HOSTILE_NAMES[3]]:
         assert " ".join(name.split()) in flat, name
     assert "evil[U+202E]txt.exe" in flat
-    if not incidents_available():
-        assert "No incident data" in flat
+    assert "Incidents by severity" in flat
+    assert "P1 1 10 min 2.0 h" in flat
     assert f"{next(k.value for k in report.kpis if k.key == 'risk_avoided_usd'):,.0f}" in flat
 
 
@@ -154,8 +161,8 @@ def test_csv_and_xlsx_carry_the_same_numbers_neutralised(
     ra = next(k for k in report.kpis if k.key == "risk_avoided_usd")
     assert f'"{ra.value}"' in csv_text
     assert "'=cmd|' /C calc'!A0" in csv_text  # formula neutralised
-    if not incidents_available():
-        assert NO_INCIDENTS in csv_text
+    assert NO_INCIDENTS not in csv_text
+    assert '"P1","1","600.0","7200.0"' in csv_text
     wb = load_workbook(io.BytesIO(files.xlsx))
     assert {"About", "KPIs", "Trust falls", "Violations per day"} <= set(wb.sheetnames)
     kpi_rows = list(wb["KPIs"].iter_rows(values_only=True))

@@ -62,6 +62,9 @@ def test_sla_review_figures_and_pdf(report_engine: Engine, tmp_path: Path) -> No
     ):
         assert heading in flat
     assert "Page 1 of" in flat
+    # P1 answered in 10 min (target 15 min), P2 in 30 min (target 1 h): both met.
+    assert "P1 1 15 min 10 min 2.0 h met" in flat
+    assert "P2 1 1.0 h 30 min – met" in flat
     wb = load_workbook(io.BytesIO(files.xlsx))
     rows = list(wb["Breaches"].iter_rows(values_only=True))
     assert len(rows) - 1 == len(review.breaches)

@@ -7,14 +7,14 @@ capacity_samples holds what nothing else records (database and table sizes, conn
 Redis memory): one row per day, metric and subject, for the capacity review's 90 days.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0007"  # re-chained after incidents (0007), merged for MTTA/MTTR
 branch_labels = None
 depends_on = None
 
