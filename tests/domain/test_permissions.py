@@ -114,6 +114,9 @@ def test_navigation_per_role() -> None:
         "agent_detail",
         "audit",
         "account",
+        "reports",  # issue 13: everybody reads the managers' reports
+        "sla_review",
+        "capacity",
         "incidents",  # issue 10: everybody reads incidents and the on-call rota
         "oncall",
         "alerts",

@@ -171,5 +171,13 @@ def test_worker_files_each_report_once(report_engine: Engine) -> None:
         count = conn.execute(
             text("SELECT count(*) FROM reports WHERE trigger = 'scheduled'")
         ).scalar_one()
+        outbox = conn.execute(
+            text("""SELECT subject, audience, link FROM notification_outbox
+                    WHERE source = 'reports' ORDER BY id""")
+        ).all()
     assert count == 3
+    # One announcement per filed report, to the managers, pointing at the Reports page.
+    assert len(outbox) == 3
+    assert {(r.audience, r.link) for r in outbox} == {("manager", "/reports")}
+    assert "Executive summary · December 2026" in {r.subject for r in outbox}
     assert HOSTILE_NAMES  # the seeded names are in this database too
