@@ -2,8 +2,8 @@
 
 Run with ORCA_BENCH_ONLY_REPORT=1. Reads only: nothing is filed, and the schema of a reused
 bench database is not migrated (a shared bench database stays at its own revision). The
-capacity review reads its daily samples from a session-local TEMP table of the same name, so
-it runs on databases migrated before that table existed.
+tables a reused database predates (capacity_samples, incidents) are read from empty
+session-local TEMP tables of the same name, so it runs on databases migrated before them.
 """
 
 from __future__ import annotations
@@ -27,13 +27,22 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _ensure_capacity_samples(conn: Any) -> None:
-    exists = conn.execute(text("SELECT to_regclass('capacity_samples') IS NOT NULL")).scalar_one()
-    if not exists:
-        conn.execute(
-            text("""CREATE TEMP TABLE capacity_samples (day date, metric varchar(40),
-                    subject text, value double precision, PRIMARY KEY (day, metric, subject))""")
-        )
+# Tables newer than a reused bench database may be: session-local stand-ins, same columns.
+_STAND_INS = {
+    "capacity_samples": """CREATE TEMP TABLE capacity_samples (day date, metric varchar(40),
+        subject text, value double precision, PRIMARY KEY (day, metric, subject))""",
+    "incidents": """CREATE TEMP TABLE incidents (severity varchar(4), detected_at timestamptz,
+        acknowledged_at timestamptz, resolved_at timestamptz)""",
+}
+
+
+def _ensure_tables(conn: Any) -> list[str]:
+    made = []
+    for name, ddl in _STAND_INS.items():
+        if not conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar_one():
+            conn.execute(text(ddl))
+            made.append(name)
+    return made
 
 
 def run_report_bench(engine: Engine, *, now: datetime, fmt: Callable[[float], str]) -> None:
@@ -56,7 +65,9 @@ def run_report_bench(engine: Engine, *, now: datetime, fmt: Callable[[float], st
     print(f"  process RSS before: {base:,.0f} MB")
     for kind, start, end in jobs:
         with engine.connect() as conn:
-            _ensure_capacity_samples(conn)
+            made = _ensure_tables(conn)
+            if made:
+                print(f"  (session-local empty stand-ins for {', '.join(made)})")
             started = time.perf_counter()
             files = generate_report(
                 conn, kind=kind, start=start, end=end, generated_at=datetime.now(UTC)

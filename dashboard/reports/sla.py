@@ -120,7 +120,7 @@ def render_sla(r: SlaReview) -> ReportFiles:
             else "met by every component with checks"
         )
         + f". Compliance SLA {r.compliance_pct:.1f} % over {r.violations:,} violations "
-        f"(target {th.TARGET_COMPLIANCE_SLA_PCT:g} %); {len(r.breaches):,} breaches listed."
+        f"(target {th.TARGET_COMPLIANCE_SLA_PCT:g} %); {len(r.breaches):,} breach{'' if len(r.breaches) == 1 else 'es'} listed."
     )
     up_rows = [
         [
@@ -217,7 +217,7 @@ def render_sla(r: SlaReview) -> ReportFiles:
             pdf.table(
                 ["Agent id", "Agent", "Policy", "Severity", "Occurred", "Deadline", "Resolved"],
                 breach_rows,
-                widths=[w * 0.09, w * 0.22, w * 0.15, w * 0.1, w * 0.15, w * 0.15, w * 0.14],
+                widths=[w * 0.08, w * 0.24, w * 0.13, w * 0.11, w * 0.14, w * 0.14, w * 0.14],
                 numeric=[0],
             )
             if breach_rows
