@@ -215,7 +215,7 @@ def render_sla(r: SlaReview) -> ReportFiles:
         pdf.section(
             "Breaches: violations resolved late or still open past their deadline",
             pdf.table(
-                ["Agent id", "Agent", "Policy", "Severity", "Occurred", "Deadline", "Resolved"],
+                ["Id", "Agent", "Policy", "Severity", "Occurred", "Deadline", "Resolved"],
                 breach_rows,
                 widths=[w * 0.08, w * 0.24, w * 0.13, w * 0.11, w * 0.14, w * 0.14, w * 0.14],
                 numeric=[0],
@@ -223,13 +223,13 @@ def render_sla(r: SlaReview) -> ReportFiles:
             if breach_rows
             else pdf.para("No violation missed its deadline in this period."),
             pdf.para(
-                "Open an agent in the console at Agent detail (agent id) to see its violations.",
+                "Each agent opens in the console at /agent_registry?agent=ID (the CSV and XLSX carry the link).",
                 "muted",
             ),
         )
     )
     b_out = b.copy()
-    b_out["link"] = [f"/agent_detail?agent_id={int(a)}" for a in b_out["agent_id"]]
+    b_out["link"] = [f"/agent_registry?agent={int(a)}" for a in b_out["agent_id"]]
     secs = [
         Section(
             "Uptime",

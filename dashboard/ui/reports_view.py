@@ -267,7 +267,7 @@ def sla_page() -> None:
         "sla_review.trend",
     )
     st.subheader("Breaches")
-    b = r.breaches.assign(link=[f"/agent_detail?agent_id={int(a)}" for a in r.breaches["agent_id"]])
+    b = r.breaches.assign(link=[f"/agent_registry?agent={int(a)}" for a in r.breaches["agent_id"]])
     components.table(
         loaders.Panel(b, "ok" if len(b) else "empty", None, panel.computed_at),
         "sla_review.breaches",

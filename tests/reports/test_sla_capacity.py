@@ -69,7 +69,7 @@ def test_sla_review_figures_and_pdf(report_engine: Engine, tmp_path: Path) -> No
     rows = list(wb["Breaches"].iter_rows(values_only=True))
     assert len(rows) - 1 == len(review.breaches)
     if len(rows) > 1:
-        assert str(rows[1][-1]).startswith("/agent_detail?agent_id=")
+        assert str(rows[1][-1]).startswith("/agent_registry?agent=")
 
 
 def test_capacity_sample_is_recorded_from_the_real_servers(
