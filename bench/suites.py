@@ -50,7 +50,13 @@ def dashboard_queries(now: datetime, preset: str = "24h") -> dict[str, list[Quer
             ("kpi_previous", kpis.summarize_kpis_at, {"start": s - (e - s), "end": s}),
             ("kpi_series", kpis.list_kpi_series, {"start": s, "end": e, "bucket": b}),
             ("ra_series", kpis.list_risk_avoided_series, {"start": s, "end": e, "bucket": b}),
-            ("drivers", kpis.summarize_trust_drivers, {"start": s, "end": e}),
+            # As the page asks it: the hourly pool of any status (the active subset after
+            # it is an id lookup of a few hundred rows).
+            (
+                "drivers_pool",
+                kpis.summarize_trust_drivers,
+                {"start": s, "end": e, "limit": 200, "active_only": False},
+            ),
             ("sync_by_source", kpis.list_sync_lag_by_source, {"now": e}),
             ("sync_gaps", kpis.list_sync_gaps, {}),
             ("sync_lag_series", kpis.list_sync_lag_series, {"start": s, "end": e, "bucket": b}),

@@ -99,6 +99,31 @@ class Settings(BaseSettings):
     demo_days: int = Field(default=30, ge=1, le=90)
     demo_seed: int = 42
 
+    # -- Notifications (issue 10, branch notify): outbox delivery, routing, contact points --
+    notify_interval_s: float = Field(default=10.0, ge=1, description="delivery cycle interval")
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    notify_backoff_base_s: float = Field(default=15.0, gt=0)
+    notify_backoff_cap_s: float = Field(default=900.0, gt=0)
+    notify_connect_timeout_s: float = Field(default=2.0, gt=0)
+    notify_read_timeout_s: float = Field(default=5.0, gt=0)
+    notify_send_deadline_s: float = Field(
+        default=8.0, gt=0, description="one delivery attempt (HTTP or SMTP) ends after this"
+    )
+    notify_cycle_deadline_s: float = Field(
+        default=30.0, gt=0, description="a delivery cycle starts no new attempt after this"
+    )
+    notify_business_tz: str = Field(default="UTC", description="time zone of business hours")
+    notify_business_start: str = Field(default="09:00", description="HH:MM, local")
+    notify_business_end: str = Field(default="17:00", description="HH:MM, local")
+    notify_business_days: str = Field(default="mon-fri", description="e.g. mon-fri or 1-5")
+    notify_contact_points: str = Field(
+        default="",
+        description=(
+            "contact points from settings, a JSON list of {name, kind, audiences, config, "
+            "secret}; shown read-only in the console"
+        ),
+    )
+
     log_level: str = "INFO"
     fixed_now: datetime | None = Field(
         default=None, description="pin the console's clock (tests, screenshots of seeded data)"

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from dashboard.actions.base import ActionResult, Actor, audit_change, now_utc, run_authorised
 from dashboard.data.incidents import (
     Incident,
+    TimelineEntry,
     declare_incident,
     get_incident,
     get_postmortem,
@@ -36,6 +37,7 @@ from dashboard.domain.incidents import (
     Severity,
     allowed_next,
     close_problem,
+    md_block,
     md_escape,
 )
 from dashboard.domain.permissions import Role
@@ -528,6 +530,11 @@ def postmortem_markdown(engine: Engine, incident_id: int) -> str | None:
             return None
         pm = get_postmortem(conn, incident_id=incident_id).postmortem
         timeline = list_timeline(conn, incident_id=incident_id)
+    return markdown_for(incident, pm, timeline)
+
+
+def markdown_for(incident: Incident, pm: Postmortem, timeline: Sequence[TimelineEntry]) -> str:
+    """The postmortem document: every user-written text escaped (paragraphs kept)."""
     lines = [
         f"# Postmortem: incident #{incident.id} ({incident.severity}) {md_escape(incident.title)}",
         "",
@@ -538,11 +545,11 @@ def postmortem_markdown(engine: Engine, incident_id: int) -> str | None:
         "",
         "## Summary",
         "",
-        md_escape(pm.summary) or "_not written_",
+        md_block(pm.summary) or "_not written_",
         "",
         "## Impact",
         "",
-        md_escape(pm.impact) or "_not written_",
+        md_block(pm.impact) or "_not written_",
         "",
         "## Timeline",
         "",
@@ -552,7 +559,7 @@ def postmortem_markdown(engine: Engine, incident_id: int) -> str | None:
         f"{md_escape(e.actor or 'system')}: {md_escape(e.text)}"
         for e in timeline
     ]
-    lines += ["", "## Root cause", "", md_escape(pm.root_cause) or "_not written_", ""]
+    lines += ["", "## Root cause", "", md_block(pm.root_cause) or "_not written_", ""]
     lines += ["## Action items", "", "| Action | Owner | Due |", "|---|---|---|"]
     lines += [
         f"| {md_escape(i.text)} | {md_escape(i.owner or '-')} | {i.due or '-'} |"

@@ -185,6 +185,14 @@ def save_state(conn: Connection, *, stored: StoredState, now: datetime) -> None:
     )
 
 
+def delete_state(conn: Connection, *, rule_id: str, labels: str) -> None:
+    """Forget one series (its history stays in alert_history)."""
+    conn.execute(
+        text("DELETE FROM alert_states WHERE rule_id = :r AND labels = :l"),
+        {"r": rule_id, "l": labels},
+    )
+
+
 def last_evaluated_at(conn: Connection) -> datetime | None:
     return _utc(conn.execute(text("SELECT max(evaluated_at) FROM alert_states")).scalar())
 

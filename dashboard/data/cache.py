@@ -327,6 +327,15 @@ class SharedCache:
         return True
 
     # -- refresh-ahead (dashboard.data.panels): the worker renews entries before they expire --
+    def peek(self, name: str) -> Any | None:
+        """The cached value of ``name``, or None (a miss, an unreadable value, Redis down)."""
+        value_key, _ = self._keys(name)
+        try:
+            found = self._get(value_key)
+        except _REDIS_DOWN:
+            return None
+        return None if found is None else found[0]
+
     def ttl_left_s(self, name: str) -> float | None:
         """Seconds until ``name`` expires; None when it is missing or Redis cannot say."""
         value_key, _ = self._keys(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -428,14 +429,15 @@ class TrustDrivers:
 
 
 def summarize_trust_drivers(
-    conn: Connection, *, start: datetime, end: datetime, limit: int = 20
+    conn: Connection, *, start: datetime, end: datetime, limit: int = 20, active_only: bool = True
 ) -> TrustDrivers:
     """Why the Trust Score moved between ``start`` and ``end``.
 
     components: the mean of each trust component over the kpi_snapshots in the first and the
     last hour of the range (a quarter of it for ranges under four hours), and their change.
     agents: the active agents (those the system score averages) whose latest score in
-    (start, end] fell furthest below their latest score at or before ``start``.
+    (start, end] fell furthest below their latest score at or before ``start``; with
+    ``active_only=False`` every agent, whatever its status (see :func:`keep_active_falls`).
     """
     check_range(start, end)
     if not 1 <= limit <= 200:
@@ -462,21 +464,26 @@ def summarize_trust_drivers(
     # Hour-aligned ranges the worker has rolled up read the per-agent trust rollups (the
     # steepest falls of a few buckets); any other range asks the history itself, exact over
     # every active agent scored in (start, end] (seconds at a million agents).
-    agents = trust_rollups.list_trust_falls(conn, start=start, end=end, limit=limit)
+    agents = trust_rollups.list_trust_falls(
+        conn, start=start, end=end, limit=limit, active_only=active_only
+    )
     if agents is None:
-        agents = list_trust_falls_from_history(conn, start=start, end=end, limit=limit)
+        agents = list_trust_falls_from_history(
+            conn, start=start, end=end, limit=limit, active_only=active_only
+        )
     for col in ("score_before", "score_after", "delta"):
         agents[col] = agents[col].astype(float)
     return TrustDrivers(components=comp, agents=agents)
 
 
 def list_trust_falls_from_history(
-    conn: Connection, *, start: datetime, end: datetime, limit: int
+    conn: Connection, *, start: datetime, end: datetime, limit: int, active_only: bool = True
 ) -> pd.DataFrame:
     """The same answer as trust_rollups.list_trust_falls, from agent_trust_history."""
+    status = " AND a.status = 'active'" if active_only else ""
     return frame(
         conn,
-        """WITH f AS (
+        f"""WITH f AS (
                SELECT DISTINCT ON (h.agent_id) h.agent_id, h.score
                FROM agent_trust_history h
                WHERE h.computed_at > :start AND h.computed_at <= :end
@@ -484,16 +491,44 @@ def list_trust_falls_from_history(
            SELECT f.agent_id, a.name, b.score AS score_before, f.score AS score_after,
                   f.score - b.score AS delta
            FROM f
-           JOIN agents a ON a.id = f.agent_id AND a.status = 'active'
+           JOIN agents a ON a.id = f.agent_id{status}
            CROSS JOIN LATERAL (
                SELECT h.score FROM agent_trust_history h
                WHERE h.agent_id = f.agent_id AND h.computed_at <= :start
                ORDER BY h.computed_at DESC LIMIT 1) b
            WHERE f.score < b.score
-           ORDER BY delta ASC, f.agent_id LIMIT :limit""",
+           ORDER BY delta ASC, f.agent_id LIMIT :limit""",  # noqa: S608 - constant filter
         {"start": start, "end": end, "limit": limit},
         columns=["agent_id", "name", "score_before", "score_after", "delta"],
     )
+
+
+def list_active_agent_ids(conn: Connection, *, ids: tuple[int, ...]) -> tuple[int, ...]:
+    """Which of ``ids`` are active agents now, ascending (an indexed lookup of a few hundred)."""
+    if len(ids) > 1000:
+        raise InvalidQuery("at most 1,000 agent ids at a time")
+    rows = conn.execute(
+        text("SELECT id FROM agents WHERE id = ANY(:ids) AND status = 'active' ORDER BY id"),
+        {"ids": list(ids)},
+    )
+    return tuple(int(r.id) for r in rows)
+
+
+def keep_active_falls(
+    pool: TrustDrivers, *, active: Collection[int], pool_size: int, limit: int
+) -> TrustDrivers | None:
+    """The active agents' falls out of ``pool`` (the steepest ``pool_size`` falls of agents
+    of any status, most negative first), or None when the pool cannot tell them exactly.
+
+    The pool changes only with the trust history, so it is computed once an hour for all
+    viewers; which of its agents are active changes with every quarantine, and is a cheap
+    lookup. Exact as long as ``limit`` active agents remain in the pool, or the pool holds
+    every falling agent (fewer rows than ``pool_size``).
+    """
+    kept = pool.agents[pool.agents["agent_id"].isin(set(active))].head(limit)
+    if len(kept) < limit and len(pool.agents) >= pool_size:
+        return None
+    return TrustDrivers(components=pool.components, agents=kept.reset_index(drop=True))
 
 
 def nan_to_none(value: float | None) -> float | None:

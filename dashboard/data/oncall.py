@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from dashboard.data.cache import register
 from dashboard.domain.oncall import OnCallRole, Override, Rotation, on_call_at
 
 _EPSILON = timedelta(microseconds=1)
@@ -209,3 +210,7 @@ def get_override_state(conn: Connection, *, override_id: int) -> bool | None:
         {"id": override_id},
     ).scalar()
     return None if value is None else bool(value)
+
+
+for _cls in (OnCall, StoredRotation, StoredOverride, Rotation, Override):
+    register(_cls)  # shared-cache values of the On-call page and the header

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dashboard.data import agents, health, kpis, metrics
+from dashboard.data import agents, health, incidents, kpis, metrics
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.cache import AGENT_TOPICS, SharedCache, panel_key
 from dashboard.domain.timebuckets import choose_bucket, resolve_preset
@@ -38,6 +38,8 @@ DEFAULT_TTL_S = 20
 LEAD_S = 6.0
 #: "Why is the Trust Score dropping?" is asked on the hour (the trust rollups' grain).
 DRIVER_STEP = timedelta(hours=1)
+#: The steepest falls of agents of any status kept per hour: the page shows the active ones.
+DRIVER_POOL = 200
 _DRIVER_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 
 
@@ -64,6 +66,25 @@ class PanelSpec:
     ttl_s: int = DEFAULT_TTL_S
     #: What the value is computed from: the page passes the same topics, so keys match.
     topics: tuple[str, ...] = ()
+    #: The panel the page asks next with this one's value (e.g. which of its agents are
+    #: active), renewed in the same pass; None for most panels.
+    follow: Callable[[Any], PanelSpec | None] | None = None
+
+
+def _active_of_pool(pool: Any) -> PanelSpec | None:
+    """After the trust-drivers pool: which of its agents are active (what the page asks)."""
+    if not isinstance(pool, kpis.TrustDrivers):
+        return None
+    ids = tuple(int(i) for i in pool.agents["agent_id"])
+    ttl = int(DRIVER_STEP.total_seconds())
+    return PanelSpec(
+        "Trust KPIs",
+        "trust_drivers_active",
+        kpis.list_active_agent_ids,
+        {"ids": ids},
+        ttl,
+        topics=AGENT_TOPICS,
+    )
 
 
 def default_panels(now: datetime) -> list[PanelSpec]:
@@ -117,16 +138,30 @@ def default_panels(now: datetime) -> list[PanelSpec]:
         ),
         PanelSpec(
             tk,
-            "trust_drivers",
+            "trust_drivers_pool",
             kpis.summarize_trust_drivers,
-            {"start": floor_to(s, DRIVER_STEP), "end": floor_to(e, DRIVER_STEP)},
+            {
+                "start": floor_to(s, DRIVER_STEP),
+                "end": floor_to(e, DRIVER_STEP),
+                "limit": DRIVER_POOL,
+                "active_only": False,
+            },
             int(DRIVER_STEP.total_seconds()),
-            topics=AGENT_TOPICS,
+            follow=_active_of_pool,
         ),
         PanelSpec(tk, "sync_by_source", kpis.list_sync_lag_by_source, {"now": e}),
         PanelSpec(tk, "sync_gaps", kpis.list_sync_gaps, {"open_only": True, "limit": 500}),
         PanelSpec(
             tk, "sync_lag_series", kpis.list_sync_lag_series, {"start": s, "end": e, "bucket": b}
+        ),
+        # Issue 10: the MTTA/MTTR section at the foot of Trust KPIs.
+        PanelSpec(
+            tk,
+            "incidents.times",
+            incidents.summarize_incident_times,
+            dict(zip(("start", "end"), incidents.kpi_period(now), strict=True)),
+            30,
+            topics=("incidents",),
         ),
         PanelSpec(
             ar,
@@ -212,7 +247,9 @@ def refresh_ahead(
     counts = {"refreshed": 0, "fresh": 0, "failed": 0}
     done: set[str] = set()
     for now in steps:
-        for spec in default_panels(now):
+        queue = default_panels(now)
+        while queue:
+            spec = queue.pop(0)
             try:
                 name = entry_name(cache, spec, database)
             except Exception as exc:  # Redis down: the pages compute on demand meanwhile
@@ -225,12 +262,16 @@ def refresh_ahead(
             left = cache.ttl_left_s(name)
             if left is not None and left > lead_s:
                 counts["fresh"] += 1
-                continue
-            try:
-                stored = cache.refresh(name, spec.ttl_s, partial(_compute, engine, spec))
-            except Exception as exc:  # one failing panel must not stop the others
-                log.warning("refresh-ahead of %s failed: %s", spec.name, exc.__class__.__name__)
-                counts["failed"] += 1
-                continue
-            counts["refreshed" if stored else "fresh"] += 1
+            else:
+                try:
+                    stored = cache.refresh(name, spec.ttl_s, partial(_compute, engine, spec))
+                except Exception as exc:  # one failing panel must not stop the others
+                    log.warning("refresh-ahead of %s failed: %s", spec.name, exc.__class__.__name__)
+                    counts["failed"] += 1
+                    continue
+                counts["refreshed" if stored else "fresh"] += 1
+            if spec.follow is not None:
+                following = spec.follow(cache.peek(name))
+                if following is not None:
+                    queue.append(following)
     return counts

@@ -35,6 +35,7 @@ GRAINS: dict[str, tuple[str, str, timedelta]] = {
     "daily": ("agent_trust_daily", "day", timedelta(days=1)),
 }
 _COMPONENTS = "reliability, policy_adherence, sync_freshness, risk_exposure"
+_ACTIVE = " AND a.status = 'active'"
 # First depth of the per-bucket fall lists, how fast it grows, and where reading them stops
 # paying off against one pass over the history (the caller then asks the history).
 FIRST_DEPTH = 256
@@ -176,7 +177,9 @@ def _steepest(conn: Connection, segment: Segment, depth: int) -> pd.DataFrame:
     )
 
 
-def _exact(conn: Connection, segments: list[Segment], ids: list[int], limit: int) -> pd.DataFrame:
+def _exact(
+    conn: Connection, segments: list[Segment], ids: list[int], limit: int, *, active_only: bool
+) -> pd.DataFrame:
     parts: list[str] = []
     params: dict[str, object] = {"ids": ids, "limit": limit}
     for n, seg in enumerate(s for s in segments if s.ends):
@@ -199,7 +202,7 @@ def _exact(conn: Connection, segments: list[Segment], ids: list[int], limit: int
                    l.score - f.prev_score AS delta
             FROM lasts l
             JOIN firsts f ON f.agent_id = l.agent_id
-            JOIN agents a ON a.id = l.agent_id AND a.status = 'active'
+            JOIN agents a ON a.id = l.agent_id{_ACTIVE if active_only else ""}
             WHERE f.prev_score IS NOT NULL AND l.score < f.prev_score
             ORDER BY delta ASC, l.agent_id LIMIT :limit""",  # noqa: S608 - constant tables
         params,
@@ -208,11 +211,12 @@ def _exact(conn: Connection, segments: list[Segment], ids: list[int], limit: int
 
 
 def list_trust_falls(
-    conn: Connection, *, start: datetime, end: datetime, limit: int
+    conn: Connection, *, start: datetime, end: datetime, limit: int, active_only: bool = True
 ) -> pd.DataFrame | None:
-    """The active agents whose latest score in (start, end] fell furthest below their latest
-    score at or before start, from the rollups; None when they cannot answer exactly
-    (an edge off the hour, a range past the watermark, or falls too even to bound cheaply).
+    """The active agents (every agent with ``active_only=False``) whose latest score in
+    (start, end] fell furthest below their latest score at or before start, from the rollups;
+    None when they cannot answer exactly (an edge off the hour, a range past the watermark, or
+    falls too even to bound cheaply).
 
     Columns: agent_id, name, score_before, score_after, delta (most negative first, then id).
     """
@@ -241,7 +245,7 @@ def list_trust_falls(
         ids = sorted({int(a) for rows in seen.values() for a in rows["agent_id"]})
         if not ids:
             return frame_empty()
-        result = _exact(conn, segments, ids, limit)
+        result = _exact(conn, segments, ids, limit, active_only=active_only)
         if not due or (len(result) == limit and float(result["delta"].iloc[-1]) < bound - _EPSILON):
             return result
         for k in due:

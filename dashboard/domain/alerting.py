@@ -314,7 +314,10 @@ def evaluate(
         return _move(rule, cur, "firing", now, value)
     if prev in ("ok", "resolved", "nodata"):
         if rule.breaches(value):
-            start = replace(cur, started_at=now, fired_at=None)
+            # The condition has held since it was first observed, not since this cycle saw it:
+            # "non-200 for more than 2 minutes" counts from the probe that saw it first.
+            first_seen = min(now, sample.observed_at)
+            start = replace(cur, started_at=first_seen, fired_at=None)
             if rule.for_s <= 0:
                 return _move(rule, replace(start, fired_at=now), "firing", now, value)
             return _move(rule, start, "pending", now, value)

@@ -244,3 +244,10 @@ def md_escape(value: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def md_block(value: object) -> str:
+    """Untrusted multi-line text as literal Markdown: each line escaped as by :func:`md_escape`
+    (so none can start a heading, list or table), line breaks kept as hard breaks."""
+    lines = [md_escape(line) for line in str(value).splitlines()]
+    return "  \n".join(lines).strip()

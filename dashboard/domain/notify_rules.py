@@ -183,3 +183,101 @@ def group_items(items: Sequence[OutboxItem]) -> list[GroupedMessage]:
             )
         )
     return messages
+
+
+# -- contact point input ------------------------------------------------------------------
+
+CONTACT_KINDS = ("webhook", "slack", "pagerduty", "email")
+KIND_LABELS = {
+    "webhook": "Generic JSON webhook",
+    "slack": "Slack-compatible incoming webhook",
+    "pagerduty": "PagerDuty Events API v2",
+    "email": "E-mail (SMTP)",
+}
+SECRET_LABELS = {
+    "webhook": "Webhook URL",
+    "slack": "Incoming webhook URL",
+    "pagerduty": "Integration (routing) key",
+    "email": "SMTP password (blank: no login)",
+}
+ALL_AUDIENCES = ("oncall", "secondary", "manager", "broadcast")
+
+
+@dataclass(frozen=True)
+class ContactPointInput:
+    """Checked input for a contact point; ``secret`` None means "keep the stored one"."""
+
+    name: str
+    kind: str
+    audiences: tuple[str, ...]
+    config: dict[str, object]
+    secret: str | None
+
+
+def _is_http_url(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and len(value) > len("https://x")
+
+
+def check_contact_point(
+    *,
+    name: object,
+    kind: object,
+    audiences: Sequence[object],
+    config: dict[str, object],
+    secret: object,
+    creating: bool,
+) -> ContactPointInput:
+    """Validate what an admin typed; ValueError with a message fit for the page."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("Give the contact point a name.")
+    name = name.strip()
+    if len(name) > 80 or not name.isprintable():
+        raise ValueError("The name may have at most 80 printable characters.")
+    if kind not in CONTACT_KINDS:
+        raise ValueError(f"The kind must be one of {', '.join(CONTACT_KINDS)}.")
+    auds = tuple(a for a in ALL_AUDIENCES if a in {str(x) for x in audiences})
+    if len(auds) != len(set(map(str, audiences))):
+        raise ValueError(f"Audiences are {', '.join(ALL_AUDIENCES)}.")
+    if not auds:
+        raise ValueError("Pick at least one audience (who this contact point speaks for).")
+    if secret is not None and not isinstance(secret, str):
+        raise ValueError("The secret must be text.")
+    secret_text = (secret or "").strip()
+    keep = not secret_text and not creating
+    clean: dict[str, object] = {}
+    if kind in ("webhook", "slack"):
+        if not keep and not _is_http_url(secret_text):
+            raise ValueError("The webhook URL must start with http:// or https://.")
+    elif kind == "pagerduty":
+        if not keep and not secret_text:
+            raise ValueError("The PagerDuty integration (routing) key is required.")
+        url = str(config.get("url") or "").strip()
+        if url and not _is_http_url(url):
+            raise ValueError("The events URL must start with http:// or https://.")
+        if url:
+            clean["url"] = url
+    else:
+        host = str(config.get("host") or "").strip()
+        if not host or any(c.isspace() for c in host):
+            raise ValueError("The SMTP host is required.")
+        try:
+            port = int(str(config.get("port") or 25))
+        except ValueError:
+            raise ValueError("The SMTP port is a whole number.") from None
+        if not 1 <= port <= 65535:
+            raise ValueError("The SMTP port is between 1 and 65535.")
+        to = [a.strip() for a in str(config.get("to") or "").split(",") if a.strip()]
+        for addr in [*to, str(config.get("from_addr") or "x@y")]:
+            if "@" not in addr or any(c.isspace() or c in "<>\r\n" for c in addr):
+                raise ValueError(f"Not an e-mail address: {addr[:60]!r}.")
+        clean.update(
+            host=host,
+            port=port,
+            to=", ".join(to),
+            from_addr=str(config.get("from_addr") or "").strip(),
+            starttls=bool(config.get("starttls")),
+            username=str(config.get("username") or "").strip(),
+        )
+    if len(secret_text) > 2000:
+        raise ValueError("The secret is too long.")
+    return ContactPointInput(name, str(kind), auds, clean, None if keep else secret_text)

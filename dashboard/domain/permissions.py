@@ -72,6 +72,8 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "reports": P.VIEW_REPORTS,
         "sla_review": P.VIEW_REPORTS,
         "capacity": P.VIEW_REPORTS,
+        # Notifications (issue 10): everyone reads contact points and the delivery log.
+        "contact_points": P.VIEW_DASHBOARDS,
         # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
         "incidents": P.VIEW_DASHBOARDS,
         "oncall": P.VIEW_DASHBOARDS,
@@ -105,6 +107,12 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "drill.start": P.RUN_DRILLS,
         "drill.stop": P.RUN_DRILLS,
         "report.generate": P.VIEW_REPORTS,
+        # Notifications (issue 10): contact points are settings, so admins only.
+        "contact_point.add": P.MANAGE_SETTINGS,
+        "contact_point.edit": P.MANAGE_SETTINGS,
+        "contact_point.disable": P.MANAGE_SETTINGS,
+        "contact_point.enable": P.MANAGE_SETTINGS,
+        "contact_point.test": P.MANAGE_SETTINGS,
         # Incidents and on-call (issue 10)
         "incident.declare": P.MANAGE_INCIDENTS,
         "incident.set_phase": P.MANAGE_INCIDENTS,

@@ -35,6 +35,12 @@ HISTORY_RANGES = {"24 hours": 1, "7 days": 7, "30 days": 30, "1 year": 365}
 PANEL_TITLES = {"service_health": "Service Health", "trust_kpis": "Trust KPIs"}
 
 
+def _live_now() -> datetime:
+    """Alerts are live state written on the wall clock, so their ages and silences use it too
+    (the console's pinned clock, ORCA_FIXED_NOW, is for seeded history, not for alerts)."""
+    return datetime.now(UTC)
+
+
 def _age(since: datetime | None, now: datetime) -> str:
     if since is None:
         return "—"
@@ -169,7 +175,7 @@ def _load_active(rules: dict[str, AlertRule]) -> store.ActiveRead:
         return read
     try:
         with resources.get_engine(url).connect() as conn:
-            return store.list_active(None, conn, rules=rules, now=resources.now())
+            return store.list_active(None, conn, rules=rules, now=_live_now())
     except SQLAlchemyError:
         return store.ActiveRead(source="unavailable", degraded=True)
 
@@ -349,7 +355,7 @@ def _history_table(panel: loaders.Panel[pd.DataFrame], key: str) -> None:
 
 
 def _active_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
-    now = resources.now()
+    now = _live_now()
     read = _load_active(rules)
     if read.degraded and not read.alerts:
         st.error("Live alert state is unavailable (Redis and PostgreSQL did not answer).")
@@ -371,7 +377,7 @@ def _active_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
 
 
 def _silenced_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
-    now = resources.now()
+    now = _live_now()
     read = _load_active(rules)
     for i, alert in enumerate([a for a in read.alerts if a.silenced][:MAX_SHOWN]):
         _one_alert(alert, 1000 + i, now, may_act)
@@ -436,7 +442,7 @@ def _history_tab(rules: dict[str, AlertRule]) -> None:
         "What", ["", *store.HISTORY_KINDS], key=f"{PAGE}.h.kind", format_func=_any
     )
     span = cols[3].selectbox("Range", list(HISTORY_RANGES), key=f"{PAGE}.h.range")
-    now = resources.now().replace(second=0, microsecond=0)
+    now = _live_now().replace(second=0, microsecond=0)
     panel = loaders.load(
         "alert_history",
         store.list_history,

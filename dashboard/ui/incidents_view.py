@@ -23,12 +23,14 @@ from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult, Actor
 from dashboard.data import alerts as alert_store
 from dashboard.data import cache
 from dashboard.data.incidents import (
+    KPI_PERIOD_DAYS,
     Incident,
     IncidentTimes,
     StoredPostmortem,
     TimelineEntry,
     get_incident,
     get_postmortem,
+    kpi_period,
     list_incidents,
     list_timeline,
     summarize_incident_times,
@@ -84,14 +86,15 @@ def _people(conn: Connection) -> list[str]:
 
 def load_times(start: date, end: date) -> loaders.Panel[list[IncidentTimes]]:
     """MTTA/MTTR by severity for incidents detected from ``start`` to ``end`` (both included)."""
-    return loaders.load(
-        "incidents.times",
-        _times,
-        ttl_s=30,
-        topics=TOPICS,
-        start=datetime.combine(start, time(0), tzinfo=UTC),
-        end=datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC),
+    return _load_times(
+        datetime.combine(start, time(0), tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC),
     )
+
+
+def _load_times(start: datetime, end: datetime) -> loaders.Panel[list[IncidentTimes]]:
+    # Same name, kwargs and topics as the worker's refresh-ahead spec (dashboard.data.panels).
+    return loaders.load("incidents.times", _times, ttl_s=30, topics=TOPICS, start=start, end=end)
 
 
 def times_frame(times: list[IncidentTimes]) -> pd.DataFrame:
@@ -382,7 +385,7 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
         else:
             st.info("Nothing on the timeline yet.")
     with tabs[1]:
-        _postmortem(actor, inc, stored, people)
+        _postmortem(actor, inc, stored, people, timeline)
 
 
 def _controls(inc: Incident, people: list[str]) -> None:
@@ -445,7 +448,13 @@ def _run_close(plan: staged.Plan, _count: int | None) -> ActionResult:
     return _run(actions.close, int(plan.data[0]), expected_version=int(plan.data[1]))
 
 
-def _postmortem(actor: Actor, inc: Incident, stored: StoredPostmortem, people: list[str]) -> None:
+def _postmortem(
+    actor: Actor,
+    inc: Incident,
+    stored: StoredPostmortem,
+    people: list[str],
+    timeline: list[TimelineEntry],
+) -> None:
     pm = stored.postmortem
     missing = pm.missing()
     if inc.severity in (Severity.P1, Severity.P2):
@@ -453,7 +462,7 @@ def _postmortem(actor: Actor, inc: Incident, stored: StoredPostmortem, people: l
             st.warning("Required before this incident closes; missing: " + ", ".join(missing))
         else:
             st.success("Complete: the incident may close from the review phase.")
-    md = actions.postmortem_markdown(auth.engine(), inc.id) or ""
+    md = actions.markdown_for(inc, pm, timeline)
     st.download_button(
         "Export Markdown",
         md,
@@ -587,9 +596,9 @@ def render(actor: Actor) -> None:
 
 def render_kpi_section() -> None:
     """The small read-only MTTA/MTTR section of the Trust KPIs page (last 30 days)."""
-    today = resources.now().date()
-    panel = load_times(today - timedelta(days=30), today)
-    st.subheader("Incident response (last 30 days)")
+    start, end = kpi_period(resources.now())
+    panel = _load_times(start, end)
+    st.subheader(f"Incident response (last {KPI_PERIOD_DAYS} days)")
     if panel.value is None:
         st.caption(panel.message or "MTTA/MTTR unavailable.")
         return

@@ -40,6 +40,7 @@ PAGES = (
     PageSpec("users", "Users", ":material/group:"),
     PageSpec("alerts", "Alerts", ":material/notifications:"),
     PageSpec("drill", "Drill", ":material/crisis_alert:"),
+    PageSpec("contact_points", "Contact points", ":material/notifications:"),
     PageSpec("incidents", "Incidents", ":material/emergency:"),
     PageSpec("oncall", "On-call", ":material/support_agent:"),
     PageSpec("account", "My account", ":material/key:"),

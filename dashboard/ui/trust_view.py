@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
@@ -129,17 +130,7 @@ def render(choice: RangeChoice) -> None:
         )
 
     st.subheader("Why is the Trust Score dropping?")
-    # Asked on the hour: hour-aligned ranges are answered from the per-agent trust rollups
-    # (dashboard.data.trust_rollups), and all viewers share one computation per step.
-    step = DRIVER_STEP
-    drivers = loaders.load(
-        "trust_drivers",
-        kpis.summarize_trust_drivers,
-        ttl_s=int(step.total_seconds()),
-        topics=AGENT_TOPICS,
-        start=_floor(tr.start, step),
-        end=_floor(tr.end, step),
-    )
+    drivers = _drivers(_floor(tr.start, DRIVER_STEP), _floor(tr.end, DRIVER_STEP))
     d_left, d_right = st.columns([2, 3])
     comp_panel: loaders.Panel[Any]
     agent_panel: loaders.Panel[Any]
@@ -215,6 +206,53 @@ def _incident_times() -> None:
 
 DRIVER_STEP = panels.DRIVER_STEP
 _floor = panels.floor_to
+DRIVER_LIMIT = 20
+
+
+def _drivers(start: datetime, end: datetime) -> loaders.Panel[kpis.TrustDrivers]:
+    """The trust drivers of (start, end], asked on the hour.
+
+    The heavy part, the steepest falls of agents of any status, changes only with the trust
+    history: one computation per hour for all viewers, renewed ahead by the worker. Which of
+    them are active changes with each quarantine (the agents topic): a lookup of a few hundred
+    ids, so an operator's action never makes the next viewer wait for the whole history.
+    """
+    ttl_s = int(DRIVER_STEP.total_seconds())
+    pool = loaders.load(
+        "trust_drivers_pool",
+        kpis.summarize_trust_drivers,
+        ttl_s=ttl_s,
+        start=start,
+        end=end,
+        limit=panels.DRIVER_POOL,
+        active_only=False,
+    )
+    if pool.value is None:
+        return pool
+    active = loaders.load(
+        "trust_drivers_active",
+        kpis.list_active_agent_ids,
+        ttl_s=ttl_s,
+        topics=AGENT_TOPICS,
+        ids=tuple(int(i) for i in pool.value.agents["agent_id"]),
+    )
+    if active.state == "error":
+        return loaders.Panel(None, "error", active.message, error=active.error)
+    kept = kpis.keep_active_falls(
+        pool.value, active=active.value or (), pool_size=panels.DRIVER_POOL, limit=DRIVER_LIMIT
+    )
+    if kept is None:
+        # So many of the pool's agents are not active that it cannot tell: ask exactly.
+        return loaders.load(
+            "trust_drivers",
+            kpis.summarize_trust_drivers,
+            ttl_s=ttl_s,
+            topics=AGENT_TOPICS,
+            start=start,
+            end=end,
+            limit=DRIVER_LIMIT,
+        )
+    return loaders.Panel(kept, pool.state, None, pool.computed_at, pool.cache_degraded)
 
 
 COMPONENTS = (

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import Connection, Engine
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 EVALUATION_LOCK_ID = 0x0CA_0A17
 #: A cycle starting sooner than this share of the interval after the last one is skipped.
 MIN_GAP_SHARE = 0.5
+#: An instance (labelled series) silent this long is forgotten: it was retired, not broken.
+RETIRE_AFTER = timedelta(hours=1)
 
 
 @dataclass
@@ -85,6 +87,9 @@ def evaluate_all(
         known = {labels for (rule_id, labels) in states if rule_id == rule.id}
         labels_all = sorted(set(by_labels) | known) or [""]
         for labels in labels_all:
+            if _retired(states.get((rule.id, labels)), labels, by_labels, now):
+                store.delete_state(conn, rule_id=rule.id, labels=labels)
+                continue
             stored = states.get((rule.id, labels)) or store.StoredState(
                 series=SeriesState(rule.id, labels),
                 severity=rule.severity,
@@ -124,6 +129,19 @@ def evaluate_all(
             store.save_state(conn, stored=nxt, now=now)
             result.series += 1
     return result
+
+
+def _retired(
+    stored: store.StoredState | None, labels: str, by_labels: dict[str, Reading], now: datetime
+) -> bool:
+    """A series to forget: the unlabelled placeholder of a rule whose metric now reports per
+    instance, or an instance gone silent for RETIRE_AFTER (kept while it is firing)."""
+    if stored is None or labels in by_labels or stored.series.state == "firing":
+        return False
+    if labels == "":
+        return bool(by_labels)
+    since = stored.series.since
+    return stored.series.state == "nodata" and since is not None and now - since > RETIRE_AFTER
 
 
 def _escalate(

@@ -25,6 +25,7 @@ from dashboard.reports import capacity as capacity_review
 from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
 from dashboard.worker.alerts import run_alert_cycle
+from dashboard.worker.notify import run_notify_cycle
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
 
@@ -66,6 +67,7 @@ class Worker:
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
             Job("reports", settings.reports_check_interval_s, self.job_reports),
             Job("capacity_sample", settings.capacity_sample_interval_s, self.job_capacity_sample),
+            Job("notify", settings.notify_interval_s, self.job_notify),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
@@ -163,6 +165,10 @@ class Worker:
         starting = not self._probed
         self._probed = True
         return run_probe_job(self.engine, self.redis, starting=starting)
+
+    def job_notify(self) -> object:
+        """Deliver the notification outbox (grouping, business hours, retries)."""
+        return run_notify_cycle(self.engine)
 
     def job_alerts(self) -> object:
         """Evaluate every alert rule (issue 10); state and history in PostgreSQL, live in Redis."""

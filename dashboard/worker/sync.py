@@ -24,6 +24,7 @@ import redis
 from sqlalchemy import Engine
 
 from dashboard.data import sync_store
+from dashboard.data.cache import AGENT_TOPICS, bump_topics
 from dashboard.data.kpis import KpiSnapshotValues, record_kpi_snapshot
 from dashboard.integrations.http import Deadline, run_with_deadline
 from dashboard.integrations.orca_core import (
@@ -247,6 +248,13 @@ def run_sync(
             await _sync_agents(
                 core, engine, report, now=now, deadline=deadline, page_size=page_size
             )
+            if (report.agents_new or report.agents_marked_missing) and redis_client is not None:
+                # Committed: every replica's counts by status, quarantined list and review
+                # queue must show new (quarantined) and vanished agents now, not when their
+                # entries expire (the topics an operator's quarantine bumps). Changed names
+                # and scores alone bump nothing: they age out within a sync interval, and a
+                # bump on every sync would recompute the Trust drivers at each one.
+                bump_topics(redis_client, AGENT_TOPICS)
             if trust is not None:
                 _store_trust(engine, report, trust)
 

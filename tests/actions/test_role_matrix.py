@@ -18,7 +18,16 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from dashboard.actions import agents, audit, drills, incidents, oncall, reports, users
+from dashboard.actions import (
+    agents,
+    audit,
+    contact_points,
+    drills,
+    incidents,
+    oncall,
+    reports,
+    users,
+)
 from dashboard.actions import alerts as alert_actions
 from dashboard.actions.agents import list_review_queue
 from dashboard.actions.base import ActionDenied, ActionResult, Actor, cli_actor
@@ -34,6 +43,7 @@ from dashboard.domain.permissions import (
 )
 from tests.actions.conftest import PASSWORD, LoggedIn, audit_rows, make_agent, make_user, unique
 from tests.alerts.support import active_silence, firing_alert
+from tests.notify.peers import http_peer
 
 M, OP, C, A = Role.MANAGER, Role.OPERATOR, Role.ONCALL, Role.ADMIN
 ROLES = (M, OP, C, A)
@@ -51,6 +61,7 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "reports": {M, OP, C, A},
     "sla_review": {M, OP, C, A},
     "capacity": {M, OP, C, A},
+    "contact_points": {M, OP, C, A},
     "incidents": {M, OP, C, A},
     "oncall": {M, OP, C, A},
     "alerts": {M, OP, C, A},
@@ -79,6 +90,11 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "drill.start": {A},
     "drill.stop": {A},
     "report.generate": {M, OP, C, A},
+    "contact_point.add": {A},
+    "contact_point.edit": {A},
+    "contact_point.disable": {A},
+    "contact_point.enable": {A},
+    "contact_point.test": {A},
     "incident.declare": {C, A},
     "incident.set_phase": {C, A},
     "incident.assign": {C, A},
@@ -131,6 +147,38 @@ def _unlock(ctx: Ctx, actor: Actor) -> ActionResult:
 
 def _unreviewed(ctx: Ctx) -> int:
     return make_agent(ctx.engine, status="quarantined", reviewed=False)
+
+
+def _contact_point(ctx: Ctx, url: str = "http://127.0.0.1:9/hook") -> int:
+    result = contact_points.add_contact_point(
+        ctx.engine,
+        cli_actor(),
+        name=unique("cp"),
+        kind="webhook",
+        audiences=["oncall"],
+        secret=url,
+    )
+    assert result.ok, result
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(text("SELECT max(id) FROM contact_points")).scalar_one())
+
+
+def _enable_contact_point(ctx: Ctx, actor: Actor) -> ActionResult:
+    cp = _contact_point(ctx)
+    assert contact_points.set_contact_point_enabled(ctx.engine, cli_actor(), cp, enabled=False).ok
+    return contact_points.set_contact_point_enabled(ctx.engine, actor, cp, enabled=True)
+
+
+def _test_contact_point(ctx: Ctx, actor: Actor) -> ActionResult:
+    with http_peer() as peer:  # a real local endpoint: the test message must arrive
+        result = contact_points.test_contact_point(
+            ctx.engine, actor, _contact_point(ctx, peer.url + "/hook")
+        )
+        if result.ok:
+            assert len(peer.received) == 1
+        else:
+            assert peer.received == []
+    return result
 
 
 def _incident(ctx: Ctx, severity: str = "P3") -> int:
@@ -227,6 +275,27 @@ RUNNERS: dict[str, Runner] = {
     "report.generate": lambda c, a: reports.generate_report_now(
         c.engine, a, kind="executive", start=REPORT_DAY, end=REPORT_DAY + timedelta(days=1)
     ),
+    "contact_point.add": lambda c, a: contact_points.add_contact_point(
+        c.engine,
+        a,
+        name=unique("cp"),
+        kind="webhook",
+        audiences=["oncall"],
+        secret="http://127.0.0.1:9/hook",
+    ),
+    "contact_point.edit": lambda c, a: contact_points.edit_contact_point(
+        c.engine,
+        a,
+        _contact_point(c),
+        expected_version=1,
+        name=unique("cp"),
+        audiences=["broadcast"],
+    ),
+    "contact_point.disable": lambda c, a: contact_points.set_contact_point_enabled(
+        c.engine, a, _contact_point(c), enabled=False, expected_version=1
+    ),
+    "contact_point.enable": _enable_contact_point,
+    "contact_point.test": _test_contact_point,
     "incident.declare": lambda c, a: incidents.declare(
         c.engine, a, title="matrix", severity="P2", request_key=unique("rk")
     ),

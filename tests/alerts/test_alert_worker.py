@@ -232,3 +232,27 @@ def test_history_is_append_only(db: Engine, redis_client: redis.Redis) -> None:
     with pytest.raises(Exception, match="append-only"), db.begin() as conn:
         conn.execute(text("DELETE FROM alert_history"))
     assert len(_history(db)) == 1
+
+
+def test_per_instance_series_replace_the_placeholder_and_retired_instances_go(
+    db: Engine, redis_client: redis.Redis
+) -> None:
+    rules = _only("disk_high")
+    run_alert_cycle(db, redis_client, now=T0, rules=rules)  # no samples yet: "" says no data
+    assert [a.labels for a in store.list_active(redis_client).alerts] == [""]
+    with db.begin() as conn:
+        conn.execute(
+            text("SELECT orca_ensure_daily_partitions('resource_samples', :d, :d)"),
+            {"d": T0.date()},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO resource_samples (minute, instance, cpu_pct, memory_pct, disk_pct, "
+                "db_connections, db_pool_size, net_rx_bytes, net_tx_bytes) "
+                "VALUES (:m, 'core-1', 10, 10, 95, 1, 10, 0, 0)"
+            ),
+            {"m": T0},
+        )
+    result = run_alert_cycle(db, redis_client, now=T0 + STEP, rules=rules)
+    assert [(t.labels, t.to_state) for t in result.transitions] == [("instance=core-1", "firing")]
+    assert [a.labels for a in store.list_active(redis_client).alerts] == ["instance=core-1"]

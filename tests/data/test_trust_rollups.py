@@ -99,3 +99,60 @@ def test_worker_refresh_folds_new_scores_in(tx: Connection) -> None:
     # Idempotent: a second pass over the same hours changes nothing.
     trust_rollups.refresh_trust_rollups(tx, since=later - 2 * H, through=end)
     _both(tx, start, end, 5)
+
+
+@pytest.mark.parametrize("active_only", [True, False])
+def test_any_status_falls_agree_between_rollups_and_history(
+    tx: Connection, active_only: bool
+) -> None:
+    start, end = SEED_NOW - 48 * H, SEED_NOW
+    new = trust_rollups.list_trust_falls(
+        tx, start=start, end=end, limit=200, active_only=active_only
+    )
+    old = kpis.list_trust_falls_from_history(
+        tx, start=start, end=end, limit=200, active_only=active_only
+    )
+    assert new is not None
+    pd.testing.assert_frame_equal(new.reset_index(drop=True), old.reset_index(drop=True))
+
+
+def test_active_falls_from_the_pool_follow_quarantines_exactly(tx: Connection) -> None:
+    """The page's two steps (an hourly pool of any status, then who is active now) give the
+    exact active answer, before and after quarantines, without recomputing the pool."""
+    start, end = SEED_NOW - 24 * H, SEED_NOW
+    # A pool smaller than the falling agents (the test seed has about a hundred), so full.
+    pool = kpis.summarize_trust_drivers(tx, start=start, end=end, limit=40, active_only=False)
+    assert len(pool.agents) == 40
+
+    def shown() -> pd.DataFrame:
+        ids = tuple(int(i) for i in pool.agents["agent_id"])
+        active = kpis.list_active_agent_ids(tx, ids=ids)
+        kept = kpis.keep_active_falls(pool, active=active, pool_size=40, limit=20)
+        assert kept is not None
+        return kept.agents
+
+    def exact() -> pd.DataFrame:
+        return kpis.summarize_trust_drivers(tx, start=start, end=end, limit=20).agents
+
+    pd.testing.assert_frame_equal(shown(), exact())
+    # Quarantine the five steepest active fallers: the next view drops them, exactly.
+    steepest = [int(i) for i in exact()["agent_id"].head(5)]
+    tx.execute(
+        text("UPDATE agents SET status = 'quarantined' WHERE id = ANY(:ids)"), {"ids": steepest}
+    )
+    after = shown()
+    assert not set(steepest) & set(after["agent_id"])
+    pd.testing.assert_frame_equal(after, exact())
+
+
+def test_a_pool_emptied_by_quarantines_asks_exactly(tx: Connection) -> None:
+    pool = kpis.summarize_trust_drivers(
+        tx, start=SEED_NOW - 24 * H, end=SEED_NOW, limit=30, active_only=False
+    )
+    assert len(pool.agents) == 30
+    few = tuple(int(i) for i in pool.agents["agent_id"].head(3))
+    # Only 3 of a full pool of 30 are active: the 20 steepest active may lie beyond it.
+    assert kpis.keep_active_falls(pool, active=few, pool_size=30, limit=20) is None
+    # A pool that holds every falling agent (fewer rows than its size) is always exact.
+    short = kpis.keep_active_falls(pool, active=few, pool_size=31, limit=20)
+    assert short is not None and list(short.agents["agent_id"]) == list(few)

@@ -8,7 +8,10 @@ from datetime import date
 import pytest
 from sqlalchemy import inspect, text
 
-from dashboard.db import incident_models  # noqa: F401  (registers the incident tables)
+from dashboard.db import (
+    incident_models,  # noqa: F401  (registers the incident tables)
+    notify_models,  # noqa: F401  (registers the notification tables)
+)
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import current_revision, downgrade, head_revision, upgrade
 from dashboard.db.models import Base

@@ -213,3 +213,14 @@ def test_escalation_steps() -> None:
     assert due_escalations(**kw, done=1, now=fired + timedelta(minutes=30)) == [(2, "manager")]
     assert due_escalations(**{**kw, "acked": True}, done=0, now=fired + timedelta(hours=1)) == []
     assert due_escalations(**{**kw, "severity": "P2"}, done=0, now=fired + timedelta(hours=1)) == []
+
+
+def test_the_for_duration_counts_from_the_first_bad_observation() -> None:
+    r = rule()
+    seen = T0 - timedelta(seconds=10)  # the probe saw it 10 s before this cycle
+    state, t = evaluate(r, SeriesState(r.id, ""), Sample(90, seen), T0)
+    assert t is not None and t.to_state == "pending" and state.started_at == seen
+    state, t = evaluate(
+        r, state, Sample(90, T0 + timedelta(seconds=105)), T0 + timedelta(seconds=110)
+    )
+    assert t is not None and t.to_state == "firing"  # 120 s after the first observation

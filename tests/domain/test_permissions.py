@@ -117,7 +117,8 @@ def test_navigation_per_role() -> None:
         "reports",  # issue 13: everybody reads the managers' reports
         "sla_review",
         "capacity",
-        "incidents",  # issue 10: everybody reads incidents and the on-call rota
+        "contact_points",  # issue 10: everybody reads contact points, incidents, rota, alerts
+        "incidents",
         "oncall",
         "alerts",
     )

@@ -31,21 +31,26 @@ _SETTLED = """(min) => {
   const drawn = [...document.querySelectorAll('.js-plotly-plot')]
     .filter((p) => p.querySelector('.main-svg')).length;
   const ok = !running && !skeleton && drawn >= min && drawn >= boxes;
-  window.__orcaSettled = ok ? (window.__orcaSettled || 0) + 1 : 0;
+  if (!ok) { window.__orcaSettled = 0; window.__orcaSettledAt = null; return false; }
+  if (!window.__orcaSettled) window.__orcaSettledAt = performance.now();
+  window.__orcaSettled = (window.__orcaSettled || 0) + 1;
   return window.__orcaSettled >= 3;
 }"""
 
 
 def wait_until_loaded(
     page: Any, *, min_charts: int = 0, timeout_ms: int = 60_000, polling_ms: int = 200
-) -> None:
+) -> float:
     """Streamlit is done when its app view has a title, nothing runs, and the charts are drawn.
 
-    ``polling_ms``: the bench polls faster, since three polls in a row are part of what it times.
+    Returns the page clock (``performance.now()``, ms since the document's navigation) at the
+    first of the three settled polls: the moment the page was settled, without the two polls
+    that only confirm it, so the bench does not time its own polling.
     """
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
     page.wait_for_function(_SETTLED, arg=min_charts, polling=polling_ms, timeout=timeout_ms)
+    return float(page.evaluate("() => window.__orcaSettledAt"))
 
 
 def screenshot(page: Any, path: Path) -> None:

@@ -96,6 +96,16 @@ def test_manager_reads_alerts_without_action_buttons(
         assert page.get_by_role("button", name="Acknowledge…").count() == 0
         assert page.get_by_role("button", name="Silence…").count() == 0
         _shot(page, "alerts_manager.png")
+        trust = (
+            page.locator('[class*="st-key-alerts-a"][class*="-box"]')
+            .filter(has_text="Trust score under 70")
+            .first
+        )
+        assert "Agents driving this alert" in trust.inner_text()
+        assert "Trust score" in trust.inner_text()  # the drivers table's column
+        if OWN_SHOTS.parent.exists():
+            OWN_SHOTS.mkdir(parents=True, exist_ok=True)
+            trust.screenshot(path=str(OWN_SHOTS / "alerts_trust_drivers.png"))
         page.get_by_role("tab", name="History").click()
         wait_until_loaded(page)
         _shot(page, "alerts_history.png")

@@ -76,6 +76,7 @@ def _open(page: Any, name: str, title: str) -> None:
     page.locator(SIDEBAR).get_by_role("link", name=name).click()
     page.wait_for_selector(f'h1:has-text("{title}")', timeout=30_000)
     wait_until_loaded(page)
+    page.wait_for_timeout(800)  # tables draw on a canvas after the run ends
 
 
 def _signed_in(browser: Any, console: str, login: Login) -> Any:
@@ -121,6 +122,11 @@ def test_manager_reads_without_controls(console: str, browser: Any, scene: dict[
         _open(page, "On-call", "On-call")
         assert page.get_by_text("Edit the rotation").count() == 0
         screenshot(page, OUT / "oncall_manager.png")
+        _open(page, "Trust KPIs", "Trust KPIs")
+        section = page.get_by_text("Incident response (last 30 days)")
+        section.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(OUT / "trust_kpis_incident_section.png"))
     finally:
         page.context.close()
 

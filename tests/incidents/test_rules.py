@@ -16,6 +16,7 @@ from dashboard.domain.incidents import (
     allowed_next,
     can_move,
     close_problem,
+    md_block,
     md_escape,
     response_timer,
 )
@@ -162,3 +163,10 @@ def test_rotation_validation() -> None:
         validate(Rotation(primary=("a", "a")))
     with pytest.raises(ValueError, match="hour"):
         validate(Rotation(handover_hour=24))
+
+
+def test_markdown_block_keeps_lines_but_no_structure() -> None:
+    out = md_block("first line\n# not a heading\n- not a list\n| not | a table |")
+    lines = out.split("  \n")
+    assert lines[0] == "first line"
+    assert [ln[:2] for ln in lines[1:]] == ["\\#", "\\-", "\\|"]

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import redis
 from sqlalchemy import Engine, text
 
+from dashboard.actions.agents import release_agent
+from dashboard.actions.base import system_actor
 from dashboard.data import alerts as store
 from dashboard.data.alert_rules import current_rules
 from dashboard.domain.permissions import Role
@@ -101,3 +103,40 @@ def test_manager_reads_but_cannot_act(app_env: None, seeded_engine: Engine, redi
     assert [m.value for m in at.markdown if "FIRING" in m.value]
     assert not [b for b in at.button if str(b.key).endswith((".ack.preview", ".sil.preview"))]
     assert any("You can read alerts" in c.value for c in at.caption)
+
+
+def test_operator_quarantines_an_agent_behind_a_trust_alert(
+    app_env: None, seeded_engine: Engine, redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    with seeded_engine.begin() as conn:
+        conn.execute(text("DELETE FROM alert_states"))
+    firing_alert(seeded_engine, rule_id="trust_score_watch", value=66.0, threshold=70.0, labels="")
+    _publish(seeded_engine, client)
+    at = new_app(sign_in(seeded_engine, Role.OPERATOR))
+    at.switch_page("pages/alerts.py").run()
+    assert not at.exception, at.exception
+    # Operators cannot acknowledge (manage_alerts) but may quarantine the agents behind it.
+    assert not [b for b in at.button if str(b.key).endswith(".ack.preview")]
+    picked = at.selectbox(key="alerts.a0.agent").value
+    assert isinstance(picked, int)
+    at.text_input(key="alerts.a0.reason").set_value("trust alert: lowest score").run()
+    at.button(key="alerts.a0.q.preview").click().run()
+    assert not at.exception, at.exception
+    at.button(key="alerts.a0.q.confirm").click().run()
+    assert not at.exception, at.exception
+    with seeded_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, quarantine_reason FROM agents WHERE id = :i"), {"i": picked}
+        ).one()
+        audited = conn.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'agent.quarantine' "
+                "AND target_id = :i AND outcome = 'ok'"
+            ),
+            {"i": str(picked)},
+        ).scalar_one()
+    # Put the shared seeded agent back (other page tests count the seeded registry).
+    assert release_agent(seeded_engine, system_actor("test:alerts"), picked, "test done").ok
+    assert row.status == "quarantined" and row.quarantine_reason == "trust alert: lowest score"
+    assert audited == 1

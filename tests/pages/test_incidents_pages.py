@@ -124,3 +124,32 @@ def test_trust_kpis_shows_incident_response(app_env: None, seeded_engine: Engine
         "P3",
         "P4",
     ]
+
+
+def test_timer_turns_red_on_breach_on_the_console_clock(
+    app_env: None, seeded_engine: Engine
+) -> None:
+    """The console's clock is pinned (ORCA_FIXED_NOW = SEED_NOW): a P2 declared 61 minutes
+    before it is overdue (red), one declared 59 minutes before is not."""
+    from dashboard.actions import incidents
+    from dashboard.actions.base import cli_actor
+
+    names = {}
+    for minutes in (61, 59):
+        names[minutes] = f"Latency high {secrets.token_hex(3)}"
+        assert incidents.declare(
+            seeded_engine,
+            cli_actor(),
+            title=names[minutes],
+            severity="P2",
+            request_key=secrets.token_hex(6),
+            now=SEED_NOW - timedelta(minutes=minutes),
+        ).ok
+    at = new_app(sign_in(seeded_engine, Role.MANAGER))
+    at.switch_page("pages/incidents.py").run()
+    assert not at.exception, at.exception
+    texts = [m.value for m in at.markdown]
+    late = texts.index(next(t for t in texts if names[61] in t))
+    fresh = texts.index(next(t for t in texts if names[59] in t))
+    assert texts[late + 1].startswith(":red[") and "overdue by 1m 00s" in texts[late + 1]
+    assert texts[fresh + 1].startswith(":orange[") and "1m 00s left" in texts[fresh + 1]

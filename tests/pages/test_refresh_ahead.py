@@ -23,10 +23,22 @@ def _entries(client: redis.Redis) -> set[bytes]:
     return set(client.scan_iter(match=f"orca:cache:{panels.CACHE_NAMESPACE}:*", count=1000))
 
 
-def _expected_names() -> set[str]:
-    database = get_settings().database_url
-    assert database is not None
-    return {panel_key(s.name, s.kwargs, database) for s in panels.default_panels(SEED_NOW)}
+def _specs(cache: SharedCache) -> list[panels.PanelSpec]:
+    """The default panels and, after a pass, the panels that follow them (asked with their
+    value, as the Trust KPIs page asks which agents of the drivers pool are active)."""
+    database = str(get_settings().database_url)
+    specs = panels.default_panels(SEED_NOW)
+    for spec in list(specs):
+        if spec.follow is not None:
+            following = spec.follow(cache.peek(panels.entry_name(cache, spec, database)))
+            assert following is not None, spec.name
+            specs.append(following)
+    return specs
+
+
+def _expected_names(cache: SharedCache) -> set[str]:
+    database = str(get_settings().database_url)
+    return {panel_key(s.name, s.kwargs, database) for s in _specs(cache)}
 
 
 def test_worker_pass_fills_every_default_panel(
@@ -34,12 +46,12 @@ def test_worker_pass_fills_every_default_panel(
 ) -> None:
     worker = Worker(seeded_engine)
     counts = worker.job_refresh_ahead()
-    names = _expected_names()
-    assert counts == {"refreshed": len(names), "fresh": 0, "failed": 0}
     cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
+    names = _expected_names(cache)
+    assert any(s.name == "trust_drivers_active" for s in _specs(cache))
+    assert counts == {"refreshed": len(names), "fresh": 0, "failed": 0}
     specs = {
-        panels.entry_name(cache, s, str(get_settings().database_url)): s
-        for s in panels.default_panels(SEED_NOW)
+        panels.entry_name(cache, s, str(get_settings().database_url)): s for s in _specs(cache)
     }
     for name, spec in specs.items():
         left = cache.ttl_left_s(name)
@@ -55,7 +67,8 @@ def test_a_default_page_load_after_a_pass_is_all_hits(
 ) -> None:
     Worker(seeded_engine).job_refresh_ahead()
     before = _entries(redis_client)
-    assert len(before) == len(_expected_names())
+    cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
+    assert len(before) == len(_expected_names(cache))
     at = new_app()
     at.switch_page(page)
     at.run()
@@ -101,16 +114,30 @@ def test_after_an_agent_change_the_pass_fills_the_new_generation(
 ) -> None:
     worker = Worker(seeded_engine)
     worker.job_refresh_ahead()
+    cache = SharedCache(redis_client, namespace=panels.CACHE_NAMESPACE)
+    database = str(get_settings().database_url)
+    pool = next(s for s in panels.default_panels(SEED_NOW) if s.name == "trust_drivers_pool")
+    pool_ttl = cache.ttl_left_s(panels.entry_name(cache, pool, database))
     # What a quarantine does right after its commit: the agents panels' old entries are dead.
     assert bump_topics(redis_client, AGENT_TOPICS)
-    tagged = [s for s in panels.default_panels(SEED_NOW) if s.topics]
-    assert {s.name for s in tagged} >= {"agents_by_status", "quarantined", "kpi_summary"}
+    tagged = [s for s in _specs(cache) if set(s.topics) & set(AGENT_TOPICS)]
+    assert {s.name for s in tagged} >= {
+        "agents_by_status",
+        "quarantined",
+        "kpi_summary",
+        "trust_drivers_active",
+    }
     counts = worker.job_refresh_ahead()
     assert isinstance(counts, dict) and counts["refreshed"] == len(tagged), counts
+    # The trust-history pool behind the drivers is not recomputed for an agent change: only
+    # the cheap "which of them are active" lookup is.
+    left = cache.ttl_left_s(panels.entry_name(cache, pool, database))
+    assert pool_ttl is not None and left is not None and left <= pool_ttl
     before = _entries(redis_client)
-    at = new_app()
-    at.switch_page("pages/agent_registry.py")
-    at.run()
-    assert not at.exception, at.exception
-    # The page read the new generation's entries the worker had just stored.
+    for page in ("pages/agent_registry.py", "pages/trust_kpis.py"):
+        at = new_app()
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, at.exception
+    # The pages read the new generation's entries the worker had just stored.
     assert _entries(redis_client) == before

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from dashboard.core.server import CoreStandIn
+from dashboard.data.cache import topic_key
 from dashboard.worker.sync import COUNTERS_KEY, SyncJob, SyncReport, run_sync
 from tests.conftest import SEED_AGENTS, MakeDatabase
 from tests.core.support import PeerHandler, free_port, json_reply, peer, raw_reply
@@ -91,9 +92,12 @@ def test_sync_from_the_stand_in(
     add_agent(console, back_id, back_src, missing=NOW - timedelta(days=2))  # had vanished
     add_agent(console, "gone-1", "manual")  # Core no longer lists it
 
+    generation = agents_generation(redis_client)
     report = sync(console, redis_client, core.url, page_size=100)
     assert report.errors == []
     assert report.listing_complete and report.agent_pages == 4
+    # New, changed and missing agents committed: every replica's agent views are stale now.
+    assert agents_generation(redis_client) == generation + 1
     assert report.agents_seen == SEED_AGENTS
     assert report.agents_new == SEED_AGENTS - 2
     assert report.agents_updated == 2
@@ -142,6 +146,14 @@ def test_sync_from_the_stand_in(
     assert again.gaps_upserted == 0 and again.gaps_resolved == 0
     assert agent_row(console, "gone-1")["missing_since"] == NOW  # first sighting kept
     assert sync_counters(redis_client)["runs"] == 2
+    # ... and no agent view is made stale by a sync that changed nothing.
+    assert agents_generation(redis_client) == generation + 1
+
+
+def agents_generation(redis_client: redis.Redis) -> int:
+    """The agents cache topic's generation (bumped when agents changed)."""
+    raw = cast(bytes | None, redis_client.get(topic_key("agents")))
+    return int(raw or 0)
 
 
 def sync_counters(redis_client: redis.Redis) -> dict[str, int]:

@@ -15,7 +15,7 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
     second = Worker(seeded_engine)
     assert not second.is_leader()  # the advisory lock admits one leader
     results = worker.run_due(force=True)
-    assert set(results) >= {"partitions", "rollups", "kpi_snapshot", "probes"}
+    assert set(results) >= {"partitions", "rollups", "kpi_snapshot", "probes", "notify"}
     assert all(v == "ok" for v in results.values()), results
     worker.heartbeat(leader=True)
     beat = live.read_heartbeat(redis_client)
