@@ -13,6 +13,7 @@ Environment:
                            ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents),
   ORCA_BENCH_ONLY_RUNBOOK=1  only the Service Restart runbook, button to healthy, on a small
                            database (ORCA_BENCH_RUNBOOK=0 skips it in the full run),
+  ORCA_BENCH_ONLY_REPORT=1 only the monthly reports (time and peak memory; reads only),
   ORCA_BENCH_REDIS_PORT    the bench's embedded Redis port (default 6392), so parallel runs
                            from several checkouts do not share one Redis.
   ORCA_BENCH_ONLY_ALERTS=1 only the alert evaluation cycle (bench.alerts) on an existing,
@@ -49,6 +50,8 @@ KEEP = os.environ.get("ORCA_BENCH_KEEP") == "1"
 DB_NAME = os.environ.get("ORCA_BENCH_DB_NAME", f"orca_bench_{AGENTS}_{DAYS}")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RUNS = int(os.environ.get("ORCA_BENCH_RUNS", "7"))
+# Only the monthly report (issue 13): build and render it, print time and memory.
+ONLY_REPORT = os.environ.get("ORCA_BENCH_ONLY_REPORT") == "1"
 # Before anything imports Streamlit: its config (read once) sets its loggers' level, and AppTest
 # runs outside a server log "missing ScriptRunContext" thousands of times (bench.suites).
 os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
@@ -145,6 +148,9 @@ def main() -> int:
                 progress=lambda m: print(f"  {m}", flush=True),
             )
             print(f"seeded in {time.perf_counter() - started:.0f} s: {report}\n", flush=True)
+        elif ONLY_REPORT:
+            # Reads only: a reused (possibly shared) bench database keeps its own revision.
+            print(f"reusing {DB_NAME} as it is (no migration)\n")
         else:
             upgrade(url)
             print(f"reusing {DB_NAME}\n")
@@ -158,6 +164,11 @@ def main() -> int:
         # Cold page renders measure the whole computation, not the console's page deadline
         # (past it a live server's slow panel says "still computing" and the page returns).
         os.environ.setdefault("ORCA_CONSOLE_DB_DEADLINE_S", "300")
+        if ONLY_REPORT:
+            from bench.report_bench import run_report_bench
+
+            run_report_bench(engine, now=NOW, fmt=fmt)
+            return 0
         if os.environ.get("ORCA_BENCH_ONLY_BROWSER") != "1":
             run_suites(
                 engine,

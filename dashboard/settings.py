@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # How often the worker renews the dashboards' default-range cache entries (refresh-ahead).
     refresh_ahead_interval_s: float = Field(default=2.0, ge=0.5)
 
+    # --- Reports (issue 13): executive summary, SLA review, capacity review ---------------
+    # Uptime each component must reach over a quarter, in percent (SLA review).
+    sla_uptime_target_pct: float = Field(default=99.9, gt=0, le=100)
+    # The worker files last month's reports when they are missing (checked this often).
+    reports_check_interval_s: float = Field(default=3600.0, ge=5)
+    # How often the worker records the day's capacity sample (one row per day, replaced).
+    capacity_sample_interval_s: float = Field(default=3600.0, ge=5)
     # --- Alerts (issue 10): rule evaluation in the worker, the Alerts page -----------------
     # How often the leader evaluates every rule of data/alert_rules.yaml.
     alert_interval_s: float = Field(default=15.0, ge=1)

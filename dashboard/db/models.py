@@ -7,15 +7,17 @@ columns, CHECK constraints); these classes map the same tables for typed queries
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -302,3 +304,34 @@ class KpiSnapshot(Base):
     total_agents: Mapped[int] = mapped_column(Integer, default=0)
     quarantined_agents: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str] = mapped_column(String(16), primary_key=True, default="worker")
+
+
+# --- Reports (issue 13): stored reports and daily capacity samples (migration 0010) ---------
+class Report(Base):
+    """One generated report (executive, sla, capacity) with its PDF, CSV and XLSX."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[datetime] = mapped_column(TS)
+    period_end: Mapped[datetime] = mapped_column(TS)
+    title: Mapped[str] = mapped_column(Text)
+    generated_at: Mapped[datetime] = mapped_column(TS)
+    generated_by: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    csv: Mapped[bytes] = mapped_column(LargeBinary)
+    xlsx: Mapped[bytes] = mapped_column(LargeBinary)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class CapacitySample(Base):
+    """One day's value of one capacity metric (subject: a table name, or "")."""
+
+    __tablename__ = "capacity_samples"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, primary_key=True, default="")
+    value: Mapped[float] = mapped_column(Float)

@@ -74,6 +74,10 @@ PAGE_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "checklists": P.VIEW_DASHBOARDS,
         "troubleshooting": P.VIEW_DASHBOARDS,
         "runbooks": P.VIEW_DASHBOARDS,  # everyone sees runbooks and runs; pressing needs more
+        # Reports (issue 13): every signed-in role reads reports (managers above all).
+        "reports": P.VIEW_REPORTS,
+        "sla_review": P.VIEW_REPORTS,
+        "capacity": P.VIEW_REPORTS,
         # Notifications (issue 10): everyone reads contact points and the delivery log.
         "contact_points": P.VIEW_DASHBOARDS,
         # Incidents and on-call (issue 10): everybody signed in reads, oncall and admin act.
@@ -118,6 +122,7 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "runbook.db_connections": P.RUN_RUNBOOKS,
         "runbook.high_error_rate": P.RUN_RUNBOOKS,
         "runbook.telemetry": P.RUN_RUNBOOKS,
+        "report.generate": P.VIEW_REPORTS,
         # Notifications (issue 10): contact points are settings, so admins only.
         "contact_point.add": P.MANAGE_SETTINGS,
         "contact_point.edit": P.MANAGE_SETTINGS,

@@ -200,6 +200,18 @@ def sync_lag_builder(healthy_s: float, alert_s: float) -> Callable[[pd.DataFrame
     return lambda df: sync_lag(df, healthy_s, alert_s)
 
 
+def capacity_trend(df: pd.DataFrame, title: str, unit: str, limit: float | None) -> go.Figure:
+    """One capacity metric per day (columns ts, value) with its threshold, if it has one."""
+    fig = _base(title, unit or "count")
+    d = _cap(df)
+    fig.add_scatter(
+        x=d["ts"], y=d["value"], name=_label(title.split(" (")[0]), mode="lines+markers"
+    )
+    if limit is not None:
+        _threshold(fig, limit, f"threshold {limit:g}", TARGET)
+    return fig
+
+
 def sparkline(points: Sequence[tuple[str, float | None]], threshold: float) -> go.Figure:
     """A small line of an alert's recent values with its threshold dashed (Alerts page)."""
     df = pd.DataFrame(list(points), columns=["ts", "value"])

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.actions.agents import AGENT_TOPICS
 from dashboard.data import kpis, panels
 from dashboard.domain import thresholds as th
-from dashboard.ui import charts, components, incidents_view, loaders
+from dashboard.ui import charts, components, incidents_view, loaders, reports_view
 from dashboard.ui.params import RangeChoice
 
 PAGE = "trust_kpis"
@@ -92,6 +92,8 @@ def render(choice: RangeChoice) -> None:
             f"{s.active_agents:,} active of {s.total_agents:,} agents · "
             f"{s.quarantined_agents:,} quarantined · {s.violations:,} violations in the period"
         )
+    # Reports (issue 13): file the executive summary of the range on screen.
+    reports_view.generate_for_range(f"{PAGE}.report", tr.start, tr.end)
 
     left, right = st.columns(2)
     with left:

@@ -17,10 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import telemetry
 from dashboard.data import kpis, live, panels, rollups, trust_rollups
 from dashboard.data import leader as leader_lock
-from dashboard.data.cache import SharedCache
+from dashboard.data.cache import SharedCache, bump_topics
+from dashboard.data.report_store import REPORT_TOPICS
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import make_redis
+from dashboard.reports import capacity as capacity_review
+from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
 from dashboard.worker.alerts import run_alert_cycle
 from dashboard.worker.notify import run_notify_cycle
@@ -63,6 +66,8 @@ class Worker:
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
+            Job("reports", settings.reports_check_interval_s, self.job_reports),
+            Job("capacity_sample", settings.capacity_sample_interval_s, self.job_capacity_sample),
             Job("notify", settings.notify_interval_s, self.job_notify),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
             Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
@@ -143,6 +148,19 @@ class Worker:
             at=_now(),
             fixed_now=settings.fixed_now,
         )
+
+    def job_reports(self) -> object:
+        """File last month's executive summary and capacity review (and, in a quarter's first
+        month, last quarter's SLA review) when they are missing: on the 1st, or at the first
+        run after a worker was down then."""
+        filed = file_scheduled_reports(self.engine, now=_now())
+        if any(filed.values()):
+            bump_topics(self.redis, REPORT_TOPICS)  # the Reports page lists them at once
+        return filed
+
+    def job_capacity_sample(self) -> object:
+        with self.engine.begin() as conn:
+            return capacity_review.record_today(conn, self.redis, now=_now())
 
     def job_probes(self) -> object:
         # Before the first cycle this worker has written no heartbeat yet: it is starting.

@@ -28,6 +28,7 @@ from dashboard.actions import (
     drills,
     incidents,
     oncall,
+    reports,
     users,
 )
 from dashboard.actions import alerts as alert_actions
@@ -67,6 +68,9 @@ EXPECTED_PAGES: dict[str, set[Role]] = {
     "checklists": {M, OP, C, A},
     "troubleshooting": {M, OP, C, A},
     "runbooks": {M, OP, C, A},
+    "reports": {M, OP, C, A},
+    "sla_review": {M, OP, C, A},
+    "capacity": {M, OP, C, A},
     "contact_points": {M, OP, C, A},
     "incidents": {M, OP, C, A},
     "oncall": {M, OP, C, A},
@@ -103,6 +107,7 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "runbook.db_connections": {C, A},
     "runbook.high_error_rate": {C, A},
     "runbook.telemetry": {C, A},
+    "report.generate": {M, OP, C, A},
     "contact_point.add": {A},
     "contact_point.edit": {A},
     "contact_point.disable": {A},
@@ -125,6 +130,7 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
 }
 
 NEW_PASSWORD = "another long passphrase 42"
+REPORT_DAY = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -368,6 +374,9 @@ RUNNERS: dict[str, Runner] = {
     "runbook.db_connections": lambda c, a: _runbook(c, a, "db_connections", None),
     "runbook.high_error_rate": lambda c, a: _runbook(c, a, "high_error_rate", "orca-core"),
     "runbook.telemetry": lambda c, a: _runbook(c, a, "telemetry", "telemetry"),
+    "report.generate": lambda c, a: reports.generate_report_now(
+        c.engine, a, kind="executive", start=REPORT_DAY, end=REPORT_DAY + timedelta(days=1)
+    ),
     "contact_point.add": lambda c, a: contact_points.add_contact_point(
         c.engine,
         a,

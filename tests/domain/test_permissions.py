@@ -115,6 +115,9 @@ def test_navigation_per_role() -> None:
         "audit",
         "account",
         "runbooks",  # issue 11: everybody sees runbooks and runs; running needs oncall/admin
+        "reports",  # issue 13: everybody reads the managers' reports
+        "sla_review",
+        "capacity",
         "contact_points",  # issue 10: everybody reads contact points, incidents, rota, alerts
         "incidents",
         "oncall",

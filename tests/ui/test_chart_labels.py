@@ -58,6 +58,9 @@ BUILDERS: dict[str, Callable[[], go.Figure]] = {
     "agent_trust": lambda: charts.agent_trust(pd.DataFrame({"computed_at": TS, "score": 50.0})),
     # Alerts page: values only (no text from data), still checked for live HTML.
     "sparkline": lambda: charts.sparkline([("2026-12-03T06:00:00+00:00", 81.0)], 80.0),
+    "capacity_trend": lambda: charts.capacity_trend(
+        SERIES.assign(value=1.0), EVIL + " (x)", "%", 80.0
+    ),
 }
 
 
@@ -96,7 +99,16 @@ def test_chart_text_from_data_has_no_live_html_or_bidi(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["endpoint_errors", "resource", "kpi_trend", "trust_components", "sync_lag", "bars"]
+    "name",
+    [
+        "endpoint_errors",
+        "resource",
+        "kpi_trend",
+        "trust_components",
+        "sync_lag",
+        "bars",
+        "capacity_trend",
+    ],
 )
 def test_hostile_labels_are_kept_visible_as_escaped_text(name: str) -> None:
     joined = " ".join(_strings(BUILDERS[name]().to_plotly_json()))

@@ -1,0 +1,1 @@
+"""Managers' reports: executive summary, SLA review and capacity review, as PDF, CSV and XLSX."""
