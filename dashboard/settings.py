@@ -117,7 +117,11 @@ class Settings(BaseSettings):
     runbook_journalctl_bin: str = "journalctl"
     runbook_lock_ttl_s: int = Field(default=900, ge=10, description="a run's target lock expires")
     otlp_endpoint: str = Field(
-        default="http://127.0.0.1:4318", description="OTLP/HTTP endpoint telemetry is sent to"
+        default="http://127.0.0.1:4318",
+        description=(
+            "ORCA Core's OTLP/HTTP endpoint (the stand-in exports there; the Telemetry Not "
+            "Flowing runbook checks it); the console's own is OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
     )
 
     # -- Notifications (issue 10, branch notify): outbox delivery, routing, contact points --

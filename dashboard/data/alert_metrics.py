@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.data import live
+from dashboard.data import backups, live
 from dashboard.domain.histogram import BUCKET_COLUMNS, histogram_quantile
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,13 @@ def _violations(conn: Connection, client: redis.Redis | None, now: datetime) -> 
     return [Reading("", float(row.n if row is not None else 0), now)]
 
 
+def _backup_age(conn: Connection, client: redis.Redis | None, now: datetime) -> list[Reading]:
+    # One indexed row: the newest good backup. Never backed up is "no data" (the rule's
+    # no-data state shows on the Alerts page), not an invented age.
+    age_s = backups.get_last_backup_age_s(conn, now=now)
+    return [] if age_s is None else [Reading("", age_s / 3600, now)]
+
+
 READERS: dict[str, Reader] = {
     "core_health_down": _probe("orca_core"),
     "postgresql_down": _probe("postgresql"),
@@ -196,6 +203,7 @@ READERS: dict[str, Reader] = {
     "disk_pct": _resource("disk_pct"),
     "db_conn_pct": _resource("db_conn_pct"),
     "violations_24h": _violations,
+    "backup_age_h": _backup_age,
 }
 
 

@@ -47,6 +47,7 @@ METRICS: Final[Mapping[str, str]] = {
     "disk_pct": "%",
     "db_conn_pct": "%",
     "violations_24h": "",
+    "backup_age_h": " h",
 }
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,62}$")

@@ -17,6 +17,7 @@ class PageSpec:
     page_id: str
     title: str
     icon: str
+    section: str
     default: bool = False
 
     @property
@@ -29,28 +30,38 @@ class PageSpec:
         return PAGE_PERMISSIONS[self.page_id].value
 
 
+# The menu, in the order people look for things: the dashboards, what on-call does during an
+# incident, the maintenance routine, the managers' reports, then administration.
+DASHBOARDS, ON_CALL, OPERATIONS, REPORTS, ADMIN = (
+    "Dashboards",
+    "On-call",
+    "Operations",
+    "Reports",
+    "Administration",
+)
 PAGES = (
-    PageSpec("service_health", "Service Health", ":material/monitor_heart:", default=True),
-    PageSpec("trust_kpis", "Trust KPIs", ":material/insights:"),
-    PageSpec("agent_registry", "Agent Registry", ":material/smart_toy:"),
-    PageSpec("review_queue", "Review Queue", ":material/fact_check:"),
-    PageSpec("audit", "Audit Trail", ":material/history:"),
-    PageSpec("reports", "Reports", ":material/summarize:"),
-    PageSpec("sla_review", "SLA Review", ":material/verified:"),
-    PageSpec("capacity", "Capacity", ":material/trending_up:"),
-    PageSpec("users", "Users", ":material/group:"),
-    PageSpec("alerts", "Alerts", ":material/notifications:"),
-    PageSpec("drill", "Drill", ":material/crisis_alert:"),
-    PageSpec("runbooks", "Runbooks", ":material/play_circle:"),
-    PageSpec("contact_points", "Contact points", ":material/notifications:"),
-    PageSpec("incidents", "Incidents", ":material/emergency:"),
-    PageSpec("oncall", "On-call", ":material/support_agent:"),
-    PageSpec("account", "My account", ":material/key:"),
-    # Issue 11 (ops): backups, doctor, checklists, troubleshooting.
-    PageSpec("backups", "Backups", ":material/backup:"),
-    PageSpec("doctor", "Doctor", ":material/stethoscope:"),
-    PageSpec("checklists", "Checklists", ":material/checklist:"),
-    PageSpec("troubleshooting", "Troubleshooting", ":material/troubleshoot:"),
+    PageSpec(
+        "service_health", "Service Health", ":material/monitor_heart:", DASHBOARDS, default=True
+    ),
+    PageSpec("trust_kpis", "Trust KPIs", ":material/insights:", DASHBOARDS),
+    PageSpec("agent_registry", "Agent Registry", ":material/smart_toy:", DASHBOARDS),
+    PageSpec("review_queue", "Review Queue", ":material/fact_check:", DASHBOARDS),
+    PageSpec("alerts", "Alerts", ":material/notifications:", ON_CALL),
+    PageSpec("incidents", "Incidents", ":material/emergency:", ON_CALL),
+    PageSpec("oncall", "On-call", ":material/support_agent:", ON_CALL),
+    PageSpec("runbooks", "Runbooks", ":material/play_circle:", ON_CALL),
+    PageSpec("troubleshooting", "Troubleshooting", ":material/troubleshoot:", ON_CALL),
+    PageSpec("backups", "Backups", ":material/backup:", OPERATIONS),
+    PageSpec("checklists", "Checklists", ":material/checklist:", OPERATIONS),
+    PageSpec("doctor", "Doctor", ":material/stethoscope:", OPERATIONS),
+    PageSpec("drill", "Drill", ":material/crisis_alert:", OPERATIONS),
+    PageSpec("reports", "Reports", ":material/summarize:", REPORTS),
+    PageSpec("sla_review", "SLA Review", ":material/verified:", REPORTS),
+    PageSpec("capacity", "Capacity", ":material/trending_up:", REPORTS),
+    PageSpec("contact_points", "Contact points", ":material/campaign:", ADMIN),
+    PageSpec("users", "Users", ":material/group:", ADMIN),
+    PageSpec("audit", "Audit Trail", ":material/history:", ADMIN),
+    PageSpec("account", "My account", ":material/key:", ADMIN),
 )
 
 
@@ -67,8 +78,12 @@ def run_for(roles: Iterable[Role]) -> str | None:
     }
     current = st.navigation(list(registered.values()), position="hidden")
     with st.sidebar:
+        section = None
         for spec in PAGES:
             if spec.page_id in permitted:
+                if spec.section != section:
+                    section = spec.section
+                    st.caption(section)  # our own constant, not data
                 st.page_link(registered[spec.page_id], label=spec.title, icon=spec.icon)
     page_id = next(
         (pid for pid, page in registered.items() if page.url_path == current.url_path), None

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from dashboard.data import backups
+from dashboard.data.alert_metrics import read_metrics
 from dashboard.data.backups import (
     create_scratch_database,
     drop_scratch_database,
@@ -272,6 +273,14 @@ def test_backup_age_for_the_alert_rule(source: ThrowawayDatabase, settings: Sett
         later = get_last_backup_age_s(conn, now=datetime.now(UTC) + timedelta(hours=27))
     assert age is not None and age < 60
     assert later is not None and later > 26 * 3600
+    # The alert rule's reader (backup_stale, P2 above 26 h) sees the same age, in hours.
+    with source.engine().connect() as conn:
+        fresh = read_metrics(conn, None, metrics=["backup_age_h"], now=datetime.now(UTC))
+        stale = read_metrics(
+            conn, None, metrics=["backup_age_h"], now=datetime.now(UTC) + timedelta(hours=27)
+        )
+    assert fresh["backup_age_h"][0].value < 1
+    assert stale["backup_age_h"][0].value > 26
 
 
 def test_pg_dump_of_another_major_version_is_refused() -> None:

@@ -69,7 +69,13 @@ def test_the_shipped_rules_file_loads_and_names_every_guide_rule() -> None:
         "High Error Rate",
         "Trust Score Critical Drop",
     }
-    assert p2 == {"Sync Lag High", "Drift Rate Elevated", "Resource Utilization High"}
+    assert p2 == {
+        "Sync Lag High",
+        "Drift Rate Elevated",
+        "Resource Utilization High",
+        "Backup older than 26 hours",  # issue 11: the guide's daily backups
+    }
+    assert rules["backup_stale"].threshold == 26 and rules["backup_stale"].op == "above"
     assert rules["service_down"].for_s == 120
     assert rules["high_error_rate"].threshold == 5 and rules["high_error_rate"].for_s == 300
     assert rules["resource_utilization_high"].for_s == 900
