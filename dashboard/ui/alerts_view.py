@@ -23,6 +23,7 @@ from dashboard.data import alerts as store
 from dashboard.data.alert_rules import current_rules
 from dashboard.domain.alerting import AlertRule, RuleError, format_value
 from dashboard.domain.permissions import can_do
+from dashboard.runbooks import spec as runbook_specs
 from dashboard.ui import auth, charts, components, loaders, resources, staged
 from dashboard.ui.markup import plain, shown
 
@@ -261,6 +262,13 @@ def _one_alert(alert: store.ActiveAlert, index: int, now: datetime, may_act: boo
             f"{plain(alert.summary)} · {sign} {plain(_threshold_text(alert))} · "
             f"since {_when(alert.started_at)} · runbook: **{plain(alert.runbook)}**"
         )
+        runbook = _runbook_title(alert.runbook)
+        if runbook is not None:
+            st.page_link(
+                "pages/runbooks.py",
+                label=f"Runbook: {runbook} (dry run first)",
+                icon=":material/play_circle:",
+            )
         page_id = rule_panel[0]
         if page_id in PANEL_TITLES:
             st.page_link(
@@ -475,3 +483,12 @@ def render() -> None:
         _silenced_tab(rules, may_act)
     with history:
         _history_tab(rules)
+
+
+def _runbook_title(runbook_id: str) -> str | None:
+    """The title of the runbook an alert names, when the console has it as a button."""
+    try:
+        spec = runbook_specs.catalogue().get(runbook_id)
+    except Exception:  # a broken catalogue is the Runbooks page's to report, not the alert's
+        return None
+    return None if spec is None else spec.title

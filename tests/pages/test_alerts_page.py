@@ -54,7 +54,9 @@ def test_oncall_sees_worst_first_and_acknowledges(
     assert re.search(r"(?<!\\)[<\[*]", shown_labels) is None, hostile  # no unescaped markup
     assert "\\<img" in hostile
     assert "\\[click\\]" in hostile and "\\*\\*bold\\*\\*" in hostile
-    assert "runbook-1-service-restart" in _all_text(at).replace("\\", "")
+    assert "service_restart" in _all_text(at).replace("\\", "")
+    # The rule's runbook is a button of the console: the alert links to it.
+    assert any("Runbook: Service Restart" in link.proto.label for link in at.get("page_link"))
     # Acknowledge the P1: note -> preview -> confirm.
     at.text_input(key="alerts.a0.note").set_value("<b>looking</b> [x](javascript:1)").run()
     at.button(key="alerts.a0.ack.preview").click().run()
