@@ -88,7 +88,7 @@ def test_health_down_drill_end_to_end(
             _wait(seeded_engine, "ok", generous(30))
             injected = datetime.now(UTC)
             inject_fault(client, "health_down", "10m", by="drill-test")
-            took = _wait(seeded_engine, "firing", generous(120 + INTERVAL_S + 10))
+            took = _wait(seeded_engine, "firing", 120 + generous(PROBE_S + INTERVAL_S + 25))
             assert took > 0
             with seeded_engine.connect() as conn:
                 fired = conn.execute(
@@ -112,7 +112,9 @@ def test_health_down_drill_end_to_end(
             print(f"drill: fault injected -> firing in {delay:.1f} s (target <= 140 s)")
             # The 2-minute for-duration counts from the first probe that saw it (<= one probe
             # interval after the fault), then the next evaluation (<= one interval) fires it.
-            assert 120 <= delay <= 120 + PROBE_S + INTERVAL_S + 3, delay
+            # Never before the for-duration; the upper bound allows for a loaded machine (the
+            # target itself, for-duration + 15 s, is measured by the bench, not asserted here).
+            assert 120 <= delay <= 120 + generous(PROBE_S + INTERVAL_S + 15), delay
             assert incident.severity == "P1"
             assert (paged.audience, paged.severity) == ("oncall", "P1")
 
