@@ -15,12 +15,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import telemetry
-from dashboard.data import kpis, live, panels, rollups, trust_rollups
+from dashboard.data import kpis, live, panels, rollups, totals, trust_rollups
 from dashboard.data import leader as leader_lock
 from dashboard.data.cache import SharedCache, bump_topics
 from dashboard.data.report_store import REPORT_TOPICS
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
+from dashboard.domain.timebuckets import PRESETS
 from dashboard.integrations.redis_client import make_redis
 from dashboard.reports import capacity as capacity_review
 from dashboard.reports.scheduled import file_scheduled_reports
@@ -63,6 +64,7 @@ class Worker:
             Job("partitions", 3600, self.job_partitions),
             Job("rollups", settings.rollup_interval_s, self.job_rollups),
             Job("kpi_snapshot", settings.kpi_interval_s, self.job_kpi_snapshot),
+            Job("trust_pools", 300, self.job_trust_pools),
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
@@ -127,6 +129,7 @@ class Worker:
         with self.engine.begin() as conn:
             written = rollups.refresh_rollups(conn, since=since)
             written.update(trust_rollups.refresh_trust_rollups(conn, since=since, through=now))
+            written["agent_total_deltas folded"] = totals.compact_totals(conn)
             return written
 
     def job_kpi_snapshot(self) -> object:
@@ -135,6 +138,15 @@ class Worker:
             snapshot = kpis.compute_kpi_snapshot(conn, now=now)
             kpis.record_kpi_snapshot(conn, snapshot=snapshot, origin="worker")
         return snapshot
+
+    def job_trust_pools(self) -> object:
+        """The steepest trust falls of every preset range ending at the console's current hour,
+        kept in PostgreSQL: a viewer's cold "whose trust fell most" reads one row instead of
+        every agent's history (the rollups' refresh drops a pool that late scorings change)."""
+        now = _now()
+        end = panels.floor_to(panels.console_now(now, get_settings().fixed_now), panels.DRIVER_STEP)
+        with self.engine.begin() as conn:
+            return kpis.refresh_fall_pools(conn, end=end, spans=tuple(PRESETS.values()), now=now)
 
     def job_refresh_ahead(self) -> object:
         """Renew the dashboards' default-range entries before they expire (no viewer waits)."""
