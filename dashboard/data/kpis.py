@@ -549,8 +549,12 @@ def refresh_fall_pools(
 
     A pool is computed once the rollups hold its whole range; the rollups' refresh deletes a
     pool when a bucket in its range changes (late scorings), so the next call computes it
-    again. Pools whose range ended over ``POOL_RETENTION`` ago are deleted.
+    again. Pools whose range ended over ``POOL_RETENTION`` ago are deleted. Call it in a
+    transaction (the statement timeout it lifts is its own, SET LOCAL).
     """
+    # Seconds per range at a million agents, more on a busy server: past the interactive
+    # statement timeout, which is there for viewers, not for this hourly job.
+    conn.execute(text("SET LOCAL statement_timeout = '600s'"))
     watermark = trust_rollups.get_watermark(conn)
     done: dict[str, str] = {}
     for span in spans:
