@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -153,6 +155,36 @@ def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
     return True
 
 
+#: Figures built per chart key and data, shared by every session of this process: Plotly's
+#: validation makes building one 5-15 ms, most of a warm page run, and a dashboard's viewers
+#: see the same few cached frames. The figures are only read after they are built.
+FIGURE_MEMO_SIZE = 256
+_figures: OrderedDict[tuple[object, ...], go.Figure] = OrderedDict()
+_figures_lock = threading.Lock()
+
+
+def memo_figure(
+    key: str, df: pd.DataFrame, build: Callable[[pd.DataFrame], go.Figure]
+) -> go.Figure:
+    """``build(df)``, or the figure built before for the same chart key and equal data."""
+    try:
+        digest = int(pd.util.hash_pandas_object(df, index=True).sum())
+    except TypeError:  # a cell pandas cannot hash (a list, a dict): build it every time
+        return build(df)
+    memo_key = (key, digest, len(df), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)))
+    with _figures_lock:
+        fig = _figures.get(memo_key)
+        if fig is not None:
+            _figures.move_to_end(memo_key)
+            return fig
+    fig = build(df)
+    with _figures_lock:
+        _figures[memo_key] = fig
+        while len(_figures) > FIGURE_MEMO_SIZE:
+            _figures.popitem(last=False)
+    return fig
+
+
 def chart(
     panel: Panel[pd.DataFrame],
     build: Callable[[pd.DataFrame], go.Figure],
@@ -163,7 +195,10 @@ def chart(
     with st.container(border=True):
         if frame(panel, empty=empty) and panel.value is not None:
             st.plotly_chart(
-                build(panel.value), theme="streamlit", key=key, config={"displaylogo": False}
+                memo_figure(key, panel.value, build),
+                theme="streamlit",
+                key=key,
+                config={"displaylogo": False},
             )
 
 
