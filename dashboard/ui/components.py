@@ -163,15 +163,27 @@ _figures: OrderedDict[tuple[object, ...], go.Figure] = OrderedDict()
 _figures_lock = threading.Lock()
 
 
+#: The same for tables' CSV downloads (neutralising and quoting every cell of a few thousand
+#: rows is tens of ms per table per run); files above the cap are written each time.
+CSV_MEMO_MAX_BYTES = 2_000_000
+_csvs: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+
+def _frame_key(key: str, df: pd.DataFrame) -> tuple[object, ...] | None:
+    try:
+        digest = int(pd.util.hash_pandas_object(df, index=True).sum())
+    except TypeError:  # a cell pandas cannot hash (a list, a dict): no memo
+        return None
+    return (key, digest, len(df), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)))
+
+
 def memo_figure(
     key: str, df: pd.DataFrame, build: Callable[[pd.DataFrame], go.Figure]
 ) -> go.Figure:
     """``build(df)``, or the figure built before for the same chart key and equal data."""
-    try:
-        digest = int(pd.util.hash_pandas_object(df, index=True).sum())
-    except TypeError:  # a cell pandas cannot hash (a list, a dict): build it every time
+    memo_key = _frame_key(key, df)
+    if memo_key is None:
         return build(df)
-    memo_key = (key, digest, len(df), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)))
     with _figures_lock:
         fig = _figures.get(memo_key)
         if fig is not None:
@@ -183,6 +195,25 @@ def memo_figure(
         while len(_figures) > FIGURE_MEMO_SIZE:
             _figures.popitem(last=False)
     return fig
+
+
+def memo_csv(key: str, df: pd.DataFrame) -> bytes:
+    """``to_safe_csv(df)``, or the bytes written before for the same table key and equal data."""
+    memo_key = _frame_key(key, df)
+    if memo_key is None:
+        return to_safe_csv(df)
+    with _figures_lock:
+        data = _csvs.get(memo_key)
+        if data is not None:
+            _csvs.move_to_end(memo_key)
+            return data
+    data = to_safe_csv(df)
+    if len(data) <= CSV_MEMO_MAX_BYTES:
+        with _figures_lock:
+            _csvs[memo_key] = data
+            while len(_csvs) > FIGURE_MEMO_SIZE:
+                _csvs.popitem(last=False)
+    return data
 
 
 def chart(
@@ -244,7 +275,7 @@ def table(
             rows = []
         st.download_button(
             "Download CSV",
-            to_safe_csv(df),
+            memo_csv(key, df),
             file_name=file_name,
             mime="text/csv",
             key=f"{key}.csv",

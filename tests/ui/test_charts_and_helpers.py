@@ -138,3 +138,22 @@ def test_figures_are_built_once_per_chart_and_data(monkeypatch: pytest.MonkeyPat
     for n in range(5):
         components.memo_figure("page.many", frame(float(10 + n)), build)
     assert len(components._figures) == 2
+
+
+def test_csv_downloads_are_written_once_per_table_and_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dashboard.ui import components
+
+    monkeypatch.setattr(components, "_csvs", OrderedDict())
+    df = pd.DataFrame({"name": ["=1+1", "ok"], "n": [1, 2]})
+    first = components.memo_csv("page.table", df)
+    assert first == to_safe_csv(df)
+    assert components.memo_csv("page.table", df.copy()) is first
+    changed = df.assign(n=[1, 3])
+    assert components.memo_csv("page.table", changed) == to_safe_csv(changed)
+    # Files above the cap are not kept.
+    monkeypatch.setattr(components, "CSV_MEMO_MAX_BYTES", 10)
+    big = pd.DataFrame({"name": ["x" * 50]})
+    assert components.memo_csv("page.big", big) == to_safe_csv(big)
+    assert all(k[0] != "page.big" for k in components._csvs)
