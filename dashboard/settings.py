@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     runbook_systemctl_bin: str = "systemctl"
     runbook_journalctl_bin: str = "journalctl"
     runbook_lock_ttl_s: int = Field(default=900, ge=10, description="a run's target lock expires")
+    runbook_stale_after_s: int = Field(
+        default=60,
+        ge=10,
+        description=(
+            "a running run whose executor sent no heartbeat for this long is failed as "
+            "'executor lost' and its target lock released (heartbeat every sixth of it)"
+        ),
+    )
     otlp_endpoint: str = Field(
         default="http://127.0.0.1:4318",
         description=(

@@ -22,6 +22,7 @@ from dashboard.actions import incidents as actions
 from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult, Actor
 from dashboard.data import alerts as alert_store
 from dashboard.data import cache
+from dashboard.data.alert_rules import current_rules
 from dashboard.data.incidents import (
     KPI_PERIOD_DAYS,
     Incident,
@@ -49,7 +50,8 @@ from dashboard.domain.incidents import (
     response_timer,
 )
 from dashboard.domain.permissions import can_do
-from dashboard.ui import auth, loaders, resources, staged
+from dashboard.runbooks.spec import RunbookSpec, catalogue
+from dashboard.ui import auth, loaders, resources, runbooks_view, staged
 from dashboard.ui.markup import plain, shown, shown_frame
 
 PAGE = "incidents"
@@ -360,6 +362,7 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
         )
         if act and inc.is_open:
             _controls(inc, people)
+    render_runbook(actor, inc)
     tabs = st.tabs(["Timeline", "Postmortem"])
     with tabs[0]:
         if act and inc.is_open:
@@ -386,6 +389,48 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
             st.info("Nothing on the timeline yet.")
     with tabs[1]:
         _postmortem(actor, inc, stored, people, timeline)
+
+
+def matching_runbook(rule_id: str | None, specs: dict[str, RunbookSpec]) -> str | None:
+    """The runbook id the incident's alert rule names, when the console has that runbook."""
+    if rule_id is None:
+        return None
+    try:
+        rule = current_rules().get(rule_id)
+    except Exception:  # a broken rules file is the Alerts page's to report, not the incident's
+        return None
+    return rule.runbook if rule is not None and rule.runbook in specs else None
+
+
+def render_runbook(actor: Actor, inc: Incident) -> None:
+    """The incident's runbook button: the one its alert rule names (else the catalogue to pick
+    from); the run is linked to the incident and shows on its timeline."""
+    try:
+        specs = catalogue()
+    except Exception:  # a broken catalogue is the Runbooks page's to report
+        st.caption("The runbook catalogue cannot be read; see the Runbooks page.")
+        return
+    match = matching_runbook(inc.rule_id, specs)
+    title = specs[match].title if match else None
+    label = f"Runbook: {title} (named by the alert rule)" if title else "Runbooks for this incident"
+    with st.expander(label, expanded=bool(match) and inc.is_open, icon=":material/play_circle:"):
+        if inc.is_open and specs:
+            ids = list(specs)
+            chosen = st.selectbox(
+                "Runbook",
+                ids,
+                index=ids.index(match) if match else 0,
+                key=f"{PAGE}.runbook.{inc.id}",
+                format_func=lambda rid: specs[rid].title,
+                help="The run is linked to this incident: its start and end land on the timeline.",
+            )
+            runbooks_view.runbook_card(
+                actor, specs[chosen], prefix=f"{PAGE}.rb.{inc.id}", incident_id=inc.id
+            )
+        elif not inc.is_open:
+            st.caption("The incident is closed: runbooks are run from the Runbooks page.")
+        st.markdown("**Runs for this incident**")
+        runbooks_view.linked_runs(inc.id)
 
 
 def _controls(inc: Incident, people: list[str]) -> None:

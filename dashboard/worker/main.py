@@ -71,6 +71,7 @@ class Worker:
             Job("notify", settings.notify_interval_s, self.job_notify),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
             Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
+            Job("runbook_reaper", 15, self.job_runbook_reaper),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -199,6 +200,21 @@ class Worker:
             raise RuntimeError(done.message)
         log.info("%s", done.message)
         return done.message
+
+    def job_runbook_reaper(self) -> object:
+        """Fail runbook runs whose executor died mid-run and release their target locks."""
+        from dashboard.data import runbook_runs
+
+        with self.engine.begin() as conn:
+            lost = runbook_runs.reap_lost_runs(
+                conn,
+                self.redis,
+                stale_after_s=get_settings().runbook_stale_after_s,
+                now=_now(),
+            )
+        if lost:
+            bump_topics(self.redis, ("runbooks", "incidents"))
+        return f"{len(lost)} lost runs failed"
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:
