@@ -421,7 +421,7 @@ def render_runbook(actor: Actor, inc: Incident) -> None:
                 ids,
                 index=ids.index(match) if match else 0,
                 key=f"{PAGE}.runbook.{inc.id}",
-                format_func=lambda rid: specs[rid].title,
+                format_func=functools.partial(_alert_label, {rid: specs[rid].title for rid in ids}),
                 help="The run is linked to this incident: its start and end land on the timeline.",
             )
             runbooks_view.runbook_card(
