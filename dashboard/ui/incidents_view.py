@@ -25,6 +25,7 @@ from dashboard.data import cache
 from dashboard.data.alert_rules import current_rules
 from dashboard.data.incidents import (
     KPI_PERIOD_DAYS,
+    ClosedPage,
     Incident,
     IncidentTimes,
     StoredPostmortem,
@@ -34,6 +35,7 @@ from dashboard.data.incidents import (
     kpi_period,
     list_incidents,
     list_timeline,
+    page_closed_incidents,
     summarize_incident_times,
 )
 from dashboard.data.oncall import list_user_choices
@@ -51,13 +53,23 @@ from dashboard.domain.incidents import (
 )
 from dashboard.domain.permissions import can_do
 from dashboard.runbooks.spec import RunbookSpec, catalogue
-from dashboard.ui import auth, loaders, resources, runbooks_view, staged
+from dashboard.ui import auth, loaders, pager, resources, runbooks_view, staged
 from dashboard.ui.markup import plain, shown, shown_frame
 
 PAGE = "incidents"
 TOPICS = actions.INCIDENT_TOPICS
+CLOSED_PAGE_SIZE = 25
+CLOSED_PAGER = f"{PAGE}.closed_pager"
 
-for _cls in (Incident, TimelineEntry, IncidentTimes, StoredPostmortem, Postmortem, ActionItem):
+for _cls in (
+    Incident,
+    TimelineEntry,
+    IncidentTimes,
+    StoredPostmortem,
+    Postmortem,
+    ActionItem,
+    ClosedPage,
+):
     cache.register(_cls)
 
 
@@ -65,7 +77,12 @@ for _cls in (Incident, TimelineEntry, IncidentTimes, StoredPostmortem, Postmorte
 
 
 def _board(conn: Connection) -> list[Incident]:
-    return list_incidents(conn, limit=200)
+    """The open incidents (all of them: they are few; closed ones are paged)."""
+    return list_incidents(conn, open_only=True, limit=200)
+
+
+def _closed(conn: Connection, cursor: str | None, size: int) -> ClosedPage:
+    return page_closed_incidents(conn, size=size, cursor=cursor)
 
 
 def _detail(
@@ -594,23 +611,39 @@ def render(actor: Actor) -> None:
         return
     board = board_panel.value or []
     people = people_panel.value or []
+    scope = {"size": CLOSED_PAGE_SIZE}
+    closed_panel = loaders.load(
+        "incidents.closed",
+        _closed,
+        ttl_s=10,
+        topics=TOPICS,
+        cursor=pager.current(CLOSED_PAGER, scope),
+        size=CLOSED_PAGE_SIZE,
+    )
+    if closed_panel.value is None and closed_panel.state == "error":
+        pager.reset(CLOSED_PAGER)  # a bad or stale link: back to the first page
+    closed_page = closed_panel.value or ClosedPage([], None)
+    closed = closed_page.incidents
     render_declare(actor)
     # The timers tick on their own: this part reruns every 15 s (from the shared cache).
     st.fragment(run_every=15)(_open_live)()
-    ids = [i.id for i in board]
+    listed = [*board, *closed]
+    ids = [i.id for i in listed]
     if ids:
         labels = {
             i.id: f"#{i.id} · {i.severity} · {'open' if i.is_open else 'closed'} · {i.title}"
-            for i in board
+            for i in listed
         }
         chosen = st.selectbox(
             "Incident", ids, key=f"{PAGE}.selected", format_func=functools.partial(_label, labels)
         )
         if chosen is not None:
             render_detail(actor, int(chosen), now, people)
-    closed = [i for i in board if not i.is_open]
-    if closed:
-        with st.expander(f"Closed incidents ({len(closed)})"):
+    number = pager.page_number(CLOSED_PAGER)
+    if closed or number > 1:
+        with st.expander(f"Closed incidents (page {number}, newest closed first)"):
+            if closed_panel.message:
+                st.warning(plain(closed_panel.message))
             st.dataframe(
                 shown_frame(
                     pd.DataFrame(
@@ -636,6 +669,7 @@ def render(actor: Actor) -> None:
                 hide_index=True,
                 key=f"{PAGE}.closed",
             )
+            pager.controls(CLOSED_PAGER, closed_page.next_cursor)
     render_times()
 
 

@@ -1,6 +1,7 @@
 """Runbook runs survive their executor: a heartbeat, the executor's name and its lock token
 (so a reaper can fail a run whose process died and release its target lock), and the
-incident a run was started for as a real reference.
+incident a run was started for as a real reference. Also the index the Incidents page's
+keyset pager of closed incidents seeks on.
 
 Revision ID: 0012
 Revises: 0010
@@ -39,8 +40,14 @@ def upgrade() -> None:
         "WHERE incident_id IS NOT NULL"
     )
 
+    op.execute(
+        "CREATE INDEX ix_incidents_closed ON incidents (closed_at DESC, id DESC) "
+        "WHERE closed_at IS NOT NULL"
+    )
+
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_incidents_closed")
     op.execute("DROP INDEX IF EXISTS ix_runbook_runs_incident")
     op.execute("ALTER TABLE runbook_runs DROP CONSTRAINT IF EXISTS fk_runbook_runs_incident")
     op.execute(
