@@ -199,6 +199,14 @@ class Settings(BaseSettings):
     backup_max_age_h: float = Field(
         default=26.0, gt=0, description="a last good backup older than this is an alert (P2)"
     )
+    backup_restore_keep_h: float = Field(
+        default=24.0,
+        ge=0,
+        description=(
+            "restored scratch databases (orca_restore_…) are dropped by the worker this long "
+            "after their last restore finished (DR drills drop theirs at once)"
+        ),
+    )
     backup_retain_daily: int = Field(default=7, ge=0)
     backup_retain_weekly: int = Field(default=4, ge=0)
     backup_retain_monthly: int = Field(default=12, ge=0)
