@@ -61,7 +61,7 @@ def _counts() -> tuple[dict[str, int] | None, float | None]:
 def strip() -> None:
     """Render the header strip (called by the router before every page)."""
     counts, age = _counts()
-    cols = st.columns([1, 1, 1.6, 2, 3], vertical_alignment="center")
+    cols = st.columns([1, 1, 2, 2, 2.6], vertical_alignment="center")
     if counts is None:
         cols[0].caption("Alerts: live state unavailable")
     else:
@@ -76,7 +76,7 @@ def strip() -> None:
     else:
         cols[2].page_link(
             "pages/checklists.py",
-            label=f"Overdue checklist items: {overdue}",
+            label=f"Checklists overdue: {overdue}",
             icon=":material/error:" if overdue else ":material/task_alt:",
             help="Maintenance checklist items past their period (Checklists page)",
         )

@@ -21,7 +21,7 @@ def _header_link(at: AppTest) -> tuple[str, str]:
     found = [
         (str(p.proto.label), str(p.proto.page))
         for p in at.main.get("page_link")
-        if "Overdue checklist items" in str(p.proto.label)
+        if "Checklists overdue" in str(p.proto.label)
     ]
     assert len(found) == 1, [str(getattr(p, "proto", "")) for p in at.main.get("page_link")]
     return found[0]
@@ -49,7 +49,7 @@ def test_the_header_counts_overdue_items_and_links_to_checklists(
     at.run()
     assert not at.exception, at.exception
     label, page = _header_link(at)
-    assert label == f"Overdue checklist items: {before}"
+    assert label == f"Checklists overdue: {before}"
     assert page.endswith("checklists")
 
     # Sign off one overdue item that no automatic check covers: the header says one fewer.
@@ -72,4 +72,4 @@ def test_the_header_counts_overdue_items_and_links_to_checklists(
     again = new_app(sign_in(seeded_engine, Role.MANAGER))
     again.run()
     assert not again.exception, again.exception
-    assert _header_link(again)[0] == f"Overdue checklist items: {before - 1}"
+    assert _header_link(again)[0] == f"Checklists overdue: {before - 1}"
