@@ -603,5 +603,6 @@ for _cls in (
     ActionItem,
     PublicIncident,
     PublicUpdate,
+    ClosedPage,
 ):
     register(_cls)

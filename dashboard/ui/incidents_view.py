@@ -61,15 +61,7 @@ TOPICS = actions.INCIDENT_TOPICS
 CLOSED_PAGE_SIZE = 25
 CLOSED_PAGER = f"{PAGE}.closed_pager"
 
-for _cls in (
-    Incident,
-    TimelineEntry,
-    IncidentTimes,
-    StoredPostmortem,
-    Postmortem,
-    ActionItem,
-    ClosedPage,
-):
+for _cls in (Incident, TimelineEntry, IncidentTimes, StoredPostmortem, Postmortem, ActionItem):
     cache.register(_cls)
 
 

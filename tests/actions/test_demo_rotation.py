@@ -3,11 +3,9 @@ who is on call and escalation pages real people; a rotation someone saved is nev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, text
 
 from dashboard.actions.base import system_actor
@@ -15,25 +13,17 @@ from dashboard.actions.demo_users import ensure_demo_users, seed_demo_rotation
 from dashboard.actions.oncall import save_rotation
 from dashboard.data.notify_store import on_call_usernames, resolve_person
 from dashboard.data.oncall import get_rotation
-from dashboard.db.app_role import install_app_role
 from dashboard.domain.oncall import Rotation
 from dashboard.settings import Settings
-from tests.conftest import MakeDatabase
-
-
-@pytest.fixture()
-def empty_engine(make_database: MakeDatabase) -> Iterator[Engine]:
-    with make_database("orca_demo_rota") as db:
-        yield install_app_role(db.engine())
 
 
 def test_demo_users_bring_a_rotation_that_escalation_uses(
-    empty_engine: Engine, tmp_path: Path
+    empty_users_engine: Engine, tmp_path: Path
 ) -> None:
-    created = ensure_demo_users(empty_engine, Settings(_env_file=None, state_dir=tmp_path))
+    created = ensure_demo_users(empty_users_engine, Settings(_env_file=None, state_dir=tmp_path))
     assert len(created) == 4
     now = datetime.now(UTC)
-    with empty_engine.connect() as conn:
+    with empty_users_engine.connect() as conn:
         stored = get_rotation(conn)
         assert stored is not None and stored.version == 1
         assert stored.rotation.primary == ("oncall",)
@@ -58,10 +48,10 @@ def test_demo_users_bring_a_rotation_that_escalation_uses(
         assert list(audited) == ["system:demo-users"]
 
 
-def test_a_saved_rotation_is_never_replaced(empty_engine: Engine, tmp_path: Path) -> None:
-    ensure_demo_users(empty_engine, Settings(_env_file=None, state_dir=tmp_path))
+def test_a_saved_rotation_is_never_replaced(empty_users_engine: Engine, tmp_path: Path) -> None:
+    ensure_demo_users(empty_users_engine, Settings(_env_file=None, state_dir=tmp_path))
     mine = save_rotation(
-        empty_engine,
+        empty_users_engine,
         system_actor("test:admin"),
         primary=["admin"],
         secondary=["oncall"],
@@ -73,7 +63,7 @@ def test_a_saved_rotation_is_never_replaced(empty_engine: Engine, tmp_path: Path
         expected_version=1,
     )
     assert mine.outcome == "changed", mine
-    assert seed_demo_rotation(empty_engine) is False
-    with empty_engine.connect() as conn:
+    assert seed_demo_rotation(empty_users_engine) is False
+    with empty_users_engine.connect() as conn:
         stored = get_rotation(conn)
     assert stored is not None and stored.rotation.primary == ("admin",) and stored.version == 2

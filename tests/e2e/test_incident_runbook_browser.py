@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from dashboard.actions import incidents
-from dashboard.actions.base import cli_actor
 from dashboard.domain.permissions import Role
 from dashboard.runbooks.engine import wait_for
 from tests.e2e.browser import screenshot, wait_until_loaded
 from tests.e2e.conftest import SHOTS, make_login, sign_in
-from tests.harness import generous
+from tests.harness import declare_incident, generous
 
 pytestmark = pytest.mark.e2e
 SIDEBAR = '[data-testid="stSidebar"]'
@@ -29,19 +27,8 @@ EXPANDER = "Runbook: Database Connection Issues (named by the alert rule)"
 
 @pytest.fixture(scope="module")
 def incident(seeded_engine: Engine) -> int:
-    key = secrets.token_hex(4)
-    done = incidents.declare(
-        seeded_engine,
-        cli_actor(),
-        title=f"Database unreachable {key}",
-        severity="P1",
-        request_key=f"e2e-rb-{key}",
-        alert_key=f"database_unreachable:{key}",
-        rule_id="database_unreachable",
-    )
-    assert done.ok, done
-    with seeded_engine.connect() as conn:
-        return int(conn.execute(text("SELECT max(id) FROM incidents")).scalar_one())
+    title = f"Database unreachable {secrets.token_hex(4)}"
+    return declare_incident(seeded_engine, title, severity="P1", rule_id="database_unreachable")
 
 
 def _incidents_page(browser: Any, console: str, role: Role, engine: Engine) -> Any:

@@ -9,32 +9,11 @@ import secrets
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
-from dashboard.actions import incidents
-from dashboard.actions.base import cli_actor
 from dashboard.domain.permissions import Role
 from dashboard.runbooks.engine import wait_for
 from dashboard.runbooks.spec import catalogue
-from tests.harness import generous
+from tests.harness import declare_incident, generous
 from tests.pages.conftest import new_app, sign_in
-
-
-def _declare(engine: Engine, title: str, rule_id: str | None) -> int:
-    done = incidents.declare(
-        engine,
-        cli_actor(),
-        title=title,
-        severity="P2",
-        request_key=secrets.token_hex(8),
-        rule_id=rule_id,
-        alert_key=f"{rule_id}:{secrets.token_hex(3)}" if rule_id else None,
-    )
-    assert done.outcome == "changed", done
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT id FROM incidents WHERE title = :t"), {"t": title}
-            ).scalar_one()
-        )
 
 
 def _open(at: AppTest, incident_id: int) -> AppTest:
@@ -61,8 +40,10 @@ def _runbook_timeline(engine: Engine, incident_id: int) -> list[str]:
 def test_oncall_runs_the_rules_runbook_from_the_incident(
     app_env: None, seeded_engine: Engine
 ) -> None:
-    iid = _declare(seeded_engine, f"DB unreachable {secrets.token_hex(3)}", "database_unreachable")
-    other = _declare(seeded_engine, f"Unrelated {secrets.token_hex(3)}", None)
+    iid = declare_incident(
+        seeded_engine, f"DB unreachable {secrets.token_hex(3)}", rule_id="database_unreachable"
+    )
+    other = declare_incident(seeded_engine, f"Unrelated {secrets.token_hex(3)}")
     at = _open(new_app(sign_in(seeded_engine, Role.ONCALL)), iid)
     labels = [e.label for e in at.expander]
     assert "Runbook: Database Connection Issues (named by the alert rule)" in labels, labels
@@ -99,7 +80,7 @@ def test_oncall_runs_the_rules_runbook_from_the_incident(
 def test_an_incident_declared_by_hand_offers_the_catalogue(
     app_env: None, seeded_engine: Engine
 ) -> None:
-    iid = _declare(seeded_engine, f"By hand {secrets.token_hex(3)}", None)
+    iid = declare_incident(seeded_engine, f"By hand {secrets.token_hex(3)}")
     at = _open(new_app(sign_in(seeded_engine, Role.ONCALL)), iid)
     assert "Runbooks for this incident" in [e.label for e in at.expander]
     box = at.selectbox(key=f"incidents.runbook.{iid}")
@@ -113,7 +94,9 @@ def test_an_incident_declared_by_hand_offers_the_catalogue(
 def test_a_manager_sees_the_incidents_runbook_but_cannot_press(
     app_env: None, seeded_engine: Engine
 ) -> None:
-    iid = _declare(seeded_engine, f"Core down {secrets.token_hex(3)}", "service_down")
+    iid = declare_incident(
+        seeded_engine, f"Core down {secrets.token_hex(3)}", rule_id="service_down"
+    )
     at = _open(new_app(sign_in(seeded_engine, Role.MANAGER)), iid)
     assert "Runbook: Service Restart (named by the alert rule)" in [e.label for e in at.expander]
     assert at.button(key=f"incidents.rb.{iid}.service_restart.preview").disabled

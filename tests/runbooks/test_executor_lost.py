@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,12 +22,10 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from dashboard.actions import incidents
-from dashboard.actions.base import cli_actor
 from dashboard.data.runbook_runs import get_run, list_steps, lock_key
 from dashboard.runbooks.engine import reap_lost_runs
 from dashboard.settings import PROJECT_ROOT, Settings
-from tests.harness import generous, wait_for
+from tests.harness import declare_incident, generous, wait_for
 
 STALE_S = 12  # heartbeat every 2 s
 
@@ -123,12 +120,7 @@ def test_a_run_whose_process_is_killed_is_failed_and_its_lock_released(
     unhealthy_url: str,
     tmp_path: Path,
 ) -> None:
-    declared = incidents.declare(
-        engine, cli_actor(), title="core down", severity="P1", request_key=secrets.token_hex(8)
-    )
-    assert declared.outcome == "changed", declared
-    with engine.connect() as conn:
-        incident_id = conn.execute(text("SELECT max(id) FROM incidents")).scalar_one()
+    incident_id = declare_incident(engine, "core down", severity="P1")
     env = {
         **os.environ,
         "ORCA_DATABASE_URL": db_url,

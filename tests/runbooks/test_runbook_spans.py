@@ -3,34 +3,17 @@ step (children of it), with the runbook id, the step and its outcome as attribut
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
 
-from dashboard import telemetry
 from dashboard.actions.base import Actor
 from dashboard.runbooks.engine import start_run
 from dashboard.runbooks.executors import ProcessExecutor
 from dashboard.runbooks.spec import parse_spec
 from dashboard.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def spans() -> Iterator[InMemorySpanExporter]:
-    telemetry.setup("test")
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    yield memory
-    memory.shutdown()
 
 
 def test_a_run_and_each_step_get_a_span_with_their_outcome(
