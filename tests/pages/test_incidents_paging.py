@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import redis
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
+from dashboard.actions.incidents import INCIDENT_TOPICS
+from dashboard.data.cache import bump_topics
 from dashboard.domain.permissions import Role
 from tests.incidents.test_closed_paging import closed_incidents
 from tests.pages.conftest import new_app, sign_in
@@ -16,8 +19,11 @@ def _closed_frame_ids(at: AppTest) -> list[int]:
     return [int(v) for v in frames[0]["Id"]]
 
 
-def test_the_incidents_page_pages_closed_incidents(app_env: None, seeded_engine: Engine) -> None:
+def test_the_incidents_page_pages_closed_incidents(
+    app_env: None, seeded_engine: Engine, redis_url: str
+) -> None:
     closed_incidents(seeded_engine, 30)
+    bump_topics(redis.Redis.from_url(redis_url), INCIDENT_TOPICS)  # as the close action does
     with seeded_engine.connect() as conn:
         total = conn.execute(
             text("SELECT count(*) FROM incidents WHERE closed_at IS NOT NULL")
