@@ -73,6 +73,8 @@ class Worker:
             Job("notify", settings.notify_interval_s, self.job_notify),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
             Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
+            Job("runbook_reaper", 15, self.job_runbook_reaper),
+            Job("scratch_cleanup", 300, self.job_scratch_cleanup),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
@@ -211,6 +213,35 @@ class Worker:
             raise RuntimeError(done.message)
         log.info("%s", done.message)
         return done.message
+
+    def job_scratch_cleanup(self) -> object:
+        """Drop restored scratch databases (orca_restore_…) past backup_restore_keep_h."""
+        from dashboard.data import backups
+
+        settings = get_settings()
+        if settings.database_url is None:
+            return "no database"
+        dropped = backups.prune_scratch_databases(
+            self.engine, settings.database_url, keep_h=settings.backup_restore_keep_h
+        )
+        if dropped:
+            bump_topics(self.redis, ("backups",))
+        return f"dropped {len(dropped)}"
+
+    def job_runbook_reaper(self) -> object:
+        """Fail runbook runs whose executor died mid-run and release their target locks."""
+        from dashboard.data import runbook_runs
+
+        with self.engine.begin() as conn:
+            lost = runbook_runs.reap_lost_runs(
+                conn,
+                self.redis,
+                stale_after_s=get_settings().runbook_stale_after_s,
+                now=_now(),
+            )
+        if lost:
+            bump_topics(self.redis, ("runbooks", "incidents"))
+        return f"{len(lost)} lost runs failed"
 
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:
