@@ -25,6 +25,13 @@ class Settings(BaseSettings):
         default=None,
         description="secret that signs the login cookie; required (>= 32 random chars) in production",
     )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "key (>= 32 chars) that encrypts contact-point secrets at rest; unset = a random "
+            "key file made once in the state folder"
+        ),
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL 16"
     )
