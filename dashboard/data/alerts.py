@@ -286,12 +286,17 @@ def list_history(
     where, params = _history_where(
         alert_key_=alert_key_, rule_id=rule_id, severity=severity, kind=kind, start=start, end=end
     )
-    params["limit"] = max(1, min(int(limit), HISTORY_LIMIT))
+    return _select_history(conn, where, params, max(1, min(int(limit), HISTORY_LIMIT)))
+
+
+def _select_history(
+    conn: Connection, where: list[str], params: dict[str, Any], limit: int
+) -> pd.DataFrame:
     sql = (
         f"SELECT {', '.join(HISTORY_COLUMNS)} FROM alert_history "  # noqa: S608 - allow-listed
         f"WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT :limit"
     )
-    return frame(conn, sql, params, HISTORY_COLUMNS)
+    return frame(conn, sql, {**params, "limit": limit}, HISTORY_COLUMNS)
 
 
 @register
@@ -338,12 +343,7 @@ def list_history_page(
         )
         where.append("(at, id) < (:seek_at, :seek_id)")
         params.update(seek_at=seen["a"], seek_id=seen["i"])
-    params["limit"] = limit + 1
-    sql = (
-        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM alert_history "  # noqa: S608 - allow-listed
-        f"WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT :limit"
-    )
-    rows = frame(conn, sql, params, HISTORY_COLUMNS)
+    rows = _select_history(conn, where, params, limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows.iloc[:limit].reset_index(drop=True)

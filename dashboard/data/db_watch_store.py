@@ -13,7 +13,7 @@ outbox for the delivery job to send as usual.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,12 +23,13 @@ from sqlalchemy import Connection, text
 from dashboard.data import alert_hooks, notifications
 from dashboard.data import alerts as store
 from dashboard.data.notify_store import list_contact_points, resolve_person
-from dashboard.domain.alerting import AlertRule, Transition
+from dashboard.domain.alerting import AlertRule, State, Transition
 from dashboard.integrations import secret_box
 
 
-def routes_snapshot(conn: Connection, *, at: datetime) -> dict[str, Any]:
-    """Enabled contact points (sealed secrets) and the person on call at ``at``, as JSON."""
+def routes_snapshot(conn: Connection, *, at: datetime, rule_id: str) -> dict[str, Any]:
+    """Enabled contact points (sealed secrets), the person on call at ``at`` and until when
+    ``rule_id`` is silenced (None: it is not), as JSON."""
     sealed: dict[int, str] = {
         int(i): str(v or "")
         for i, v in conn.execute(text("SELECT id, secret FROM contact_points WHERE enabled"))
@@ -50,7 +51,9 @@ def routes_snapshot(conn: Connection, *, at: datetime) -> dict[str, Any]:
             }
         )
     person = resolve_person(conn, audience="oncall", at=at)
+    silence = store.silence_for(store.list_silences(conn, now=at), rule_id, "", at)
     return {
+        "silenced_until": silence.ends_at.isoformat() if silence is not None else None,
         "at": at.isoformat(),
         "points": points,
         "oncall": person.username if person else None,
@@ -178,60 +181,50 @@ def record_outage(
     recipient: str | None,
     deliveries: Sequence[DirectDelivery],
     hooks: alert_hooks.Hooks | None = None,
+    silenced: bool = False,
 ) -> bool:
     """Write the outage into PostgreSQL (see the module docstring); False if it was already."""
     hooks = hooks or alert_hooks.Hooks()
-    common: Mapping[str, Any] = {
-        "rule_id": rule.id,
-        "labels": "",
-        "severity": rule.severity,
-        "threshold": rule.threshold,
-    }
-    fired = Transition(
-        rule.id, "", alert_key, "ok", "firing", fired_at, 1.0, rule.threshold, rule.severity
-    )
-    resolved = Transition(
-        rule.id,
-        "",
-        alert_key,
-        "firing",
-        "resolved",
-        resolved_at,
-        0.0,
-        rule.threshold,
-        rule.severity,
-    )
-    first = store.record_history(
-        conn,
-        kind="transition",
-        at=fired_at,
-        alert_key_=alert_key,
-        from_state="ok",
-        to_state="firing",
-        value=1.0,
-        **common,
-    )
-    _record_page(
-        conn,
-        rule=rule,
-        t=fired,
-        subject=subject,
-        body=body,
-        recipient=recipient,
-        deliveries=deliveries,
-    )
-    if first:
-        hooks.on_transition(conn, rule, fired, silenced=False)  # incident; outbox: already there
-    second = store.record_history(
-        conn,
-        kind="transition",
-        at=resolved_at,
-        alert_key_=alert_key,
-        from_state="firing",
-        to_state="resolved",
-        value=0.0,
-        **common,
-    )
-    if second:
-        hooks.on_transition(conn, rule, resolved, silenced=False)  # the resolve goes out
+    fired = _transition(rule, alert_key, "ok", "firing", fired_at, 1.0)
+    resolved = _transition(rule, alert_key, "firing", "resolved", resolved_at, 0.0)
+    first = _record_transition(conn, rule, fired)
+    if not silenced:
+        _record_page(
+            conn,
+            rule=rule,
+            t=fired,
+            subject=subject,
+            body=body,
+            recipient=recipient,
+            deliveries=deliveries,
+        )
+    if first:  # the incident, the timeline (the page's outbox row is there already)
+        hooks.on_transition(conn, rule, fired, silenced=silenced)
+    second = _record_transition(conn, rule, resolved)
+    if second:  # the resolution goes out with the delivery job
+        hooks.on_transition(conn, rule, resolved, silenced=silenced)
     return first or second
+
+
+def _transition(
+    rule: AlertRule, key: str, from_state: State, to_state: State, at: datetime, value: float
+) -> Transition:
+    return Transition(
+        rule.id, "", key, from_state, to_state, at, value, rule.threshold, rule.severity
+    )
+
+
+def _record_transition(conn: Connection, rule: AlertRule, t: Transition) -> bool:
+    return store.record_history(
+        conn,
+        kind="transition",
+        at=t.at,
+        alert_key_=t.alert_key,
+        rule_id=rule.id,
+        labels="",
+        severity=rule.severity,
+        from_state=t.from_state,
+        to_state=t.to_state,
+        value=t.value,
+        threshold=rule.threshold,
+    )

@@ -181,7 +181,7 @@ class DbWatch:
                 return
         try:
             with self.engine.connect() as conn:
-                snapshot = db_watch_store.routes_snapshot(conn, at=now)
+                snapshot = db_watch_store.routes_snapshot(conn, at=now, rule_id=self.rule.id)
         except SQLAlchemyError as exc:
             result.problems.append(f"routes not cached: {type(exc).__name__}")
             return
@@ -209,8 +209,17 @@ class DbWatch:
         raw = self.client.get(ROUTES)
         return json.loads(raw) if raw else {"points": []}  # type: ignore[arg-type]
 
+    def _silenced(self, at: datetime) -> str | None:
+        """Until when the rule is silenced at ``at`` (as cached while PostgreSQL was up)."""
+        until = self._routes().get("silenced_until")
+        return str(until) if until and datetime.fromisoformat(until) > at else None
+
     def _page(self, state: dict[str, Any], now: datetime, result: WatchResult) -> None:
         routes = self._routes()
+        until = self._silenced(now)
+        if until is not None:
+            result.problems.append(f"silenced until {until}: not paged")
+            return
         wanted = target_audiences(self.rule.severity, "oncall")
         points = [p for p in routes.get("points", []) if wanted & set(p["audiences"])]
         if not points:
@@ -333,6 +342,8 @@ class DbWatch:
                         body=body,
                         recipient=self._routes().get("oncall"),
                         deliveries=deliveries,
+                        silenced=self._silenced(datetime.fromisoformat(state["fired_at"]))
+                        is not None,
                     )
             except SQLAlchemyError as exc:
                 result.problems.append(f"outage not recorded yet: {type(exc).__name__}")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from dashboard.data import notify_store
 from dashboard.data.alert_rules import load_rules
@@ -179,3 +179,37 @@ def test_a_stopped_postgresql_fires_too_and_waits_for_a_cached_route(
     assert datetime.fromisoformat(state["since"]) == clock(), "down since the first failed probe"
     # A contact point appears once PostgreSQL is back; the page waits for the next outage.
     assert state["sends"] == {}
+
+
+def test_a_silence_set_while_postgresql_was_up_holds_the_page(
+    outage: Outage, redis_client: redis.Redis, clock: Clock
+) -> None:
+    with http_peer() as hook:
+        with outage.direct.begin() as conn:
+            notify_store.insert_contact_point(
+                conn,
+                name="pager-hook",
+                kind="webhook",
+                audiences=["oncall"],
+                config={},
+                secret=hook.url + "/hook",
+                secret_hint="••••",
+                by="test",
+                now=clock(),
+            )
+            conn.execute(
+                text(
+                    """INSERT INTO alert_silences (rule_id, labels, comment, created_by,
+                           created_at, ends_at) VALUES (:r, NULL, 'db maintenance', 'tester',
+                           :now, :ends)"""
+                ),
+                {"r": db_watch.RULE_ID, "now": clock(), "ends": clock() + timedelta(hours=2)},
+            )
+        one = _watcher(outage, redis_client, clock, "worker-1")
+        assert one.tick().database == "up"
+        outage.proxy.close()
+        clock.advance(5)
+        down = one.tick()
+        assert (down.state, down.sent) == ("firing", 0)
+        assert any("silenced until" in p for p in down.problems)
+        assert hook.received == []
