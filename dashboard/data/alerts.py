@@ -634,6 +634,20 @@ def _read_snapshot(client: redis.Redis) -> ActiveRead:
         return ActiveRead(source="unreadable snapshot", degraded=True)
 
 
+def overlay_snapshot(client: redis.Redis, rule_id: str, alert: ActiveAlert | None) -> bool:
+    """Replace ``rule_id``'s entries of the live snapshot by ``alert`` (None: drop them).
+
+    For the Database Unreachable watch, which cannot rebuild the snapshot from PostgreSQL:
+    the pages and the header strip show the alert while the database is away.
+    """
+    read = _read_snapshot(client)
+    alerts = [a for a in read.alerts if a.rule_id != rule_id]
+    if alert is not None:
+        alerts.append(alert)
+    alerts.sort(key=lambda a: worst_first_key(a.severity, a.state, a.started_at))
+    return write_snapshot(client, alerts)
+
+
 def list_active(
     client: redis.Redis | None,
     conn: Connection | None = None,

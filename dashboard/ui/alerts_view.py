@@ -465,20 +465,21 @@ def _act_section(read: store.ActiveRead, may_act: bool) -> None:
         return
     if not may_act and not any(a.drivers for a in alerts.values()):
         return
-    st.subheader("Act on an alert")
     if st.session_state.get(PICKED) not in alerts:
         st.session_state.pop(PICKED, None)  # it resolved: the worst one is chosen
-    picked = st.selectbox(
-        "Alert",
-        list(alerts),
-        key=PICKED,
-        format_func=functools.partial(_alert_label, alerts),
-    )
-    alert = alerts[str(picked)]
-    key = form_key(alert.alert_key)
-    if may_act:
-        _act(alert, key)
-    _quarantine_form(alert, key, _live_now())
+    with st.container(key=f"{PAGE}.act"):
+        st.subheader("Act on an alert")
+        picked = st.selectbox(
+            "Alert",
+            list(alerts),
+            key=PICKED,
+            format_func=functools.partial(_alert_label, alerts),
+        )
+        alert = alerts[str(picked)]
+        key = form_key(alert.alert_key)
+        if may_act:
+            _act(alert, key)
+        _quarantine_form(alert, key, _live_now())
 
 
 def _silenced_tab(rules: dict[str, AlertRule], may_act: bool) -> None:

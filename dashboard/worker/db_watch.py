@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import telemetry
+from dashboard.data import alerts as alerts_store
 from dashboard.data import db_watch_store
 from dashboard.domain.alerting import AlertRule, alert_key
 from dashboard.domain.notify_rules import backoff_s, target_audiences
@@ -203,7 +204,36 @@ class DbWatch:
             result.holder = False
             return
         if state["state"] == "firing":
+            self._show(state)
             self._page(state, now, result)
+
+    def _show(self, state: dict[str, Any] | None) -> None:
+        """The alert in the pages' live snapshot (None: take it out again)."""
+        alert = None
+        if state is not None:
+            rule = self.rule
+            since = datetime.fromisoformat(state["since"])
+            until = self._silenced(since)
+            alert = alerts_store.ActiveAlert(
+                alert_key=str(state["alert_key"]),
+                rule_id=rule.id,
+                labels="",
+                name=rule.name,
+                severity=rule.severity,
+                state="firing",
+                since=since,
+                started_at=since,
+                value=1.0,
+                threshold=rule.threshold,
+                metric=rule.metric,
+                runbook=rule.runbook,
+                panel=rule.panel,
+                summary=rule.summary,
+                drivers=None,
+                silenced_by="(cached)" if until else None,
+                silenced_until=datetime.fromisoformat(until) if until else None,
+            )
+        alerts_store.overlay_snapshot(self.client, self.rule.id, alert)
 
     def _routes(self) -> dict[str, Any]:
         raw = self.client.get(ROUTES)
@@ -350,6 +380,7 @@ class DbWatch:
                 result.state = "firing"
                 return  # kept in Redis: the next tick tries again
             log.info("Database Unreachable resolved; the outage is recorded in PostgreSQL")
+            self._show(None)
         self._write(STATE, None)
         result.state = "ok"
 

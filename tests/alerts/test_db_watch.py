@@ -18,6 +18,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from dashboard.data import alerts as alerts_store
 from dashboard.data import notify_store
 from dashboard.data.alert_rules import load_rules
 from dashboard.db.engine import make_engine
@@ -48,7 +49,7 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def outage(make_database: MakeDatabase, redis_client: redis.Redis) -> Iterator[Outage]:
-    redis_client.delete(db_watch.LEASE, db_watch.STATE, db_watch.ROUTES)
+    redis_client.delete(db_watch.LEASE, db_watch.STATE, db_watch.ROUTES, alerts_store.STATES_KEY)
     with (
         make_database("orca_dbwatch") as database,
         FreezingProxy(database_upstream(database.url)) as proxy,
@@ -128,6 +129,12 @@ def test_a_hung_postgresql_pages_once_from_two_workers_and_is_recorded_after(
         assert state is not None
         key = state["alert_key"]
         assert page["alerts"] == [{"alert_key": key, "event": "trigger"}]
+        # The pages and the header strip see it in the live snapshot, PostgreSQL or not.
+        firing = alerts_store.list_firing(redis_client)
+        assert [(a.rule_id, a.severity, a.alert_key) for a in firing] == [
+            (db_watch.RULE_ID, "P1", key)
+        ]
+        assert alerts_store.count_firing_by_severity(redis_client)["P1"] == 1
 
         # The holder stops (its lease runs out): the other takes over and does not page again.
         redis_client.delete(db_watch.LEASE)
@@ -146,6 +153,7 @@ def test_a_hung_postgresql_pages_once_from_two_workers_and_is_recorded_after(
         back = two.tick()
         assert (back.database, back.recorded, back.state) == ("up", True, "ok"), back
         assert redis_client.get(db_watch.STATE) is None
+        assert alerts_store.list_firing(redis_client) == []
         assert _history(outage.direct) == [("ok", "firing"), ("firing", "resolved")]
         outbox = rows(outage.direct, "SELECT * FROM notification_outbox ORDER BY id")
         assert [(o["dedupe_key"], o["status"]) for o in outbox] == [
