@@ -75,6 +75,22 @@ def _watcher(o: Outage, client: redis.Redis, clock: Clock, owner: str) -> DbWatc
     )
 
 
+def _pager_hook(o: Outage, url: str, clock: Clock) -> None:
+    """A webhook contact point for on-call pages (secret sealed as the console stores it)."""
+    with o.direct.begin() as conn:
+        notify_store.insert_contact_point(
+            conn,
+            name="pager-hook",
+            kind="webhook",
+            audiences=["oncall"],
+            config={},
+            secret=url,
+            secret_hint="••••",
+            by="test",
+            now=clock(),
+        )
+
+
 def _raw(client: redis.Redis, name: str) -> bytes:
     value = client.get(name)
     return value if isinstance(value, bytes) else b""
@@ -91,18 +107,7 @@ def test_a_hung_postgresql_pages_once_from_two_workers_and_is_recorded_after(
     outage: Outage, redis_client: redis.Redis, clock: Clock
 ) -> None:
     with http_peer() as hook:
-        with outage.direct.begin() as conn:
-            notify_store.insert_contact_point(
-                conn,
-                name="pager-hook",
-                kind="webhook",
-                audiences=["oncall"],
-                config={},
-                secret=hook.url + "/hook/zzDbWatchToken",
-                secret_hint="••••",
-                by="test",
-                now=clock(),
-            )
+        _pager_hook(outage, hook.url + "/hook/zzDbWatchToken", clock)
         one = _watcher(outage, redis_client, clock, "worker-1")
         two = _watcher(outage, redis_client, clock, "worker-2")
 
@@ -193,18 +198,8 @@ def test_a_silence_set_while_postgresql_was_up_holds_the_page(
     outage: Outage, redis_client: redis.Redis, clock: Clock
 ) -> None:
     with http_peer() as hook:
+        _pager_hook(outage, hook.url + "/hook", clock)
         with outage.direct.begin() as conn:
-            notify_store.insert_contact_point(
-                conn,
-                name="pager-hook",
-                kind="webhook",
-                audiences=["oncall"],
-                config={},
-                secret=hook.url + "/hook",
-                secret_hint="••••",
-                by="test",
-                now=clock(),
-            )
             conn.execute(
                 text(
                     """INSERT INTO alert_silences (rule_id, labels, comment, created_by,

@@ -128,7 +128,7 @@ def test_health_down_drill_end_to_end(
                 wait_until_loaded(page)
                 # The forms sit under the self-refreshing list: choose the alert there.
                 act = page.locator(".st-key-alerts-act")
-                act.locator('[data-testid="stSelectbox"]').click()
+                act.locator('[data-testid="stSelectbox"]').first.click()
                 page.get_by_role("option").filter(has_text="Service Down").first.click()
                 wait_until_loaded(page)
                 note = act.locator('input[aria-label="Acknowledge: your note"]')
