@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None,
         description=(
-            "key (>= 32 chars) that encrypts contact-point secrets at rest; unset = a random "
-            "key file made once in the state folder"
+            "key (>= 32 chars, the same in every console and worker) that encrypts "
+            "contact-point secrets at rest; required in production; unset in development = "
+            "a random key file made once in the state folder"
         ),
     )
     database_url: str | None = Field(

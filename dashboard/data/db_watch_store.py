@@ -39,6 +39,10 @@ def routes_snapshot(conn: Connection, *, at: datetime, rule_id: str) -> dict[str
         if not p.enabled:
             continue
         raw = sealed.get(p.id, "")
+        try:  # never plaintext outside PostgreSQL either: an old row is sealed on the way
+            secret = raw if secret_box.is_encrypted(raw) else secret_box.encrypt(raw)
+        except secret_box.SecretKeyError:
+            continue  # no usable key: this point cannot be cached (it is logged elsewhere)
         points.append(
             {
                 "id": p.id,
@@ -46,8 +50,7 @@ def routes_snapshot(conn: Connection, *, at: datetime, rule_id: str) -> dict[str
                 "kind": p.kind,
                 "audiences": list(p.audiences),
                 "config": dict(p.config),
-                # Never plaintext outside PostgreSQL either: an old row is sealed on the way.
-                "secret": raw if secret_box.is_encrypted(raw) else secret_box.encrypt(raw),
+                "secret": secret,
             }
         )
     person = resolve_person(conn, audience="oncall", at=at)

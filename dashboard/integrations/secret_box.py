@@ -1,8 +1,9 @@
 """Contact-point secrets encrypted at rest (Fernet: AES-128-CBC + HMAC-SHA256).
 
 The key comes from ORCA_SECRET_KEY (any string of at least 32 characters; the Fernet key is
-derived from it), or, when that is unset, from a random key file created once (owner-only)
-under the state folder, as the development cookie key is. A stored value starts with
+derived from it), or, when that is unset in development, from a random key file created once
+(owner-only) under the state folder, as the development cookie key is. Production requires
+ORCA_SECRET_KEY: its console and worker containers do not share a state folder. A stored value starts with
 ``enc:v1:``; a value without it is an old plaintext row, read as is and re-encrypted by the
 caller (``dashboard.data.notify_store.encrypt_plaintext_secrets``).
 """
@@ -60,6 +61,16 @@ def _key_file(path: Path) -> str:
     raise SecretKeyError(f"could not read or create the secret key file {path}")
 
 
+def _file_key(path: Path) -> str:
+    try:
+        return _key_file(path)
+    except OSError as exc:  # a read-only or missing state folder
+        raise SecretKeyError(
+            f"could not read or create the secret key file {path} ({exc.strerror}): "
+            "set ORCA_SECRET_KEY"
+        ) from None
+
+
 def key_material(settings: Settings) -> str:
     configured = (settings.secret_key or "").strip()
     if configured:
@@ -69,11 +80,20 @@ def key_material(settings: Settings) -> str:
             )
         return configured
     if settings.env == "production":
-        log.warning(
-            "ORCA_SECRET_KEY is not set: contact-point secrets are encrypted with the key file "
-            "in the state folder; losing that folder makes them unreadable"
+        raise SecretKeyError(
+            "ORCA_SECRET_KEY is not set and production has no default: set it to 32+ random "
+            "characters (the same in every console and worker), e.g. `openssl rand -hex 32`"
         )
-    return _key_file(settings.state_dir / KEY_FILE)
+    return _file_key(settings.state_dir / KEY_FILE)
+
+
+def key_problem(settings: Settings | None = None) -> str | None:
+    """Why secrets cannot be sealed right now (None: they can)."""
+    try:
+        key_material(settings or get_settings())
+    except SecretKeyError as exc:
+        return str(exc)
+    return None
 
 
 @lru_cache(maxsize=4)

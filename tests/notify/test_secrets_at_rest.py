@@ -99,6 +99,11 @@ def test_the_key_comes_from_settings_or_a_file_made_once(tmp_path: Path) -> None
         "from-the-file"
     )
     assert secret_box.decrypt("plain-old-value", unset) == "plain-old-value"
+    production = Settings(env="production", secret_key=None, state_dir=tmp_path / "p")
+    with pytest.raises(secret_box.SecretKeyError, match="production has no default"):
+        secret_box.encrypt("x", production)
+    assert "ORCA_SECRET_KEY" in (secret_box.key_problem(production) or "")
+    assert not (tmp_path / "p").exists(), "production never falls back to a key file"
 
 
 def test_a_secret_sealed_with_another_key_fails_the_delivery_with_a_reason(
