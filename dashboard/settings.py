@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         default=None,
         description="secret that signs the login cookie; required (>= 32 random chars) in production",
     )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "key (>= 32 chars, the same in every console and worker) that encrypts "
+            "contact-point secrets at rest; required in production; unset in development = "
+            "a random key file made once in the state folder"
+        ),
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL 16"
     )

@@ -17,16 +17,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import telemetry
 from dashboard.data import kpis, live, panels, rollups, totals, trust_rollups
 from dashboard.data import leader as leader_lock
+from dashboard.data.alert_rules import current_rules
 from dashboard.data.cache import SharedCache, bump_topics
 from dashboard.data.report_store import REPORT_TOPICS
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
+from dashboard.domain.alerting import RuleError
 from dashboard.domain.timebuckets import PRESETS
 from dashboard.integrations.redis_client import make_redis
 from dashboard.reports import capacity as capacity_review
 from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
 from dashboard.worker.alerts import run_alert_cycle
+from dashboard.worker.db_watch import RULE_ID as DB_RULE_ID
+from dashboard.worker.db_watch import DbWatch
 from dashboard.worker.notify import run_notify_cycle
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
@@ -78,6 +82,19 @@ class Worker:
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
+        self.db_watch = self._make_db_watch()
+
+    def _make_db_watch(self) -> DbWatch | None:
+        """The Database Unreachable watch (Redis only; see dashboard.worker.db_watch)."""
+        try:
+            rule = current_rules().get(DB_RULE_ID)
+        except (RuleError, OSError) as exc:
+            log.warning("database watch off: the rules cannot be read (%s)", exc)
+            return None
+        if rule is None:
+            return None
+        url = self.engine.url.render_as_string(hide_password=False)
+        return DbWatch(self.redis, self.engine, rule, database_url=url)
 
     # -- leadership -------------------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -275,12 +292,16 @@ class Worker:
         )
 
     def run_forever(self) -> None:
+        if self.db_watch is not None:
+            self.db_watch.start()  # its own thread: a hung PostgreSQL must not hold it up
         while not self.stop_event.is_set():
             leader = self.is_leader()
             if leader:
                 self.run_due()
             self.heartbeat(leader=leader)
             self.stop_event.wait(1.0)
+        if self.db_watch is not None:
+            self.db_watch.stop()
         self.release_leadership()
 
 
