@@ -17,7 +17,6 @@ from dashboard.worker.notify import run_notify_cycle
 from tests.alerts.test_pagerduty_events import RULES, _add_point, _disk
 from tests.notify.conftest import fast_settings
 from tests.notify.peers import http_peer
-from tests.test_telemetry import spans  # noqa: F401  (the in-memory exporter fixture)
 
 T0 = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
 
@@ -25,7 +24,7 @@ T0 = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
 def test_one_span_per_cycle_and_per_delivery_attempt_without_secrets(
     db: Engine,
     redis_client: redis.Redis,
-    spans: InMemorySpanExporter,  # noqa: F811
+    spans: InMemorySpanExporter,
 ) -> None:
     spans.clear()
     with http_peer(ok_status=202) as pd, http_peer(fail_first=1) as hook:

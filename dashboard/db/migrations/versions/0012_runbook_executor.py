@@ -4,14 +4,14 @@ incident a run was started for as a real reference. Also the index the Incidents
 keyset pager of closed incidents seeks on.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
