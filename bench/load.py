@@ -181,7 +181,12 @@ def run_load_bench(
         for viewer in viewers:
             viewer.close()
         closed = time.monotonic()
-        time.sleep(SETTLE_S)
+        curve: list[str] = []  # both consoles' RSS every 20 s after the close
+        while time.monotonic() - closed < SETTLE_S:
+            time.sleep(min(20.0, max(0.0, SETTLE_S - (time.monotonic() - closed))))
+            curve.append(
+                f"{time.monotonic() - closed:.0f} s: {sum(c.rss_mb() for c in consoles):.0f} MB"
+            )
         after = {c.name: c.rss_mb() for c in consoles}
         settle_wall = time.monotonic() - closed
 
@@ -213,8 +218,9 @@ def run_load_bench(
             f"  together: CPU {sum(cpu.values()):.2f} cores, RSS {total_before:.0f} MB before, "
             f"{sum(peak.values()):.0f} MB peak, {total_after:.0f} MB after "
             f"({(total_after - total_before) / total_before:+.1%}; target within "
-            f"{TARGET_MEMORY_BACK:.0%})\n"
+            f"{TARGET_MEMORY_BACK:.0%})"
         )
+        print("  RSS of both after the close: " + ", ".join(curve) + "\n")
         if errors:
             print("  first errors:", errors[:3])
     finally:
