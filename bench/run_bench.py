@@ -20,6 +20,9 @@ Environment:
                            seeded database: no migration, no seeding, everything rolled back.
   ORCA_BENCH_ONLY_BACKUP=1 only the backup + verified restore of the 1M-agent database
                            (bench/backup_bench.py; ORCA_BENCH_BACKUP_SOURCE_URL picks it).
+  ORCA_BENCH_ONLY_LOAD=1   only the load run (bench/load.py): 50 real sessions on Service
+                           Health with auto-refresh for 5 minutes over two consoles, on a small
+                           demo database: console CPU, memory (and 2 minutes after), page p95.
 """
 
 from __future__ import annotations
@@ -122,6 +125,8 @@ def main() -> int:
     admin, redis_url = services.database, services.redis
     if os.environ.get("ORCA_BENCH_ONLY_RUNBOOK") == "1":
         return _runbook_only(admin, redis_url, services)
+    if os.environ.get("ORCA_BENCH_ONLY_LOAD") == "1":
+        return _load_only(admin, redis_url, services)
     try:
         url, ready = database(admin)
         engine: Engine = make_engine(url)
@@ -241,6 +246,24 @@ def _runbook_only(admin: str, redis_url: str, services: Services) -> int:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         services.stop()
     return 0
+
+
+def _load_only(admin: str, redis_url: str, services: Services) -> int:
+    """The load run alone, on a small demo database of its own."""
+    from bench.browser import _demo_database
+    from bench.load import DB_NAME, run_load_bench
+
+    def drop(server: str) -> None:
+        plain = server.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+    try:
+        return run_load_bench(
+            admin, redis_url, now=NOW, demo_database=_demo_database, drop_database=drop
+        )
+    finally:
+        services.stop()
 
 
 if __name__ == "__main__":

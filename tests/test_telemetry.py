@@ -23,7 +23,11 @@ from sqlalchemy import Engine, text
 from dashboard import telemetry
 from dashboard.actions.base import ActionResult, run_authorised, system_actor
 from dashboard.data.cache import SharedCache
+from dashboard.settings import get_settings
 from dashboard.worker.main import Job, Worker
+from dashboard.worker.probes import run_probe_job
+from dashboard.worker.sync import run_sync
+from tests.harness import free_port
 
 
 def _named(memory: InMemorySpanExporter, prefix: str) -> list[ReadableSpan]:
@@ -177,3 +181,49 @@ def test_text_logs_mask_secrets_too() -> None:
         logger.removeHandler(handler)
     assert "r3dis-pw" not in stream.getvalue()
     assert "redis://:***@cache:6379/0" in stream.getvalue()
+
+
+def test_a_probe_cycle_is_a_span_with_each_result_an_event_and_counted(
+    spans: InMemorySpanExporter, engine: Engine, redis_client: redis.Redis
+) -> None:
+    spans.clear()
+    nowhere = f"http://127.0.0.1:{free_port()}"  # refused at once: ORCA Core is down
+    settings = get_settings().model_copy(
+        update={"core_url": nowhere, "otel_health_url": nowhere + "/"}
+    )
+    before_down = _value("orca_probe_results_total", component="orca_core", status="down")
+    before_up = _value("orca_probe_results_total", component="postgresql", status="up")
+    results = run_probe_job(engine, redis_client, settings=settings)
+    (cycle,) = _named(spans, "probe.cycle")
+    events = {
+        e.attributes["orca.component"]: e.attributes["orca.status"]
+        for e in cycle.events
+        if e.name == "probe.result" and e.attributes
+    }
+    assert events == {r.component: r.status for r in results}
+    assert events["orca_core"] == "down" and events["postgresql"] == "up"
+    assert _value("orca_probe_results_total", component="orca_core", status="down") == (
+        before_down + 1
+    )
+    assert _value("orca_probe_results_total", component="postgresql", status="up") == before_up + 1
+    # Storing the results (health_checks rows) runs inside the cycle: its SQL are children.
+    assert any(
+        s.parent is not None and s.parent.span_id == cycle.context.span_id
+        for s in _named(spans, "db.insert")
+    )
+
+
+def test_a_sync_is_a_span(spans: InMemorySpanExporter, engine: Engine) -> None:
+    spans.clear()
+    with telemetry.span("unit.worker") as outer:
+        report = run_sync(
+            engine,
+            None,
+            core_url=f"http://127.0.0.1:{free_port()}",
+            connect_timeout_s=1,
+            read_timeout_s=1,
+            deadline_s=3,
+        )
+    assert report.failed_requests > 0
+    (sync,) = _named(spans, "sync")
+    assert sync.parent is not None and sync.parent.span_id == outer.get_span_context().span_id

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -37,9 +39,32 @@ NOISE = ("initdb", "pg_ctl", "pgserver", "Uvicorn", "You can now view", "Traceba
             "20:10:32 stand-in: error: stand-in loop step failed",
         ),
         ("ORCA Core stand-in: http://127.0.0.1:8600  (tick 60 s)", None),
+        # A text line logged inside a span: the ids are for the log file.
+        (
+            "2026-12-02 20:10:33,000 INFO dashboard.worker.probes: probe redis: up"
+            " trace_id=0af7651916cd43dd8448eb211c80319c span_id=b7ad6b7169203331",
+            "20:10:33 worker: probe redis: up",
+        ),
+        # The JSON the children log under `up`: time, who and message only.
+        (
+            '{"ts": "2026-12-02T20:10:34.381+00:00", "level": "INFO",'
+            ' "logger": "dashboard.worker.main", "message": "this worker is the leader",'
+            ' "service": "worker", "thread": "MainThread",'
+            ' "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"}',
+            "{time} worker: this worker is the leader",
+        ),
+        (
+            '{"ts": "2026-12-02T20:10:35.000+00:00", "level": "WARNING",'
+            ' "logger": "dashboard.worker.sync", "message": "ORCA Core sync: timed out\\nmore",'
+            ' "exception": "Traceback (most recent call last): ..."}',
+            "{time} worker: warning: ORCA Core sync: timed out",
+        ),
     ],
 )
 def test_worker_events_are_shortened(line: str, shown: str | None) -> None:
+    if shown is not None and "{time}" in shown:  # JSON times are UTC, shown in local time
+        ts = json.loads(line)["ts"]
+        shown = shown.format(time=datetime.fromisoformat(ts).astimezone().strftime("%H:%M:%S"))
     assert worth_knowing(line) == (shown or line)
 
 
@@ -52,6 +77,11 @@ def test_worker_events_are_shortened(line: str, shown: str | None) -> None:
         "  You can now view your Streamlit app in your browser.",
         "Traceback (most recent call last):",
         "2026-12-02 20:10:21,194 WARNING streamlit.runtime: something of Streamlit's",
+        '{"ts": "2026-12-02T20:10:30.217+00:00", "level": "INFO",'
+        ' "logger": "dashboard.worker.sync", "message": "ORCA Core sync: 50 agents"}',
+        '{"ts": "2026-12-02T20:10:30.217+00:00", "level": "WARNING",'
+        ' "logger": "streamlit.runtime", "message": "something of Streamlit"}',
+        '{"not": "a log record"}',
     ],
 )
 def test_routine_lines_stay_in_the_log(line: str) -> None:
@@ -112,6 +142,17 @@ def test_up_prints_only_what_matters_and_names_its_log(state_dir: Path) -> None:
     logged = log_file.read_text(errors="replace")
     for kept in ("initdb", "pg_ctl", "[console]", "[worker]"):
         assert kept in logged, kept
+    # The worker's lines are structured JSON there, with trace and span ids inside spans;
+    # the terminal got them short, without ids or JSON.
+    worker_json = [
+        json.loads(line.removeprefix("[worker] "))
+        for line in logged.splitlines()
+        if line.startswith("[worker] {")
+    ]
+    assert any(r["message"] == "this worker is the leader" for r in worker_json), logged
+    assert any("trace_id" in r for r in worker_json), "lines logged inside a span carry ids"
+    assert "trace_id" not in out and '{"ts"' not in out, out
+    assert " worker: this worker is the leader" in out, out
 
     # --verbose shows everything in the terminal (a second start: pg_ctl, not initdb).
     verbose = _run_until_the_worker_leads(state_dir, "--verbose")

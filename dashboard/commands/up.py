@@ -1,13 +1,16 @@
 """`orca-dashboard up`: servers, migrations, demo data, then supervise stand-in, worker, console.
 
 The terminal gets what a person needs (servers used, demo users once, seeding progress, the
-URLs, one line per worker event worth knowing); everything else, initdb and pg_ctl included,
-goes to the log file in the state folder (``--verbose`` shows it all in the terminal too).
+URLs, one short line per worker event worth knowing: time, who, message); everything else,
+initdb and pg_ctl included, goes to the log file in the state folder (``--verbose`` shows it
+all in the terminal too). The children log structured JSON (trace and span ids included) unless
+ORCA_LOG_FORMAT says otherwise: the log file keeps that, the terminal gets the short form.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -60,27 +64,53 @@ _PLAIN_LINES = ("ORCA Core stand-in: http",)  # the stand-in's own URL line
 _WHO = (("dashboard.worker", "worker"), ("dashboard.core", "stand-in"))
 
 
+# What TextFormatter appends to a line logged inside a span: for the log file, not a person.
+_TRACE_IDS = re.compile(r" trace_id=[0-9a-f]+ span_id=[0-9a-f]+$")
+
+
+def _fields(text: str) -> tuple[str, str, str, str] | None:
+    """(time, level, logger, message) of one log line, JSON or text; None for other output."""
+    if text.startswith("{"):
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(record, dict) or not {"ts", "level", "logger"} <= record.keys():
+            return None
+        try:
+            when = datetime.fromisoformat(str(record["ts"])).astimezone().strftime("%H:%M:%S")
+        except ValueError:
+            return None
+        first_line = (str(record.get("message", "")).splitlines() or [""])[0]
+        return when, str(record["level"]), str(record["logger"]), first_line
+    m = _LOG_LINE.match(text)
+    if m is None:
+        return None
+    return m["time"], m["level"], m["name"], _TRACE_IDS.sub("", m["message"])
+
+
 def worth_knowing(line: str) -> str | None:
     """The short terminal line for one line of a child's output, or None to keep it in the log.
 
     Kept: worker events (start, stop, leadership, probe state changes), every warning or
-    error of the project's own loggers, and the stand-in's URL. Dropped: everything else
+    error of the project's own loggers, and the stand-in's URL, as "time who: message"
+    without the JSON envelope or the trace and span ids. Dropped: everything else
     (Streamlit's banner, periodic sync reports, tracebacks: they are in the log file).
     """
     text = line.rstrip()
     if text.startswith(_PLAIN_LINES):
         return text
-    m = _LOG_LINE.match(text)
-    if m is None:
+    fields = _fields(text)
+    if fields is None:
         return None
-    name, level = m["name"], m["level"]
+    when, level, name, message = fields
     ours = name == "orca" or name.startswith("dashboard.")
     if not ours:
         return None
     if level in ("WARNING", "ERROR", "CRITICAL") or name in _EVENT_LOGGERS:
         who = next((w for p, w in _WHO if name.startswith(p)), "orca")
         prefix = "" if level == "INFO" else f"{level.lower()}: "
-        return f"{m['time']} {who}: {prefix}{m['message']}"
+        return f"{when} {who}: {prefix}{message}"
     return None
 
 
@@ -154,8 +184,9 @@ class _Children:
 
     def start(self, name: str, cmd: list[str]) -> None:
         self.commands[name] = cmd
-        # Unbuffered, so a child's lines reach the log (and the terminal) as they happen.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Unbuffered, so a child's lines reach the log (and the terminal) as they happen;
+        # structured logs for the log file unless the user chose a format.
+        env = {"ORCA_LOG_FORMAT": "json", **os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(  # noqa: S603
             cmd,
             cwd=PROJECT_ROOT,
