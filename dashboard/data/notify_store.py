@@ -399,6 +399,7 @@ def claim_due_delivery(
                    JOIN notification_messages m ON m.id = d.message_id
                    LEFT JOIN users u ON u.username = m.recipient
                    WHERE d.status = 'pending' AND d.next_attempt_at <= :now AND c.enabled
+                     AND d.report_id IS NULL  -- report PDFs: dashboard.reports.mailing
                      AND NOT (d.id = ANY(:exclude))
                    ORDER BY d.next_attempt_at, d.id
                    LIMIT 1 FOR UPDATE OF d SKIP LOCKED"""

@@ -92,6 +92,7 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "user.disable": {A},
     "user.enable": {A},
     "user.set_roles": {A},
+    "user.set_email": {A},
     "user.reset_password": {A},
     "user.unlock": {A},
     "user.change_password": {M, OP, C, A},
