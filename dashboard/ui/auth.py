@@ -33,9 +33,8 @@ from dashboard.settings import get_settings
 from dashboard.ui import loaders, resources
 from dashboard.ui.http_guard import COOKIE as COOKIE
 from dashboard.ui.http_guard import cookie_value as cookie_value
-from dashboard.ui.http_guard import new_claim
+from dashboard.ui.http_guard import new_claim, url_path
 from dashboard.ui.http_guard import token_from_cookie as token_from_cookie
-from dashboard.ui.http_guard import url_path
 from dashboard.ui.navigation import PAGES
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,9 @@ def _write_cookie() -> None:
     claim = st.session_state.get(_COOKIE_CLAIM)
     if action == "set" and isinstance(claim, str):
         with st.sidebar:  # signed in: the sidebar is there anyway
-            st.iframe(_CLAIM_JS % (json.dumps(url_path("/api/session")), json.dumps(claim)), height=1)
+            st.iframe(
+                _CLAIM_JS % (json.dumps(url_path("/api/session")), json.dumps(claim)), height=1
+            )
     elif action == "delete":
         # Signed out: in the main area, so the login form gets no near-empty sidebar.
         st.iframe(_END_JS % json.dumps(url_path("/api/session/end")), height=1)

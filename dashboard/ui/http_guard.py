@@ -68,6 +68,8 @@ def url_path(path: str) -> str:
 def cookie_path() -> str:
     """The session cookie's Path: the base path, so it goes to this console only."""
     return base_path() or "/"
+
+
 CLAIM_TTL_S = 60
 # Streamlit's front end needs inline styles and scripts, blob: workers and data: images; what
 # this adds is no framing by other sites, no plugins, no foreign form targets or base URL.
@@ -294,5 +296,6 @@ def under_base_path(routes: list[Route]) -> list[Route]:
         Route(prefix + r.path, r.endpoint, methods=sorted(r.methods or ()), name=r.name)
         for r in routes
     ]
+
 
 MIDDLEWARE = [Middleware(HttpGuard)]

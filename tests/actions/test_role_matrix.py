@@ -354,6 +354,9 @@ RUNNERS: dict[str, Runner] = {
     "user.disable": lambda c, a: users.disable_user(c.engine, a, make_user(c.engine, M)),
     "user.enable": _enable,
     "user.set_roles": lambda c, a: users.set_roles(c.engine, a, make_user(c.engine, M), ["oncall"]),
+    "user.set_email": lambda c, a: users.set_email(
+        c.engine, a, make_user(c.engine, M), "someone@orca.test"
+    ),
     "user.reset_password": lambda c, a: users.reset_password(
         c.engine, a, make_user(c.engine, M), NEW_PASSWORD
     ),
