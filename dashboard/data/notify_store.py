@@ -411,13 +411,19 @@ def claim_due_delivery(
     )
     if row is None:
         return None
+    return due_delivery_from_row(row)
+
+
+def due_delivery_from_row(row: Any, *, config: Mapping[str, Any] | None = None) -> DueDelivery:
+    """A DueDelivery from a claim query's row (the columns of :func:`claim_due_delivery`);
+    ``config`` replaces the contact point's stored one (the report mailing drops its list)."""
     return DueDelivery(
         id=int(row["id"]),
         attempts=int(row["attempts"]),
         contact_point_id=int(row["cp_id"]),
         contact_point=str(row["cp_name"]),
         kind=str(row["kind"]),
-        config=dict(row["config"] or {}),
+        config=dict(row["config"] or {}) if config is None else dict(config),
         secret=str(row["secret"]),
         message_id=int(row["message_id"]),
         group_key=str(row["group_key"]),

@@ -171,25 +171,7 @@ def _claim(conn: Connection, *, now: datetime) -> tuple[store.DueDelivery, int] 
         return None
     config: dict[str, Any] = dict(row["config"] or {})
     config.pop("to", None)  # the manager is the recipient, not the point's fixed list
-    due = store.DueDelivery(
-        id=int(row["id"]),
-        attempts=int(row["attempts"]),
-        contact_point_id=int(row["cp_id"]),
-        contact_point=str(row["cp_name"]),
-        kind=str(row["kind"]),
-        config=config,
-        secret=str(row["secret"]),
-        message_id=int(row["message_id"]),
-        group_key=str(row["group_key"]),
-        severity=str(row["severity"]),
-        event=str(row["event"]),
-        subject=str(row["subject"]),
-        body=str(row["body"]),
-        link=row["link"],
-        recipient=row["recipient"],
-        recipient_email=row["email"],
-        created_at=row["created_at"],
-    )
+    due = store.due_delivery_from_row(row, config=config)
     return due, int(row["report_id"])
 
 
@@ -210,9 +192,10 @@ def deliver_report_mail(
     s = settings or get_settings()
     result = MailResult()
     ends = time.monotonic() + s.notify_cycle_deadline_s
+    with engine.begin() as conn:
+        store.fail_disabled_deliveries(conn, now=clock())
     while (remaining := ends - time.monotonic()) > 0.05:
         with engine.begin() as conn:
-            store.fail_disabled_deliveries(conn, now=clock())
             claimed = _claim(conn, now=clock())
             if claimed is None:
                 break
