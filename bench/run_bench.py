@@ -158,6 +158,8 @@ def main() -> int:
             n = s.execute(text("SELECT count(*) FROM agents")).scalar_one()
             m = s.execute(text("SELECT count(*) FROM request_metrics")).scalar_one()
         print(f"data set: {n:,} agents, {m:,} request-metric rows; now = {NOW.isoformat()}\n")
+        if not ONLY_REPORT:
+            _trust_pools(engine)
         os.environ["ORCA_DATABASE_URL"] = url
         os.environ["ORCA_REDIS_URL"] = redis_url
         os.environ["ORCA_FIXED_NOW"] = NOW.isoformat()
@@ -195,6 +197,24 @@ def main() -> int:
             drop_database(admin)
         services.stop()
     return 0
+
+
+def _trust_pools(engine: Engine) -> None:
+    """What the worker keeps hourly (and the seed once): the preset ranges' trust-fall pools.
+    A database seeded before migration 0014 has none; time the worker's job that makes them."""
+    from dashboard.data import kpis
+    from dashboard.domain.timebuckets import PRESETS
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM trust_fall_pools WHERE end_at = :e"), {"e": NOW})
+        started = time.perf_counter()
+        done = kpis.refresh_fall_pools(conn, end=NOW, spans=tuple(PRESETS.values()), now=NOW)
+    took = time.perf_counter() - started
+    print(
+        f"== Worker's hourly trust-fall pools (presets ending {NOW:%H:%M}): {took:.1f} s "
+        f"({', '.join(f'{k}: {v}' for k, v in done.items())}); the dashboards' cold runs read "
+        "them, as a viewer's first load after a cache expiry does\n"
+    )
 
 
 def _runbook_only(admin: str, redis_url: str, services: Services) -> int:

@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         default=None,
         description="secret that signs the login cookie; required (>= 32 random chars) in production",
     )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "key (>= 32 chars, the same in every console and worker) that encrypts "
+            "contact-point secrets at rest; required in production; unset in development = "
+            "a random key file made once in the state folder"
+        ),
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL 16"
     )
@@ -116,6 +124,14 @@ class Settings(BaseSettings):
     runbook_systemctl_bin: str = "systemctl"
     runbook_journalctl_bin: str = "journalctl"
     runbook_lock_ttl_s: int = Field(default=900, ge=10, description="a run's target lock expires")
+    runbook_stale_after_s: int = Field(
+        default=60,
+        ge=10,
+        description=(
+            "a running run whose executor sent no heartbeat for this long is failed as "
+            "'executor lost' and its target lock released (heartbeat every sixth of it)"
+        ),
+    )
     otlp_endpoint: str = Field(
         default="http://127.0.0.1:4318",
         description=(
@@ -190,6 +206,14 @@ class Settings(BaseSettings):
     backup_interval_h: float = Field(default=24.0, gt=0)
     backup_max_age_h: float = Field(
         default=26.0, gt=0, description="a last good backup older than this is an alert (P2)"
+    )
+    backup_restore_keep_h: float = Field(
+        default=24.0,
+        ge=0,
+        description=(
+            "restored scratch databases (orca_restore_…) are dropped by the worker this long "
+            "after their last restore finished (DR drills drop theirs at once)"
+        ),
     )
     backup_retain_daily: int = Field(default=7, ge=0)
     backup_retain_weekly: int = Field(default=4, ge=0)

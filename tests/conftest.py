@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 import redis
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
 
+from dashboard import telemetry
 from dashboard.core.server import CoreStandIn
 from dashboard.db.engine import make_engine
 from dashboard.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -132,3 +137,15 @@ def readonly_core(seeded_engine: Engine, redis_url: str) -> Iterator[CoreStandIn
         seeded_engine, redis_url, traffic=False, fault_ttl_s=0, on_crash=lambda reason: None
     ) as standin:
         yield standin
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span the module's tests finish, in memory (telemetry set up as the console does)."""
+    telemetry.setup("test")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield memory
+    memory.shutdown()

@@ -333,3 +333,32 @@ def database_upstream(url: str) -> str | tuple[str, int]:
     with psycopg.connect(_plain(url)) as conn:
         host, port = conn.info.host, conn.info.port
     return f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, int(port))
+
+
+def declare_incident(
+    engine: Engine, title: str, *, severity: str = "P2", rule_id: str | None = None
+) -> int:
+    """Declare an incident through the action (as the CLI user); with ``rule_id`` it is linked
+    to a fresh alert of that rule. Returns its id."""
+    from sqlalchemy import text
+
+    from dashboard.actions import incidents
+    from dashboard.actions.base import cli_actor
+
+    done = incidents.declare(
+        engine,
+        cli_actor(),
+        title=title,
+        severity=severity,
+        request_key=secrets.token_hex(8),
+        rule_id=rule_id,
+        alert_key=f"{rule_id}:{secrets.token_hex(3)}" if rule_id else None,
+    )
+    assert done.outcome == "changed", done
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT id FROM incidents WHERE title = :t ORDER BY id DESC LIMIT 1"),
+                {"t": title},
+            ).scalar_one()
+        )

@@ -229,7 +229,8 @@ def test_service_ingress_hpa_pdb_and_network_policy(name: str) -> None:
     }
     config = docs[("ConfigMap", "orca-dashboard")]
     assert not any(
-        re.search("PASSWORD|COOKIE_KEY|DATABASE_URL|REDIS_URL", k) for k in config["data"]
+        re.search("PASSWORD|COOKIE_KEY|SECRET_KEY|DATABASE_URL|REDIS_URL", k)
+        for k in config["data"]
     ), "secrets belong in orca-secrets, not the ConfigMap"
 
 
@@ -304,7 +305,7 @@ def test_compose_secrets_come_from_the_environment(file: str) -> None:
     for name, svc in doc["services"].items():
         env = svc.get("environment", {})
         for key, value in env.items():
-            if re.search("PASSWORD|COOKIE_KEY", key):
+            if re.search("PASSWORD|COOKIE_KEY|SECRET_KEY", key):
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (name, key)
         url = env.get("ORCA_DATABASE_URL")
         if url:

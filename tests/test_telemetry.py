@@ -11,14 +11,12 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import Iterator
 
 import prometheus_client as prom
 import pytest
 import redis
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine, text
 
@@ -26,17 +24,6 @@ from dashboard import telemetry
 from dashboard.actions.base import ActionResult, run_authorised, system_actor
 from dashboard.data.cache import SharedCache
 from dashboard.worker.main import Job, Worker
-
-
-@pytest.fixture(scope="module")
-def spans() -> Iterator[InMemorySpanExporter]:
-    telemetry.setup("test")
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    yield memory
-    memory.shutdown()
 
 
 def _named(memory: InMemorySpanExporter, prefix: str) -> list[ReadableSpan]:

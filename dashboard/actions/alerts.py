@@ -116,7 +116,15 @@ def acknowledge_alert(
         rules = _rules()
         name = rules[st.series.rule_id].name if st.series.rule_id in rules else st.series.rule_id
         _hooks.on_acknowledge(
-            conn, alert_key=alert_key, name=name, actor=actor.username, note=why, at=at
+            conn,
+            alert_key=alert_key,
+            name=name,
+            actor=actor.username,
+            note=why,
+            at=at,
+            rule_id=st.series.rule_id,
+            severity=st.severity,
+            notify=st.series.state == "firing",
         )
         audit_change(
             conn,

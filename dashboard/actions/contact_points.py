@@ -17,6 +17,7 @@ from dashboard.actions.base import ActionResult, Actor, audit_change, run_author
 from dashboard.data import notify_store as store
 from dashboard.domain.notify_rules import ContactPointInput, check_contact_point, mask_secret
 from dashboard.domain.permissions import Role
+from dashboard.integrations import secret_box
 from dashboard.integrations.notify_senders import Outgoing, Timeouts, send
 from dashboard.settings import get_settings
 
@@ -56,6 +57,8 @@ def add_contact_point(
     secret: str = "",
 ) -> ActionResult:
     def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
+        if (problem := secret_box.key_problem()) is not None:
+            return ActionResult("error", f"Secrets cannot be stored: {problem}")
         try:
             cp = check_contact_point(
                 name=name,
@@ -122,6 +125,8 @@ def edit_contact_point(
     """Change a contact point; a blank ``secret`` keeps the stored one."""
 
     def body(conn: Connection, roles: tuple[Role, ...]) -> ActionResult:
+        if secret and (problem := secret_box.key_problem()) is not None:
+            return ActionResult("error", f"Secrets cannot be stored: {problem}")
         current = _load(conn, contact_point_id, expected_version)
         if isinstance(current, ActionResult):
             return current
@@ -251,7 +256,10 @@ def test_contact_point(engine: Engine, actor: Actor, contact_point_id: int) -> A
             {"m": message_id, "c": current.id, "now": now},
         ).scalar_one()
         s = get_settings()
-        secret = store.get_contact_point_secret(conn, contact_point_id=current.id)
+        try:
+            secret = store.get_contact_point_secret(conn, contact_point_id=current.id)
+        except secret_box.SecretKeyError as exc:
+            return ActionResult("error", str(exc))
         out = Outgoing(
             kind=current.kind,
             config=current.config,

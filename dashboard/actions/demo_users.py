@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dashboard.actions.base import system_actor
+from dashboard.actions.oncall import save_rotation
 from dashboard.actions.passwords import generate_password
 from dashboard.actions.users import add_user
 from dashboard.data.leader import release_lock, wait_for_lock
 from dashboard.db.auth_store import count_users
+from dashboard.domain.oncall import Rotation
 from dashboard.domain.permissions import Role
 from dashboard.settings import Settings
 
@@ -27,6 +29,9 @@ def ensure_demo_users(engine: Engine, settings: Settings) -> list[tuple[str, str
     :func:`dashboard.actions.users.add_user` (validated and audited like any other); a
     session-level advisory lock, held on its own connection while they are made, keeps a
     second `up` from making them too.
+
+    With the users comes an on-call rotation made of them (:func:`seed_demo_rotation`), so a
+    fresh `make run` shows who is on call and escalation has someone to page.
     """
     if settings.env != "development":
         return []
@@ -51,9 +56,30 @@ def ensure_demo_users(engine: Engine, settings: Settings) -> list[tuple[str, str
                 if not result.ok:
                     raise RuntimeError(f"demo user {role.value} not created: {result.message}")
                 created.append((role.value, password, (role.value,)))
+            seed_demo_rotation(engine)
         finally:
             release_lock(lock, lock_id=_DEMO_LOCK)
     return created
+
+
+def seed_demo_rotation(engine: Engine) -> bool:
+    """The demo rotation: oncall primary, admin secondary, manager as manager, weekly hand-over
+    on the default day and hour (UTC). Made through the on-call action (validated, audited) and
+    only when no rotation exists yet (version 0): a rotation someone saved is never replaced."""
+    default = Rotation()
+    result = save_rotation(
+        engine,
+        system_actor("system:demo-users"),
+        primary=[Role.ONCALL.value],
+        secondary=[Role.ADMIN.value],
+        manager=[Role.MANAGER.value],
+        handover_weekday=default.handover_weekday,
+        handover_hour=default.handover_hour,
+        timezone=default.timezone,
+        anchor=default.anchor,
+        expected_version=0,
+    )
+    return result.outcome == "changed"
 
 
 def print_demo_users_once(

@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard.data import totals
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.cache import register
 from dashboard.data.errors import InvalidQuery
@@ -73,13 +74,14 @@ def count_agents_by(conn: Connection, *, dimension: str) -> pd.DataFrame:
         raise InvalidQuery(
             f"cannot group agents by {dimension[:40]!r}; use one of {', '.join(DIMENSIONS)}"
         )
-    df = frame(
-        conn,
-        f"SELECT {column} AS value, count(*) AS agents FROM agents GROUP BY 1 ORDER BY 2 DESC",
-        {},
+    # Trigger-kept totals (migration 0015): exact, and a few rows instead of every agent.
+    kept = totals.read_totals(conn, dimension=column)
+    return pd.DataFrame(
+        {
+            "value": pd.Series([t.value for t in kept], dtype="object"),
+            "agents": pd.Series([t.agents for t in kept], dtype="int64"),
+        }
     )
-    df["agents"] = df["agents"].astype(int)
-    return df
 
 
 def list_discovery_rate(

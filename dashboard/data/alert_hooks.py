@@ -7,6 +7,8 @@
   escalation and acknowledgement of a linked alert goes to the incident timeline
   (dashboard.data.incidents: declare_incident_for_alert, record_timeline).
 - escalation: one outbox row per step to the "secondary", then the "manager" audience.
+- acknowledgement: one outbox row (event ``acknowledge``), for PagerDuty-style points only.
+Every row names its alert (``alert_key``), PagerDuty's dedup_key for it.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Hooks:
                     source=SOURCE,
                     link=alerts_link(t.alert_key),
                     at=t.at,
+                    alert_key=t.alert_key,
+                    event="resolve" if t.to_state == "resolved" else "trigger",
                 )
             )
         if rule.severity == "P1" and t.to_state == "firing":
@@ -94,6 +98,8 @@ class Hooks:
             audience=audience,
             link=alerts_link(alert_key),
             at=now,
+            alert_key=alert_key,
+            event="trigger",
         )
         incident_seam.timeline(
             conn,
@@ -106,8 +112,32 @@ class Hooks:
         return int(added)
 
     def on_acknowledge(
-        self, conn: Connection, *, alert_key: str, name: str, actor: str, note: str, at: datetime
+        self,
+        conn: Connection,
+        *,
+        alert_key: str,
+        name: str,
+        actor: str,
+        note: str,
+        at: datetime,
+        rule_id: str = "",
+        severity: str = "info",
+        notify: bool = True,
     ) -> None:
+        if notify:  # only a firing alert is known to PagerDuty
+            notifications.enqueue_notification(
+                conn,
+                dedupe_key=f"{alert_key}:acknowledged",
+                severity=severity if severity in notifications.SEVERITIES else "info",
+                group_key=rule_id or alert_key,
+                subject=f"[{severity}] ACKNOWLEDGED by {actor}: {name}",
+                body=f"{name} acknowledged by {actor}: {note}\nAlert: {alert_key}",
+                source=SOURCE,
+                link=alerts_link(alert_key),
+                at=at,
+                alert_key=alert_key,
+                event="acknowledge",
+            )
         incident_seam.timeline(
             conn,
             kind="alert.acknowledged",

@@ -26,6 +26,8 @@ import pandas as pd
 import redis
 from sqlalchemy import Connection, text
 
+from dashboard.data.cache import register
+from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.data.sql import frame
 from dashboard.domain.alerting import (
     ACTIVE_STATES,
@@ -42,6 +44,8 @@ SNAPSHOT_TTL_S = 600
 #: Points kept per series for the page's sparkline (30 minutes at the default 15 s).
 RECENT_POINTS = 120
 HISTORY_LIMIT = 500
+HISTORY_PAGE = 100
+HISTORY_SCOPE = "alert_history"
 HISTORY_KINDS = ("transition", "acknowledged", "silenced", "unsilenced", "escalated")
 
 
@@ -279,8 +283,91 @@ def list_history(
     limit: int = HISTORY_LIMIT,
 ) -> pd.DataFrame:
     """The newest history rows matching every filter given (bound parameters, newest first)."""
+    where, params = _history_where(
+        alert_key_=alert_key_, rule_id=rule_id, severity=severity, kind=kind, start=start, end=end
+    )
+    return _select_history(conn, where, params, max(1, min(int(limit), HISTORY_LIMIT)))
+
+
+def _select_history(
+    conn: Connection, where: list[str], params: dict[str, Any], limit: int
+) -> pd.DataFrame:
+    sql = (
+        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM alert_history "  # noqa: S608 - allow-listed
+        f"WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT :limit"
+    )
+    return frame(conn, sql, {**params, "limit": limit}, HISTORY_COLUMNS)
+
+
+@register
+@dataclass(frozen=True)
+class HistoryPage:
+    rows: pd.DataFrame
+    #: The cursor of the next (older) page; None on the last page.
+    next_cursor: str | None
+
+
+def list_history_page(
+    conn: Connection,
+    *,
+    rule_id: str | None = None,
+    severity: str | None = None,
+    kind: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = HISTORY_PAGE,
+) -> HistoryPage:
+    """One page of the filtered history, newest first, after ``cursor`` (keyset on the
+    (at, id) index: page 1,000 costs what page 1 does). A cursor made for other filters, or
+    edited, raises InvalidQuery."""
+    if not 1 <= limit <= HISTORY_LIMIT:
+        raise ValueError(f"limit must be between 1 and {HISTORY_LIMIT}")
+    binding = {
+        "rule_id": rule_id,
+        "severity": severity,
+        "kind": kind,
+        "start": start,
+        "end": end,
+        "limit": limit,
+    }
+    where, params = _history_where(
+        rule_id=rule_id, severity=severity, kind=kind, start=start, end=end
+    )
+    if cursor is not None:
+        seen = decode_cursor(
+            cursor,
+            scope=HISTORY_SCOPE,
+            binding=binding,
+            fields={"a": Field.DATETIME, "i": Field.ID},
+        )
+        where.append("(at, id) < (:seek_at, :seek_id)")
+        params.update(seek_at=seen["a"], seek_id=seen["i"])
+    rows = _select_history(conn, where, params, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows.iloc[:limit].reset_index(drop=True)
+        last = rows.iloc[-1]
+        at = pd.Timestamp(last["at"]).to_pydatetime()
+        next_cursor = encode_cursor(
+            scope=HISTORY_SCOPE,
+            binding=binding,
+            position={"a": at if at.tzinfo else at.replace(tzinfo=UTC), "i": int(last["id"])},
+        )
+    return HistoryPage(rows=rows, next_cursor=next_cursor)
+
+
+def _history_where(
+    *,
+    alert_key_: str | None = None,
+    rule_id: str | None = None,
+    severity: str | None = None,
+    kind: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[list[str], dict[str, Any]]:
     where = ["TRUE"]
-    params: dict[str, Any] = {"limit": max(1, min(int(limit), HISTORY_LIMIT))}
+    params: dict[str, Any] = {}
     for column, value in (
         ("alert_key", alert_key_),
         ("rule_id", rule_id),
@@ -296,11 +383,7 @@ def list_history(
     if end is not None:
         where.append("at < :end")
         params["end"] = end
-    sql = (
-        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM alert_history "  # noqa: S608 - allow-listed
-        f"WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT :limit"
-    )
-    return frame(conn, sql, params, HISTORY_COLUMNS)
+    return where, params
 
 
 # --- silences -----------------------------------------------------------------------------
@@ -549,6 +632,20 @@ def _read_snapshot(client: redis.Redis) -> ActiveRead:
         return ActiveRead(alerts, max(0.0, time.time() - float(data["at"])), "live")
     except (ValueError, KeyError, TypeError):
         return ActiveRead(source="unreadable snapshot", degraded=True)
+
+
+def overlay_snapshot(client: redis.Redis, rule_id: str, alert: ActiveAlert | None) -> bool:
+    """Replace ``rule_id``'s entries of the live snapshot by ``alert`` (None: drop them).
+
+    For the Database Unreachable watch, which cannot rebuild the snapshot from PostgreSQL:
+    the pages and the header strip show the alert while the database is away.
+    """
+    read = _read_snapshot(client)
+    alerts = [a for a in read.alerts if a.rule_id != rule_id]
+    if alert is not None:
+        alerts.append(alert)
+    alerts.sort(key=lambda a: worst_first_key(a.severity, a.state, a.started_at))
+    return write_snapshot(client, alerts)
 
 
 def list_active(

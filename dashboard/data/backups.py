@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -498,6 +499,79 @@ def drop_scratch_database(database_url: str, name: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         eng.dispose()
+
+
+_STAMPED = re.compile(r"^orca_(?:restore|benchrestore|drill)_(\d{14})_[0-9a-f]{6}$")
+#: A restore recorded "running" for longer than this is a restore whose process died.
+RESTORE_STUCK_H = 6.0
+
+
+def list_scratch_databases(
+    conn: Connection, *, keep_h: float, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The console's scratch databases on this server (by prefix only: never another database),
+    with their size, open connections, last restore and when the worker drops them.
+
+    ``drop_at`` is the last restore's end (or, with none recorded, the creation time in a
+    generated name) plus ``keep_h``; None while a restore into it runs, or when nothing says
+    when it was made (a named target nobody restored into: listed, kept).
+    """
+    at = now or datetime.now(UTC)
+    patterns = [p.replace("_", "\\_") + "%" for p in SCRATCH_PREFIXES]
+    rows = conn.execute(
+        text(
+            """SELECT d.datname AS name, pg_database_size(d.oid) AS size_bytes,
+                      (SELECT count(*) FROM pg_stat_activity a
+                        WHERE a.datname = d.datname) AS connections,
+                      r.finished_at AS last_restore, r.status, r.started_at
+               FROM pg_database d
+               LEFT JOIN LATERAL (
+                   SELECT finished_at, status, started_at FROM restores
+                   WHERE target_database = d.datname ORDER BY started_at DESC, id DESC LIMIT 1
+               ) r ON true
+               WHERE d.datname LIKE ANY (:patterns) ORDER BY d.datname"""
+        ),
+        {"patterns": patterns},
+    ).mappings()
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        since: datetime | None = r["last_restore"]
+        running = r["status"] == "running" and r["started_at"] is not None
+        if running and r["started_at"] < at - timedelta(hours=RESTORE_STUCK_H):
+            running, since = False, r["started_at"]  # its process died: it is garbage now
+        if since is None and not running:
+            stamped = _STAMPED.match(r["name"])
+            if stamped:
+                since = datetime.strptime(stamped.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        out.append(
+            {
+                "name": r["name"],
+                "size_bytes": int(r["size_bytes"]),
+                "connections": int(r["connections"]),
+                "last_restore": since,
+                "restoring": running,
+                "drop_at": None if running or since is None else since + timedelta(hours=keep_h),
+            }
+        )
+    return out
+
+
+def prune_scratch_databases(
+    engine: Engine, database_url: str, *, keep_h: float, now: datetime | None = None
+) -> list[str]:
+    """Drop the scratch databases whose ``drop_at`` has passed and nobody is connected to
+    (someone inspecting a restore keeps it). Returns the names dropped."""
+    at = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        found = list_scratch_databases(conn, keep_h=keep_h, now=at)
+    dropped: list[str] = []
+    for db in found:
+        if db["drop_at"] is None or db["drop_at"] > at or db["connections"]:
+            continue
+        drop_scratch_database(database_url, db["name"])
+        log.info("dropped restored scratch database %s (kept %.0f h)", db["name"], keep_h)
+        dropped.append(db["name"])
+    return dropped
 
 
 def _empty_public_schema(target_url: str) -> None:

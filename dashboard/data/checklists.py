@@ -401,14 +401,21 @@ def record_signoff(
 
 
 def count_overdue(conn: Connection, settings: Settings, *, now: datetime | None = None) -> int:
-    """Overdue items over the periodic checklists, by sign-offs only (cheap: for a header)."""
+    """Overdue items over the periodic checklists, as the Checklists page counts them, cheaply
+    enough for the header: by sign-offs first, then the automatic check of only those items
+    overdue by sign-off that have one (a passing check makes an item done, never overdue)."""
+    at = now or datetime.now(UTC)
+    ctx = AutoContext(conn, settings, at)
     n = 0
     for checklist in load_checklists():
         if checklist.cadence == "deployment":
             continue
-        n += sum(
-            1
-            for v in evaluate_checklist(conn, settings, checklist, now=now, run_checks=False)
-            if v.state == "overdue"
-        )
+        autos = {item.id: item.auto for item in checklist.items}
+        for v in evaluate_checklist(conn, settings, checklist, now=at, run_checks=False):
+            if v.state != "overdue":
+                continue
+            auto = autos.get(v.item)
+            if auto and run_auto(auto, ctx).status == "pass":
+                continue
+            n += 1
     return n

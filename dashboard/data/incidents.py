@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from dashboard.data.cache import register
+from dashboard.data.keyset import Field, decode_cursor, encode_cursor
 from dashboard.domain.incidents import (
     ActionItem,
     IncidentTimes,
@@ -34,6 +35,7 @@ __all__ = [
     "get_postmortem",
     "list_incidents",
     "list_timeline",
+    "page_closed_incidents",
     "record_postmortem",
     "record_timeline",
     "summarize_incident_times",
@@ -308,6 +310,53 @@ def list_incidents(
     return [_incident(r) for r in rows]
 
 
+CLOSED_SCOPE = "incidents.closed"
+_CLOSED_FIELDS = {"closed_at": Field.DATETIME, "id": Field.ID}
+
+
+@dataclass(frozen=True)
+class ClosedPage:
+    """One page of closed incidents, newest closed first; ``next_cursor`` None on the last."""
+
+    incidents: list[Incident]
+    next_cursor: str | None
+
+
+def page_closed_incidents(
+    conn: Connection, *, size: int = 50, cursor: str | None = None
+) -> ClosedPage:
+    """Closed incidents by (closed_at, id) descending, ``size`` (<= 200) per page, keyset paged
+    with a signed cursor (dashboard.data.keyset): every page costs one index range scan however
+    many incidents have been closed. A bad cursor raises InvalidQuery."""
+    size = max(1, min(int(size), 200))
+    binding = {"size": size}
+    params: dict[str, Any] = {"limit": size + 1}
+    seek = ""
+    if cursor is not None:
+        at = decode_cursor(cursor, scope=CLOSED_SCOPE, binding=binding, fields=_CLOSED_FIELDS)
+        params.update(at)
+        seek = "AND (closed_at, id) < (:closed_at, :id)"
+    rows = list(
+        conn.execute(
+            _t(
+                f"""SELECT * FROM incidents WHERE closed_at IS NOT NULL {seek}
+                    ORDER BY closed_at DESC, id DESC LIMIT :limit"""  # noqa: S608 - constant
+            ),
+            params,
+        ).mappings()
+    )
+    found = [_incident(r) for r in rows[:size]]
+    following = None
+    if len(rows) > size:
+        last = found[-1]
+        following = encode_cursor(
+            scope=CLOSED_SCOPE,
+            binding=binding,
+            position={"closed_at": last.closed_at, "id": last.id},
+        )
+    return ClosedPage(found, following)
+
+
 def list_timeline(
     conn: Connection, *, incident_id: int, public_only: bool = False, limit: int = 1000
 ) -> list[TimelineEntry]:
@@ -554,5 +603,6 @@ for _cls in (
     ActionItem,
     PublicIncident,
     PublicUpdate,
+    ClosedPage,
 ):
     register(_cls)

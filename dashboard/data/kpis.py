@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from dashboard.data import trust_rollups
+from dashboard.data import totals, trust_rollups
 from dashboard.data.cache import register
 from dashboard.data.errors import InvalidQuery
 from dashboard.data.sql import BIN_ORIGIN, check_range, frame, series_source
@@ -61,33 +61,75 @@ class KpiSummary:
 
 
 def _status_counts(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(text("SELECT status, count(*) FROM agents GROUP BY status")).all()
-    return {str(s): int(n) for s, n in rows}
+    # Trigger-kept totals (migration 0015): a few rows, not a scan of every agent.
+    return {str(t.value): t.agents for t in totals.read_totals(conn, dimension="status")}
 
 
 def _trust_now(conn: Connection) -> float | None:
-    value = conn.execute(
-        text("SELECT avg(trust_score) FROM agents WHERE status = 'active'")
-    ).scalar_one()
-    return None if value is None else float(value)
+    """The mean trust score of the active agents now (from the trigger-kept totals)."""
+    for total in totals.read_totals(conn, dimension="status"):
+        if total.value == "active" and total.trust_n:
+            return total.trust_sum / total.trust_n
+    return None
 
 
 def _freshness_pct(conn: Connection, now: datetime, slo_s: int) -> float:
-    fresh, total = conn.execute(
-        text("""SELECT count(*) FILTER (WHERE last_success_at >= CAST(:now AS timestamptz)
-                                                - make_interval(secs => :slo)),
-                       count(*) FROM data_sources"""),
-        {"now": now, "slo": slo_s},
-    ).one()
-    return 100.0 if total == 0 else 100.0 * int(fresh) / int(total)
+    by_source = _source_lags(conn, now, slo_s)
+    total = sum(s.sources for s in by_source)
+    stale = sum(s.stale for s in by_source)
+    return 100.0 if total == 0 else 100.0 * (total - stale) / total
+
+
+@dataclass(frozen=True)
+class _SourceLag:
+    source: str
+    sources: int
+    stale: int
+    lag_avg_s: float | None
+    lag_max_s: float | None
+
+
+def _source_lags(conn: Connection, now: datetime, slo_s: int) -> list[_SourceLag]:
+    """Per integration source: data sources, stale ones (never succeeded, or not since the
+    SLO), mean and max lag at ``now``. The counts and the sum of last successes are the
+    trigger-kept totals (migration 0015); the stale ones and the oldest success are ranges of
+    the (source, last_success_at) index: no scan of every data source."""
+    out: list[_SourceLag] = []
+    epoch_now = now.timestamp()
+    for t in totals.read_source_totals(conn):
+        late, oldest = conn.execute(
+            text("""SELECT count(*), min(last_success_at) FROM data_sources
+                    WHERE source = :source AND last_success_at
+                          < CAST(:now AS timestamptz) - make_interval(secs => :slo)"""),
+            {"now": now, "slo": slo_s, "source": t.source},
+        ).one()
+        if oldest is None:
+            oldest = conn.execute(
+                text("SELECT min(last_success_at) FROM data_sources WHERE source = :source"),
+                {"source": t.source},
+            ).scalar_one()
+        out.append(
+            _SourceLag(
+                t.source,
+                t.sources,
+                int(late) + t.sources - t.succeeded,
+                None if not t.succeeded else epoch_now - t.success_epoch_sum / t.succeeded,
+                None if oldest is None else epoch_now - oldest.timestamp(),
+            )
+        )
+    return out
 
 
 def _drift_pct(conn: Connection, now: datetime, active: int) -> float:
+    # The detections open at ``now`` (unresolved, or resolved after it: both indexed, a few
+    # thousand rows), then their agents by key: not a semi-join over every active agent.
     drifting = conn.execute(
-        text("""SELECT count(*) FROM agents a WHERE a.status = 'active' AND EXISTS (
-                    SELECT 1 FROM drift_detections d WHERE d.agent_id = a.id
-                    AND d.detected_at <= :now
-                    AND (d.resolved_at IS NULL OR d.resolved_at > :now))"""),
+        text("""SELECT count(*) FROM agents a WHERE a.status = 'active' AND a.id IN (
+                    SELECT d.agent_id FROM drift_detections d
+                    WHERE d.resolved_at IS NULL AND d.detected_at <= :now
+                    UNION ALL
+                    SELECT d.agent_id FROM drift_detections d
+                    WHERE d.resolved_at > :now AND d.detected_at <= :now)"""),
         {"now": now},
     ).scalar_one()
     return kpi.drift_rate_percent(min(int(drifting), active), active)
@@ -106,7 +148,15 @@ def _risk_avoided(conn: Connection, start: datetime | None, end: datetime) -> fl
 def _compliance(
     conn: Connection, start: datetime, end: datetime, now: datetime
 ) -> tuple[float, int]:
-    met, missed, total = conn.execute(
+    sla, total, _ = _compliance_and_risk(conn, start, end, now)
+    return sla, total
+
+
+def _compliance_and_risk(
+    conn: Connection, start: datetime, end: datetime, now: datetime
+) -> tuple[float, int, float]:
+    """Compliance SLA %, violations and Risk Avoided $ over [start, end): one index scan."""
+    met, missed, total, risk = conn.execute(
         text(f"""SELECT
               count(*) FILTER (WHERE resolved_at IS NOT NULL
                                AND resolved_at <= occurred_at + {_DEADLINE_CASE}),
@@ -114,12 +164,13 @@ def _compliance(
                                       AND resolved_at > occurred_at + {_DEADLINE_CASE})
                                   OR (resolved_at IS NULL
                                       AND CAST(:now AS timestamptz) > occurred_at + {_DEADLINE_CASE})),
-              count(*)
+              count(*),
+              coalesce(sum({_COST_CASE}) FILTER (WHERE action = 'blocked'), 0)
             FROM policy_violations WHERE occurred_at >= :start AND occurred_at < :end"""),  # noqa: S608
         {"start": start, "end": end, "now": now},
     ).one()
     counted = int(met) + int(missed)
-    return (100.0 if counted == 0 else 100.0 * int(met) / counted), int(total)
+    return (100.0 if counted == 0 else 100.0 * int(met) / counted), int(total), float(risk)
 
 
 def summarize_kpis(
@@ -135,11 +186,11 @@ def summarize_kpis(
     counts = _status_counts(conn)
     active = counts.get("active", 0)
     trust = _trust_now(conn)
-    sla, violations = _compliance(conn, start, end, now)
+    sla, violations, risk_avoided = _compliance_and_risk(conn, start, end, now)
     return KpiSummary(
         trust_score=trust,
         trust_band=kpi.trust_band(trust),
-        risk_avoided_usd=_risk_avoided(conn, start, end),
+        risk_avoided_usd=risk_avoided,
         sync_freshness_pct=_freshness_pct(conn, now, slo_s),
         drift_rate_pct=_drift_pct(conn, now, active),
         compliance_sla_pct=sla,
@@ -346,18 +397,15 @@ def list_sync_lag_by_source(
     conn: Connection, *, now: datetime, slo_s: int = kpi.FRESHNESS_SLO_SECONDS
 ) -> pd.DataFrame:
     """Per integration source: data sources, stale ones, freshness %, mean and max lag (s)."""
-    df = frame(
-        conn,
-        """SELECT source, count(*) AS data_sources,
-                  count(*) FILTER (WHERE last_success_at IS NULL OR last_success_at
-                                   < CAST(:now AS timestamptz) - make_interval(secs => :slo))
-                      AS stale,
-                  avg(extract(epoch FROM (CAST(:now AS timestamptz) - last_success_at)))
-                      AS lag_avg_s,
-                  max(extract(epoch FROM (CAST(:now AS timestamptz) - last_success_at)))
-                      AS lag_max_s
-           FROM data_sources GROUP BY source""",
-        {"now": now, "slo": slo_s},
+    lags = _source_lags(conn, now, slo_s)
+    df = pd.DataFrame(
+        {
+            "source": pd.Series([x.source for x in lags], dtype="object"),
+            "data_sources": pd.Series([x.sources for x in lags], dtype="int64"),
+            "stale": pd.Series([x.stale for x in lags], dtype="int64"),
+            "lag_avg_s": pd.Series([x.lag_avg_s for x in lags], dtype="float64"),
+            "lag_max_s": pd.Series([x.lag_max_s for x in lags], dtype="float64"),
+        }
     )
     df["data_sources"] = df["data_sources"].astype(int)
     df["stale"] = df["stale"].astype(int)
@@ -464,6 +512,20 @@ def summarize_trust_drivers(
     # Hour-aligned ranges the worker has rolled up read the per-agent trust rollups (the
     # steepest falls of a few buckets); any other range asks the history itself, exact over
     # every active agent scored in (start, end] (seconds at a million agents).
+    # The ranges the dashboards ask on the hour are answered by the worker's stored pools.
+    agents = trust_rollups.read_fall_pool(
+        conn, start=start, end=end, limit=limit, active_only=active_only
+    )
+    if agents is None:
+        agents = _compute_falls(conn, start=start, end=end, limit=limit, active_only=active_only)
+    for col in ("score_before", "score_after", "delta"):
+        agents[col] = agents[col].astype(float)
+    return TrustDrivers(components=comp, agents=agents)
+
+
+def _compute_falls(
+    conn: Connection, *, start: datetime, end: datetime, limit: int, active_only: bool
+) -> pd.DataFrame:
     agents = trust_rollups.list_trust_falls(
         conn, start=start, end=end, limit=limit, active_only=active_only
     )
@@ -471,9 +533,44 @@ def summarize_trust_drivers(
         agents = list_trust_falls_from_history(
             conn, start=start, end=end, limit=limit, active_only=active_only
         )
-    for col in ("score_before", "score_after", "delta"):
-        agents[col] = agents[col].astype(float)
-    return TrustDrivers(components=comp, agents=agents)
+    return agents
+
+
+def refresh_fall_pools(
+    conn: Connection,
+    *,
+    end: datetime,
+    spans: Collection[timedelta],
+    now: datetime,
+    pool_size: int = trust_rollups.POOL_SIZE,
+) -> dict[str, str]:
+    """Compute the missing stored trust-fall pools of (end - span, end] for each span (the
+    worker, for the dashboards' presets ending at the current hour); what each one did.
+
+    A pool is computed once the rollups hold its whole range; the rollups' refresh deletes a
+    pool when a bucket in its range changes (late scorings), so the next call computes it
+    again. Pools whose range ended over ``POOL_RETENTION`` ago are deleted. Call it in a
+    transaction (the statement timeout it lifts is its own, SET LOCAL).
+    """
+    # Seconds per range at a million agents, more on a busy server: past the interactive
+    # statement timeout, which is there for viewers, not for this hourly job.
+    conn.execute(text("SET LOCAL statement_timeout = '600s'"))
+    watermark = trust_rollups.get_watermark(conn)
+    done: dict[str, str] = {}
+    for span in spans:
+        start, key = end - span, f"{span.total_seconds() / 3600:g}h"
+        if watermark is None or end > watermark:
+            done[key] = "not rolled up yet"
+        elif trust_rollups.get_fall_pool_computed_at(conn, start=start, end=end) is not None:
+            done[key] = "kept"
+        else:
+            falls = _compute_falls(conn, start=start, end=end, limit=pool_size, active_only=False)
+            trust_rollups.store_fall_pool(
+                conn, start=start, end=end, falls=falls, pool_size=pool_size, computed_at=now
+            )
+            done[key] = f"{len(falls)} falls"
+    trust_rollups.delete_fall_pools_before(conn, cutoff=now - trust_rollups.POOL_RETENTION)
+    return done
 
 
 def list_trust_falls_from_history(

@@ -6,7 +6,10 @@ notification commits or rolls back with the change that caused it, and a repeate
 ``dedupe_key`` adds nothing (one notification per transition, even with two workers).
 
 A notification whose ``dedupe_key`` ends with ``:resolved`` is a resolution: PagerDuty-style
-contact points get ``event_action: resolve`` for its ``group_key`` (their dedup_key).
+contact points get ``event_action: resolve``. A notification about one alert names it
+(``alert_key``) and its ``event`` (trigger, acknowledge, resolve): PagerDuty-style contact
+points use the alert key as their dedup_key, so an alert's trigger, acknowledge and resolve
+pair up there; without an alert key the ``group_key`` is the dedup_key.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import Connection, text
 SEVERITIES = ("P1", "P2", "warning", "info")
 AUDIENCES = ("oncall", "secondary", "manager", "broadcast")
 RESOLVED_SUFFIX = ":resolved"
+EVENTS = ("trigger", "acknowledge", "resolve")
 
 MAX_KEY = 500
 MAX_SUBJECT = 300
@@ -49,6 +53,8 @@ def enqueue_notification(
     audience: str = "oncall",
     link: str | None = None,
     at: datetime | None = None,
+    alert_key: str | None = None,
+    event: str | None = None,
 ) -> bool:
     """Put one notification in the outbox on ``conn`` (the caller's transaction).
 
@@ -67,13 +73,17 @@ def enqueue_notification(
         raise ValueError("at must carry a time zone")
     if link is not None and not isinstance(link, str):
         raise ValueError("link must be text")
+    if event is None:
+        event = "resolve" if is_resolution(dedupe_key) else "trigger"
+    if event not in EVENTS:
+        raise ValueError(f"event must be one of {', '.join(EVENTS)}")
     row = conn.execute(
         text(
             """INSERT INTO notification_outbox
                    (dedupe_key, severity, group_key, subject, body, source, audience, link,
-                    created_at)
+                    created_at, alert_key, event)
                VALUES (:dedupe_key, :severity, :group_key, :subject, :body, :source, :audience,
-                       :link, :at)
+                       :link, :at, :alert_key, :event)
                ON CONFLICT (dedupe_key) DO NOTHING
                RETURNING id"""
         ),
@@ -87,6 +97,8 @@ def enqueue_notification(
             "audience": audience,
             "link": link[:2000] if link else None,
             "at": at,
+            "alert_key": _text(alert_key, "alert_key", MAX_KEY) if alert_key else None,
+            "event": event,
         },
     ).first()
     return row is not None

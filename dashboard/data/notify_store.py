@@ -5,6 +5,9 @@ transaction-level advisory lock and marks them dispatched in the same transactio
 is claimed ``FOR UPDATE SKIP LOCKED`` and stays locked while it is sent, so a second worker
 skips it and never sends it again. The ``secret`` column is read only by
 :func:`claim_due_delivery` and :func:`get_contact_point_secret` (sending), never by listings.
+It holds the secret encrypted (``dashboard.integrations.secret_box``): every write goes
+through :func:`_sealed`, every read through ``secret_box.decrypt``; rows written in plaintext
+before encryption existed are sealed by :func:`encrypt_plaintext_secrets` (each notify cycle).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dashboard.domain.notify_rules import (
     mask_secret,
     target_audiences,
 )
+from dashboard.integrations import secret_box
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +105,40 @@ def get_contact_point(
     return _contact_point(row) if row is not None else None
 
 
+def _sealed(secret: str) -> str:
+    """What the ``secret`` column stores for ``secret``: never the secret itself."""
+    return secret_box.encrypt(secret)
+
+
 def get_contact_point_secret(conn: Connection, *, contact_point_id: int) -> str:
     """The stored secret, for sending only (test-send, delivery). Never show it."""
     value = conn.execute(
         text("SELECT secret FROM contact_points WHERE id = :id"), {"id": contact_point_id}
     ).scalar_one_or_none()
-    return str(value or "")
+    return secret_box.decrypt(str(value or ""))
+
+
+def encrypt_plaintext_secrets(conn: Connection) -> int:
+    """Seal the secrets still stored in plaintext (rows from before encryption); how many.
+
+    Without a usable key nothing changes (logged): delivery must not stop for it."""
+    problem = secret_box.key_problem()
+    if problem is not None:
+        log.error("contact-point secrets left as they are: %s", problem)
+        return 0
+    rows = conn.execute(
+        text(
+            "SELECT id, secret FROM contact_points WHERE secret <> '' AND secret NOT LIKE :p "
+            "FOR UPDATE SKIP LOCKED"
+        ),
+        {"p": secret_box.PREFIX + "%"},
+    ).all()
+    for row_id, plain in rows:
+        conn.execute(
+            text("UPDATE contact_points SET secret = :s WHERE id = :id"),
+            {"s": _sealed(str(plain)), "id": row_id},
+        )
+    return len(rows)
 
 
 def insert_contact_point(
@@ -136,7 +168,7 @@ def insert_contact_point(
                 "kind": kind,
                 "aud": list(audiences),
                 "config": json.dumps(dict(config)),
-                "secret": secret,
+                "secret": _sealed(secret),
                 "hint": secret_hint,
                 "managed_by": managed_by,
                 "now": now,
@@ -170,6 +202,9 @@ def update_contact_point(
         elif name == "audiences":
             sets.append("audiences = :audiences")
             params["audiences"] = list(value)
+        elif name == "secret":
+            sets.append("secret = :secret")
+            params["secret"] = _sealed(str(value))
         else:
             sets.append(f"{name} = :{name}")
             params[name] = value
@@ -235,8 +270,9 @@ def _insert_message(
         conn.execute(
             text(
                 """INSERT INTO notification_messages (group_key, severity, audience, event,
-                       subject, body, link, recipient, row_count, created_at)
-                   VALUES (:g, :s, :a, :e, :subj, :body, :link, :r, :n, :now) RETURNING id"""
+                       subject, body, link, recipient, row_count, created_at, alerts)
+                   VALUES (:g, :s, :a, :e, :subj, :body, :link, :r, :n, :now,
+                       CAST(:alerts AS jsonb)) RETURNING id"""
             ),
             {
                 "g": msg.group_key,
@@ -249,6 +285,9 @@ def _insert_message(
                 "r": person.username if person else None,
                 "n": len(msg.row_ids),
                 "now": now,
+                "alerts": json.dumps(
+                    [{"key": k, "event": e, "subject": subj} for k, e, subj in msg.alerts]
+                ),
             },
         ).scalar_one()
     )
@@ -268,7 +307,7 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
     rows = conn.execute(
         text(
             """SELECT id, dedupe_key, severity, group_key, subject, body, audience, link,
-                      created_at
+                      created_at, alert_key, event
                FROM notification_outbox
                WHERE status = 'pending' AND created_at <= :now
                  AND NOT (:hold AND severity = 'P2')
@@ -289,6 +328,7 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
         )
     items = []
     for r in rows:
+        resolved = is_resolution(str(r["dedupe_key"]))
         items.append(
             OutboxItem(
                 id=int(r["id"]),
@@ -300,7 +340,9 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
                 audience=str(r["audience"]),
                 link=r["link"],
                 created_at=r["created_at"],
-                resolved=is_resolution(str(r["dedupe_key"])),
+                resolved=resolved,
+                alert_key=r["alert_key"],
+                event="resolve" if resolved else str(r["event"]),
             )
         )
     points = [p for p in list_contact_points(conn) if p.enabled]
@@ -310,6 +352,13 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
     for msg in messages:
         wanted = target_audiences(msg.severity, msg.audience)
         targets = [p for p in points if wanted & set(p.audiences)]
+        if msg.event == "acknowledge":
+            # An acknowledgement is PagerDuty's business (it stops its escalation); the
+            # console's other contact points are not told each time someone takes an alert.
+            targets = [p for p in targets if p.kind == "pagerduty"]
+            if not targets:
+                _close_rows(conn, msg.row_ids, now)  # dispatched to nobody: nothing to do
+                continue
         if msg.audience in ("secondary", "manager") and not any(
             msg.audience in p.audiences for p in targets
         ):
@@ -334,14 +383,24 @@ def plan_deliveries(conn: Connection, *, now: datetime, hours: BusinessHours) ->
                 {"m": message_id, "c": point.id, "now": now},
             )
             deliveries += 1
-        conn.execute(
-            text(
-                """UPDATE notification_outbox SET status = 'dispatched', message_id = :m,
-                       dispatched_at = :now WHERE id = ANY(:ids)"""
-            ),
-            {"m": message_id, "now": now, "ids": list(msg.row_ids)},
-        )
+        _close_rows(conn, msg.row_ids, now, message_id=message_id)
     return PlanResult(made, len(items) - unrouted, held, deliveries, unrouted=unrouted)
+
+
+def _close_rows(
+    conn: Connection,
+    row_ids: Sequence[int],
+    now: datetime,
+    *,
+    message_id: int | None = None,
+) -> None:
+    conn.execute(
+        text(
+            """UPDATE notification_outbox SET status = 'dispatched', message_id = :m,
+                   dispatched_at = :now WHERE id = ANY(:ids)"""
+        ),
+        {"m": message_id, "now": now, "ids": list(row_ids)},
+    )
 
 
 # -- delivering ---------------------------------------------------------------------------
@@ -368,6 +427,9 @@ class DueDelivery:
     recipient: str | None
     recipient_email: str | None
     created_at: datetime
+    alerts: tuple[tuple[str, str, str], ...] = ()
+    #: Why it cannot be sent at all (the stored secret does not decrypt with this key).
+    problem: str | None = None
 
 
 def fail_disabled_deliveries(conn: Connection, *, now: datetime) -> int:
@@ -393,7 +455,8 @@ def claim_due_delivery(
             text(
                 """SELECT d.id, d.attempts, c.id AS cp_id, c.name AS cp_name, c.kind, c.config,
                           c.secret, m.id AS message_id, m.group_key, m.severity, m.event,
-                          m.subject, m.body, m.link, m.recipient, m.created_at, u.email
+                          m.subject, m.body, m.link, m.recipient, m.created_at, u.email,
+                          m.alerts
                    FROM notification_deliveries d
                    JOIN contact_points c ON c.id = d.contact_point_id
                    JOIN notification_messages m ON m.id = d.message_id
@@ -417,6 +480,11 @@ def claim_due_delivery(
 def due_delivery_from_row(row: Any, *, config: Mapping[str, Any] | None = None) -> DueDelivery:
     """A DueDelivery from a claim query's row (the columns of :func:`claim_due_delivery`);
     ``config`` replaces the contact point's stored one (the report mailing drops its list)."""
+    problem = None
+    try:
+        secret = secret_box.decrypt(str(row["secret"]))
+    except secret_box.SecretKeyError as exc:
+        secret, problem = "", str(exc)
     return DueDelivery(
         id=int(row["id"]),
         attempts=int(row["attempts"]),
@@ -424,7 +492,7 @@ def due_delivery_from_row(row: Any, *, config: Mapping[str, Any] | None = None) 
         contact_point=str(row["cp_name"]),
         kind=str(row["kind"]),
         config=dict(row["config"] or {}) if config is None else dict(config),
-        secret=str(row["secret"]),
+        secret=secret,
         message_id=int(row["message_id"]),
         group_key=str(row["group_key"]),
         severity=str(row["severity"]),
@@ -435,6 +503,11 @@ def due_delivery_from_row(row: Any, *, config: Mapping[str, Any] | None = None) 
         recipient=row["recipient"],
         recipient_email=row["email"],
         created_at=row["created_at"],
+        alerts=tuple(
+            (str(a["key"]), str(a["event"]), str(a.get("subject") or ""))
+            for a in (row["alerts"] or [])
+        ),
+        problem=problem,
     )
 
 
@@ -634,7 +707,7 @@ def sync_settings_contact_points(
                         "kind": cp.kind,
                         "aud": list(cp.audiences),
                         "config": json.dumps(cp.config),
-                        "secret": secret,
+                        "secret": _sealed(secret),
                         "hint": mask_secret(secret),
                         "now": now,
                         "id": current.id,

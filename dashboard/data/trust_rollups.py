@@ -19,6 +19,7 @@ history; callers use them only for ranges that end by then and fall back to the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -43,6 +44,10 @@ DEPTH_GROWTH = 8
 MAX_CANDIDATES = 50_000
 # Sums of float changes may differ from after - before in the last bits.
 _EPSILON = 1e-9
+#: The stored pools (migration 0014): the steepest falls of agents of any status per range.
+POOL_SIZE = 200
+#: Pools of ranges that ended longer ago than this are deleted (the pages ask the last hour's).
+POOL_RETENTION = timedelta(days=2)
 
 
 def _refresh_sql(grain: str) -> str:
@@ -62,9 +67,10 @@ def _refresh_sql(grain: str) -> str:
         chained AS (
             SELECT c.*, lag(c.score) OVER (PARTITION BY c.agent_id ORDER BY c.bucket_end)
                        AS lag_score
-            FROM closes c)
-        INSERT INTO {table} (agent_id, bucket_end, last_at, score, {_COMPONENTS},
-                             prev_score, change)
+            FROM closes c),
+        written AS (
+        INSERT INTO {table} AS t (agent_id, bucket_end, last_at, score, {_COMPONENTS},
+                                  prev_score, change)
         SELECT c.agent_id, c.bucket_end, c.computed_at, c.score, {_COMPONENTS}, p.prev,
                c.score - p.prev
         FROM chained c
@@ -76,7 +82,16 @@ def _refresh_sql(grain: str) -> str:
             last_at = EXCLUDED.last_at, score = EXCLUDED.score,
             reliability = EXCLUDED.reliability, policy_adherence = EXCLUDED.policy_adherence,
             sync_freshness = EXCLUDED.sync_freshness, risk_exposure = EXCLUDED.risk_exposure,
-            prev_score = EXCLUDED.prev_score, change = EXCLUDED.change"""  # noqa: S608
+            prev_score = EXCLUDED.prev_score, change = EXCLUDED.change
+        -- Rows already as they are stay untouched: what is written is what changed.
+        WHERE (t.last_at, t.score, t.reliability, t.policy_adherence, t.sync_freshness,
+               t.risk_exposure, t.prev_score)
+              IS DISTINCT FROM (EXCLUDED.last_at, EXCLUDED.score, EXCLUDED.reliability,
+                                EXCLUDED.policy_adherence, EXCLUDED.sync_freshness,
+                                EXCLUDED.risk_exposure, EXCLUDED.prev_score)
+        RETURNING t.bucket_end)
+        SELECT count(*) AS n, min(bucket_end) AS lo, max(bucket_end) AS hi
+        FROM written"""  # noqa: S608
 
 
 def _floor(moment: datetime, grain: str) -> datetime:
@@ -89,7 +104,9 @@ def _floor(moment: datetime, grain: str) -> datetime:
 def refresh_trust_rollups(
     conn: Connection, *, since: datetime, through: datetime
 ) -> dict[str, int]:
-    """Recompute every bucket holding history in (floor(since), through]; rows per table.
+    """Recompute every bucket holding history in (floor(since), through]; changed rows per
+    table (a row already as the history says is left alone). Stored trust-fall pools whose
+    range holds a changed bucket are deleted: the worker computes them again.
 
     Idempotent, like the metric rollups: late scorings for a bucket already rolled up are
     folded in by the next pass whose ``since`` reaches back to them. Moves the watermark to
@@ -99,10 +116,16 @@ def refresh_trust_rollups(
         raise ValueError("since and through must carry a time zone")
     written: dict[str, int] = {}
     for grain, (table, _, _) in GRAINS.items():
-        result = conn.execute(
+        n, lo, hi = conn.execute(
             text(_refresh_sql(grain)), {"lo": _floor(since, grain), "through": through}
-        )
-        written[table] = int(getattr(result, "rowcount", 0) or 0)
+        ).one()
+        written[table] = int(n)
+        if n:
+            # A stored pool whose range holds a changed bucket no longer answers exactly.
+            conn.execute(
+                text("DELETE FROM trust_fall_pools WHERE start_at < :hi AND end_at >= :lo"),
+                {"lo": lo, "hi": hi},
+            )
     conn.execute(
         text("""INSERT INTO rollup_watermarks (name, through) VALUES (:n, :t)
                 ON CONFLICT (name) DO UPDATE
@@ -267,3 +290,85 @@ def frame_empty() -> pd.DataFrame:
             "delta": pd.Series(dtype="float64"),
         }
     )
+
+
+def store_fall_pool(
+    conn: Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    falls: pd.DataFrame,
+    pool_size: int,
+    computed_at: datetime,
+) -> None:
+    """Keep the steepest ``pool_size`` falls of (start, end] (any status, most negative first:
+    the columns of :func:`list_trust_falls`); replaces an earlier pool of the same range."""
+    head = falls.head(pool_size)
+    rows = [
+        [int(a), float(b), float(c), float(d)]
+        for a, b, c, d in zip(
+            head["agent_id"].tolist(),
+            head["score_before"].tolist(),
+            head["score_after"].tolist(),
+            head["delta"].tolist(),
+            strict=True,
+        )
+    ]
+    conn.execute(
+        text("""INSERT INTO trust_fall_pools (start_at, end_at, pool_size, computed_at, falls)
+                VALUES (:s, :e, :n, :at, CAST(:falls AS jsonb))
+                ON CONFLICT (start_at, end_at) DO UPDATE SET pool_size = EXCLUDED.pool_size,
+                    computed_at = EXCLUDED.computed_at, falls = EXCLUDED.falls"""),
+        {"s": start, "e": end, "n": pool_size, "at": computed_at, "falls": json.dumps(rows)},
+    )
+
+
+def get_fall_pool_computed_at(
+    conn: Connection, *, start: datetime, end: datetime
+) -> datetime | None:
+    value = conn.execute(
+        text("SELECT computed_at FROM trust_fall_pools WHERE start_at = :s AND end_at = :e"),
+        {"s": start, "e": end},
+    ).scalar_one_or_none()
+    return cast(datetime | None, value)
+
+
+def read_fall_pool(
+    conn: Connection, *, start: datetime, end: datetime, limit: int, active_only: bool
+) -> pd.DataFrame | None:
+    """The answer of :func:`list_trust_falls` from a stored pool, or None when no pool of
+    exactly (start, end] is kept, it is smaller than ``limit``, or (``active_only``) fewer
+    than ``limit`` of its agents are active while it is full (the agents beyond it are
+    unknown). Names and statuses are read now: a quarantine needs no new pool."""
+    head = conn.execute(
+        text("""SELECT pool_size, jsonb_array_length(falls) AS n FROM trust_fall_pools
+                WHERE start_at = :s AND end_at = :e"""),
+        {"s": start, "e": end},
+    ).one_or_none()
+    if head is None or int(head.pool_size) < limit:
+        return None
+    status = " AND a.status = 'active'" if active_only else ""
+    df = frame(
+        conn,
+        f"""SELECT CAST(f.x->>0 AS bigint) AS agent_id, a.name,
+                   CAST(f.x->>1 AS double precision) AS score_before,
+                   CAST(f.x->>2 AS double precision) AS score_after,
+                   CAST(f.x->>3 AS double precision) AS delta
+            FROM trust_fall_pools p
+            CROSS JOIN LATERAL jsonb_array_elements(p.falls) WITH ORDINALITY AS f(x, n)
+            JOIN agents a ON a.id = CAST(f.x->>0 AS bigint){status}
+            WHERE p.start_at = :s AND p.end_at = :e
+            ORDER BY f.n LIMIT :limit""",  # noqa: S608 - the filter is a constant
+        {"s": start, "e": end, "limit": limit},
+        columns=["agent_id", "name", "score_before", "score_after", "delta"],
+    )
+    if len(df) < limit and int(head.n) >= int(head.pool_size):
+        return None
+    return df
+
+
+def delete_fall_pools_before(conn: Connection, *, cutoff: datetime) -> int:
+    result = conn.execute(
+        text("DELETE FROM trust_fall_pools WHERE end_at < :cutoff"), {"cutoff": cutoff}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

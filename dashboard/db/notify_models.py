@@ -28,6 +28,8 @@ class NotificationMessage(Base):
     recipient: Mapped[str | None] = mapped_column(Text)
     row_count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(TS)
+    #: [{"key": alert_key, "event": ..., "subject": ...}] (migration 0011): PagerDuty's events.
+    alerts: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
 
 
 class NotificationOutbox(Base):
@@ -50,6 +52,8 @@ class NotificationOutbox(Base):
         ForeignKey("notification_messages.id", ondelete="SET NULL")
     )
     dispatched_at: Mapped[datetime | None] = mapped_column(TS)
+    alert_key: Mapped[str | None] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(Text, default="trigger")
 
 
 class ContactPoint(Base):

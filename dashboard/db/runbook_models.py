@@ -1,4 +1,4 @@
-"""Typed models of runbook_runs and runbook_steps (DDL: migration 0008)."""
+"""Typed models of runbook_runs and runbook_steps (DDL: migrations 0008 and 0012)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,14 @@ class RunbookRun(Base):
     health_after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     failed_step: Mapped[str | None] = mapped_column(Text)
     failure: Mapped[str | None] = mapped_column(Text)
-    incident_id: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("incidents.id", ondelete="SET NULL")
+    )
+    # The executor's liveness: renewed every few seconds while the steps run; a reaper fails
+    # a run whose heartbeat stopped ("executor lost") and releases its lock (lock_token).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TS)
+    executor_host: Mapped[str | None] = mapped_column(Text)
+    lock_token: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(TS)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
 

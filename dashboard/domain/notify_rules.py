@@ -126,11 +126,13 @@ class GroupedMessage:
     group_key: str
     audience: str
     severity: str
-    event: str  # "trigger" or "resolve": the latest transition decides
+    event: str  # "trigger", "acknowledge" or "resolve": the latest row decides
     subject: str
     body: str
     link: str | None
     row_ids: tuple[int, ...]
+    #: Each alert's latest event in this message, oldest first: (alert_key, event, subject).
+    alerts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,18 +147,29 @@ class OutboxItem:
     link: str | None
     created_at: datetime
     resolved: bool
+    alert_key: str | None = None
+    event: str = ""  # "" = from ``resolved`` (resolve, else trigger)
+
+    @property
+    def action(self) -> str:
+        return self.event or ("resolve" if self.resolved else "trigger")
 
 
 MAX_LISTED = 10
 
 
 def group_items(items: Sequence[OutboxItem]) -> list[GroupedMessage]:
-    """Fold the rows of one cycle into one message per (group_key, audience), oldest first."""
-    groups: dict[tuple[str, str], list[OutboxItem]] = {}
+    """Fold the rows of one cycle into one message per (group_key, audience), oldest first.
+
+    Acknowledgements form messages of their own (they go to PagerDuty-style points only),
+    so they never turn a rule's firing message into an acknowledgement.
+    """
+    groups: dict[tuple[str, str, bool], list[OutboxItem]] = {}
     for item in sorted(items, key=lambda i: (i.created_at, i.id)):
-        groups.setdefault((item.group_key, item.audience), []).append(item)
+        acked = item.action == "acknowledge"
+        groups.setdefault((item.group_key, item.audience, acked), []).append(item)
     messages: list[GroupedMessage] = []
-    for (group_key, audience), rows in groups.items():
+    for (group_key, audience, _), rows in groups.items():
         latest = rows[-1]
         if len(rows) == 1:
             subject, body = latest.subject, latest.body
@@ -175,14 +188,24 @@ def group_items(items: Sequence[OutboxItem]) -> list[GroupedMessage]:
                 group_key=group_key,
                 audience=audience,
                 severity=worst_severity([r.severity for r in rows]),
-                event="resolve" if latest.resolved else "trigger",
+                event=latest.action,
                 subject=subject,
                 body=body,
                 link=latest.link,
                 row_ids=tuple(r.id for r in rows),
+                alerts=_latest_per_alert(rows),
             )
         )
     return messages
+
+
+def _latest_per_alert(rows: Sequence[OutboxItem]) -> tuple[tuple[str, str, str], ...]:
+    latest: dict[str, tuple[str, str, str]] = {}
+    for row in rows:  # oldest first: a later event of the same alert replaces the earlier
+        if row.alert_key:
+            latest.pop(row.alert_key, None)
+            latest[row.alert_key] = (row.alert_key, row.action, row.subject)
+    return tuple(latest.values())
 
 
 # -- contact point input ------------------------------------------------------------------

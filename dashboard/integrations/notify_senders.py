@@ -56,6 +56,9 @@ class Outgoing:
     recipient: str | None = None
     recipient_email: str | None = None
     created_at: datetime | None = None
+    #: The alerts this message is about, each with its latest event: (alert_key, event,
+    #: subject). PagerDuty gets one event per alert, its dedup_key the alert key.
+    alerts: tuple[tuple[str, str, str], ...] = ()
     #: E-mail only: files to attach (other kinds carry text alone).
     attachments: tuple[Attachment, ...] = ()
 
@@ -106,6 +109,7 @@ def webhook_payload(out: Outgoing) -> dict[str, Any]:
         "link": out.link,
         "recipient": out.recipient,
         "created_at": out.created_at.isoformat() if out.created_at else None,
+        "alerts": [{"alert_key": k, "event": e} for k, e, _ in out.alerts],
     }
 
 
@@ -120,15 +124,32 @@ def slack_payload(out: Outgoing) -> dict[str, Any]:
     return {"text": "\n".join(lines)}
 
 
-def pagerduty_payload(out: Outgoing) -> dict[str, Any]:
+def pagerduty_events(out: Outgoing) -> list[dict[str, Any]]:
+    """The Events v2 bodies for ``out``: one per alert it carries (dedup_key = the alert's
+    key, so its trigger, acknowledge and resolve pair up), else one keyed by group_key."""
+    if not out.alerts:
+        return [pagerduty_payload(out)]
+    return [pagerduty_payload(out, dedup_key=k, action=e, summary=s) for k, e, s in out.alerts]
+
+
+def pagerduty_payload(
+    out: Outgoing,
+    *,
+    dedup_key: str | None = None,
+    action: str | None = None,
+    summary: str | None = None,
+) -> dict[str, Any]:
+    action = action or out.event
+    if action not in ("trigger", "acknowledge", "resolve"):
+        action = "trigger"
     event: dict[str, Any] = {
         "routing_key": out.secret,
-        "event_action": "resolve" if out.event == "resolve" else "trigger",
-        "dedup_key": out.group_key[:255],
+        "event_action": action,
+        "dedup_key": (dedup_key or out.group_key)[:255],
     }
-    if out.event != "resolve":
+    if action == "trigger":
         event["payload"] = {
-            "summary": out.subject[:1024],
+            "summary": (summary or out.subject)[:1024],
             "source": SOURCE,
             "severity": PD_SEVERITY.get(out.severity, "warning"),
             "custom_details": {"body": out.body, "recipient": out.recipient},
@@ -138,29 +159,36 @@ def pagerduty_payload(out: Outgoing) -> dict[str, Any]:
     return event
 
 
-def _http_target(out: Outgoing) -> tuple[str, dict[str, Any], frozenset[int]]:
-    """URL, JSON body and the status codes that count as delivered."""
+def _http_target(out: Outgoing) -> tuple[str, list[dict[str, Any]], frozenset[int]]:
+    """URL, the JSON bodies to post (in order) and the status codes that count as delivered."""
     if out.kind == "webhook":
-        return out.secret, webhook_payload(out), frozenset(range(200, 300))
+        return out.secret, [webhook_payload(out)], frozenset(range(200, 300))
     if out.kind == "slack":
-        return out.secret, slack_payload(out), frozenset(range(200, 300))
+        return out.secret, [slack_payload(out)], frozenset(range(200, 300))
     if out.kind == "pagerduty":
         url = str(out.config.get("url") or PAGERDUTY_DEFAULT_URL)
-        return url, pagerduty_payload(out), frozenset({200, 201, 202})
+        return url, pagerduty_events(out), frozenset({200, 201, 202})
     raise ValueError(f"not an HTTP contact point: {out.kind}")
 
 
 async def _post(out: Outgoing, timeouts: Timeouts) -> tuple[int, str]:
-    url, payload, _ = _http_target(out)
+    """Post each body; stop at the first one not accepted (a retry posts them all again,
+    which PagerDuty's dedup_key makes harmless). The last status and reply."""
+    url, payloads, good = _http_target(out)
+    code, reply = 0, ""
     async with make_async_client(
         connect_timeout_s=timeouts.connect_s, read_timeout_s=timeouts.read_s, max_connections=1
     ) as client:
-        resp = await client.post(
-            url,
-            content=json.dumps(payload, default=str).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        return resp.status_code, resp.text[:MAX_REPLY]
+        for payload in payloads:
+            resp = await client.post(
+                url,
+                content=json.dumps(payload, default=str).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            code, reply = resp.status_code, resp.text[:MAX_REPLY]
+            if code not in good:
+                break
+        return code, reply
 
 
 def _email(out: Outgoing) -> EmailMessage:

@@ -22,7 +22,13 @@ from sqlalchemy import Connection, Engine, text
 
 from dashboard.data import notify_store as store
 from dashboard.data.report_store import ReportFiles, get_report_file
-from dashboard.integrations.notify_senders import Attachment, Outgoing, Timeouts, send
+from dashboard.integrations.notify_senders import (
+    Attachment,
+    Outgoing,
+    SendResult,
+    Timeouts,
+    send,
+)
 from dashboard.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -152,7 +158,7 @@ def _claim(conn: Connection, *, now: datetime) -> tuple[store.DueDelivery, int] 
                 """SELECT d.id, d.attempts, d.report_id, c.id AS cp_id, c.name AS cp_name,
                           c.kind, c.config, c.secret, m.id AS message_id, m.group_key,
                           m.severity, m.event, m.subject, m.body, m.link, m.recipient,
-                          m.created_at, u.email
+                          m.created_at, m.alerts, u.email
                    FROM notification_deliveries d
                    JOIN contact_points c ON c.id = d.contact_point_id
                    JOIN notification_messages m ON m.id = d.message_id
@@ -216,6 +222,7 @@ def deliver_report_mail(
                 recipient=due.recipient,
                 recipient_email=due.recipient_email,
                 created_at=due.created_at,
+                alerts=due.alerts,
                 attachments=(Attachment(name, pdf),),
             )
             timeouts = Timeouts(
@@ -223,7 +230,11 @@ def deliver_report_mail(
                 read_s=s.notify_read_timeout_s,
                 deadline_s=min(s.notify_send_deadline_s, remaining),
             )
-            sent = send(out, timeouts)
+            sent = (
+                SendResult(False, None, due.problem, 0.0, retryable=False)
+                if due.problem is not None  # the secret cannot be read (key missing or wrong)
+                else send(out, timeouts)
+            )
             outcome = store.record_attempt(
                 conn,
                 delivery=due,

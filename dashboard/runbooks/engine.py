@@ -8,15 +8,28 @@ The flow every caller (page, CLI, bench, tests) uses::
     # started.run_id is in runbook_runs; steps update runbook_steps as they go
 
 One run per target at a time: a Redis lock ``orca:runbook-lock:<target>`` that every console
-replica shares, taken inside the authorised transaction and held (renewed after each step)
+replica shares, taken inside the authorised transaction and held (renewed by the heartbeat)
 until the run ends. A failing step (``on_fail = "stop"``) stops the run; the remaining
 steps are marked skipped and the run says which step failed and why.
+
+The process running the steps sends a heartbeat (``runbook_runs.heartbeat_at``) every sixth
+of ``runbook_stale_after_s``. If it dies mid-run, :func:`reap_lost_runs` (the worker's leader,
+and every start of a run) fails the run as "executor lost" and releases its target lock, so a
+run never stays "running" for ever and the target is not blocked.
+
+A run started from an incident (``incident_id``) is linked to it: its start, end or loss land
+on that incident's timeline. A run started elsewhere lands on every open incident's.
+
+Spans: ``runbook.run`` per run and ``runbook.step`` per step, with the runbook id, the step
+and its outcome as attributes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -29,14 +42,31 @@ import redis
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.actions.base import ActionResult, Actor, audit_change, run_authorised
+from dashboard import telemetry
+from dashboard.actions.base import (
+    ActionResult,
+    Actor,
+    announce_change,
+    audit_change,
+    run_authorised,
+)
+from dashboard.actions.incidents import INCIDENT_TOPICS
 from dashboard.core.faults import list_faults
-from dashboard.data.incidents import record_timeline_open
+from dashboard.data.incidents import get_incident, record_timeline_open
+from dashboard.data.runbook_runs import (
+    LostRun,
+    lock_key,
+    record_run_on_timeline,
+    release_lock,
+)
+from dashboard.data.runbook_runs import (
+    reap_lost_runs as _reap,
+)
 from dashboard.db.runbook_models import RunbookRun, RunbookStep
 from dashboard.integrations.redis_client import key
 from dashboard.runbooks.checks import http_get
 from dashboard.runbooks.executors import Executor, ExecutorError, make_executor
-from dashboard.runbooks.spec import RunbookSpec, catalogue, render, validate_params
+from dashboard.runbooks.spec import RunbookSpec, StepSpec, catalogue, render, validate_params
 from dashboard.runbooks.steps import StepContext, StepOutcome, load_kinds
 from dashboard.settings import Settings, get_settings
 
@@ -44,18 +74,10 @@ log = logging.getLogger(__name__)
 
 MAX_OUTPUT: Final = 20_000
 TOPICS: Final = ("runbooks",)
-# Compare-and-delete: only the holder's token releases the lock.
-_RELEASE = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-)
 _RENEW = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 )
-
-
-def lock_key(target: str) -> str:
-    return key("runbook-lock", target)
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,36 @@ class Started:
     result: ActionResult
     run_id: int | None = None
     thread: threading.Thread | None = None
+
+
+def executor_host() -> str:
+    """Who runs the steps: host and process id (shown on a run lost with its process)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_interval_s(settings: Settings) -> float:
+    return settings.runbook_stale_after_s / 6
+
+
+def reap_lost_runs(
+    engine: Engine,
+    client: redis.Redis | None,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> list[LostRun]:
+    """Fail the runs whose executor stopped sending heartbeats (see the module docstring)."""
+    settings = settings or get_settings()
+    with engine.begin() as conn:
+        lost = _reap(
+            conn,
+            client,
+            stale_after_s=settings.runbook_stale_after_s,
+            now=now or datetime.now(UTC),
+        )
+    if lost:
+        announce_change((*TOPICS, *INCIDENT_TOPICS))
+    return lost
 
 
 def context_names(settings: Settings, executor: Executor) -> dict[str, Any]:
@@ -204,10 +256,14 @@ def _recent_export_errors(client: redis.Redis, seconds: float) -> int:
     return count
 
 
-def record_on_incident_timeline(conn: Connection, *, at: datetime, actor: str, text: str) -> int:
-    """THE call site for issue 10's incident timeline: one entry on every open incident
-    (``dashboard.data.incidents.record_timeline_open``), in the caller's transaction."""
-    return record_timeline_open(conn, kind="runbook", at=at, actor=actor, text=text)
+def record_on_incident_timeline(
+    conn: Connection, *, at: datetime, actor: str, text: str, incident_id: int | None = None
+) -> int:
+    """THE call site for issue 10's incident timeline, in the caller's transaction: the entry
+    goes to the run's incident when it was started from one, else to every open incident."""
+    if incident_id is None:
+        return record_timeline_open(conn, kind="runbook", at=at, actor=actor, text=text)
+    return record_run_on_timeline(conn, incident_id=incident_id, at=at, actor=actor, text=text)
 
 
 # -- start ----------------------------------------------------------------------------------
@@ -223,11 +279,13 @@ def start_run(
     executor: Executor | None = None,
     background: bool = True,
     specs: Mapping[str, RunbookSpec] | None = None,
+    incident_id: int | None = None,
 ) -> Started:
     """Authorise, lock the target, record the run (and its audit row), then run the steps.
 
     ``confirm`` must be the target's name for a high-danger runbook. With ``background``
     the steps run on a daemon thread (``Started.thread``); otherwise before this returns.
+    ``incident_id`` links the run to that (open) incident and its timeline.
     """
     settings = settings or get_settings()
     spec = (specs or catalogue()).get(runbook_id)
@@ -240,11 +298,20 @@ def start_run(
         return Started(ActionResult("invalid", f"{exc} Nothing was run."))
     if plan.needs_typed_confirmation and (confirm or "").strip() != plan.target:
         return Started(ActionResult("invalid", f"Type {plan.target} to confirm; nothing was run."))
+    try:  # a run left by a dead executor must not block this target for its lock's TTL
+        reap_lost_runs(engine, client, settings=settings)
+    except (SQLAlchemyError, redis.RedisError) as exc:
+        log.warning("lost runs not reaped: %s", type(exc).__name__)
     token = uuid.uuid4().hex
     holder: dict[str, int] = {}
     lock = lock_key(plan.target)
 
     def body(conn: Connection, roles: Any) -> ActionResult:
+        if incident_id is not None:
+            incident = get_incident(conn, incident_id=incident_id)
+            if incident is None or not incident.is_open:
+                state = "does not exist" if incident is None else "is closed"
+                return ActionResult("invalid", f"Incident #{incident_id} {state}; nothing was run.")
         try:
             got = client.set(lock, token, nx=True, px=settings.runbook_lock_ttl_s * 1000)
         except redis.RedisError:
@@ -286,6 +353,10 @@ def start_run(
                 state="running",
                 plan=[s.__dict__ for s in plan.steps],
                 started_at=datetime.now(UTC),
+                heartbeat_at=datetime.now(UTC),
+                executor_host=executor_host(),
+                lock_token=token,
+                incident_id=incident_id,
             )
             .returning(RunbookRun.id)
         ).scalar_one()
@@ -319,6 +390,7 @@ def start_run(
             at=datetime.now(UTC),
             actor=actor.username,
             text=f"Runbook {spec.title} started on {plan.target} (run #{run_id})",
+            incident_id=incident_id,
         )
         holder["run_id"] = run_id
         return ActionResult("changed", f"Run #{run_id} of {spec.title} on {plan.target} started.")
@@ -329,27 +401,21 @@ def start_run(
         spec.action,
         body,
         target=("runbook_target", plan.target),
-        topics=TOPICS,
+        topics=(*TOPICS, *INCIDENT_TOPICS),
     )
     run_id = holder.get("run_id")
     if result.outcome != "changed" or run_id is None:
         if run_id is not None or result.outcome == "error":
-            _release(client, lock, token)
+            release_lock(client, plan.target, token)
         return Started(result)
     job = _Job(engine, client, settings, executor, spec, plan, run_id, lock, token, actor.username)
+    job.incident_id = incident_id
     if not background:
         job.run()
         return Started(result, run_id)
     thread = threading.Thread(target=job.run, name=f"runbook-{run_id}", daemon=True)
     thread.start()
     return Started(result, run_id, thread)
-
-
-def _release(client: redis.Redis, lock: str, token: str) -> None:
-    try:
-        client.eval(_RELEASE, 1, lock, token)
-    except redis.RedisError:
-        log.warning("could not release %s; it expires by itself", lock)
 
 
 class _Job:
@@ -371,6 +437,8 @@ class _Job:
         self.engine, self.client, self.settings = engine, client, settings
         self.executor, self.spec, self.plan = executor, spec, plan
         self.run_id, self.lock, self.token, self.actor = run_id, lock, token, actor
+        self.incident_id: int | None = None
+        self._stop_beat = threading.Event()
 
     def _step_update(self, position: int, **values: Any) -> None:
         if "output" in values:
@@ -412,38 +480,85 @@ class _Job:
 
         return progress
 
-    def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            _release(self.client, self.lock, self.token)
+    def _beat(self) -> None:
+        """Heartbeat: the run's row and the target lock, until the run ends."""
+        every = heartbeat_interval_s(self.settings)
+        while not self._stop_beat.wait(every):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        update(RunbookRun)
+                        .where(RunbookRun.id == self.run_id, RunbookRun.state == "running")
+                        .values(heartbeat_at=datetime.now(UTC))
+                    )
+            except SQLAlchemyError:
+                log.warning("run %s: heartbeat not recorded", self.run_id)
+            self._renew()
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        beat = threading.Thread(target=self._beat, name=f"runbook-{self.run_id}-beat", daemon=True)
+        beat.start()
+        try:
+            attrs: dict[str, str | int | float | bool] = {
+                "orca.runbook.id": self.spec.id,
+                "orca.runbook.run_id": self.run_id,
+                "orca.runbook.target": self.plan.target,
+                "orca.runbook.executor": str(self.executor.name),
+            }
+            with telemetry.span("runbook.run", **attrs) as current:
+                state = self._run()
+                current.set_attribute("orca.runbook.outcome", state)
+        finally:
+            self._stop_beat.set()
+            beat.join(timeout=5)
+            release_lock(self.client, self.plan.target, self.token)
+
+    def _step(self, step: StepSpec, ctx: StepContext, args: dict[str, Any]) -> StepOutcome:
+        with telemetry.span("runbook.step", **self._step_attrs(step)) as current:
+            try:
+                outcome = load_kinds()[step.kind].run(ctx, args)
+            except Exception as exc:  # a broken step fails the run; it never kills the thread
+                log.exception("run %s step %s crashed", self.run_id, step.id)
+                outcome = StepOutcome(
+                    False, f"the step failed unexpectedly: {type(exc).__name__}: {exc}"[:500]
+                )
+                current.set_attribute("orca.runbook.step_crashed", True)
+            current.set_attribute("orca.runbook.outcome", "ok" if outcome.ok else "failed")
+            return outcome
+
+    def _skip(self, step: StepSpec) -> None:
+        with telemetry.span("runbook.step", **self._step_attrs(step)) as current:
+            current.set_attribute("orca.runbook.outcome", "skipped")
+
+    def _step_attrs(self, step: StepSpec) -> dict[str, str | int | float | bool]:
+        return {
+            "orca.runbook.id": self.spec.id,
+            "orca.runbook.run_id": self.run_id,
+            "orca.runbook.step": step.id,
+            "orca.runbook.step_title": step.title,
+            "orca.runbook.step_kind": step.kind,
+        }
+
+    def _run(self) -> str:
         settings, spec = self.settings, self.spec
         names = _names(spec, self.plan.params, context_names(settings, self.executor))
         ctx = _context(
             self.engine, self.client, settings, self.executor, spec, self.plan.params, names
         )
         self._run_update(health_before=health_snapshot(self.engine, self.client, settings))
-        kinds = load_kinds()
         failed: tuple[str, str] | None = None
         for planned, step in zip(self.plan.steps, spec.steps, strict=True):
             if failed is not None:
                 self._step_update(
                     planned.position, state="skipped", output="not run: an earlier step failed"
                 )
+                self._skip(step)
                 continue
             started = datetime.now(UTC)
             self._step_update(planned.position, state="running", started_at=started)
             ctx.progress = self._progress(planned.position)
             args = cast(dict[str, Any], render(step.args, names))
-            try:
-                outcome = kinds[step.kind].run(ctx, args)
-            except Exception as exc:  # a broken step fails the run; it never kills the thread
-                log.exception("run %s step %s crashed", self.run_id, step.id)
-                outcome = StepOutcome(
-                    False, f"the step failed unexpectedly: {type(exc).__name__}: {exc}"[:500]
-                )
+            outcome = self._step(step, ctx, args)
             self._step_update(
                 planned.position,
                 state="ok" if outcome.ok else "failed",
@@ -457,27 +572,33 @@ class _Job:
                 failed = (step.id, f"{step.title} failed: {first_line}")
         after = health_snapshot(self.engine, self.client, settings)
         state = "failed" if failed else "succeeded"
-        self._run_update(
-            state=state,
-            health_after=after,
-            failed_step=failed[0] if failed else None,
-            failure=failed[1] if failed else None,
-            finished_at=datetime.now(UTC),
-        )
         try:
             with self.engine.begin() as conn:
-                record_on_incident_timeline(
-                    conn,
-                    at=datetime.now(UTC),
-                    actor=self.actor,
-                    text=f"Runbook {spec.title} on {self.plan.target} {state} (run #{self.run_id})"
-                    + (f": {failed[1]}" if failed else ""),
-                )
+                # Only a run still running ends here: one a reaper failed stays failed.
+                ended = conn.execute(
+                    update(RunbookRun)
+                    .where(RunbookRun.id == self.run_id, RunbookRun.state == "running")
+                    .values(
+                        state=state,
+                        health_after=after,
+                        failed_step=failed[0] if failed else None,
+                        failure=failed[1] if failed else None,
+                        finished_at=datetime.now(UTC),
+                    )
+                ).rowcount
+                if ended:
+                    record_on_incident_timeline(
+                        conn,
+                        at=datetime.now(UTC),
+                        actor=self.actor,
+                        text=f"Runbook {spec.title} on {self.plan.target} {state} "
+                        f"(run #{self.run_id})" + (f": {failed[1]}" if failed else ""),
+                        incident_id=self.incident_id,
+                    )
         except SQLAlchemyError:
-            log.exception("run %s: not put on the incident timeline", self.run_id)
-        from dashboard.actions.base import announce_change
-
-        announce_change(TOPICS)
+            log.exception("run %s: its end was not recorded", self.run_id)
+        announce_change((*TOPICS, *INCIDENT_TOPICS))
+        return state
 
 
 def wait_for(run_id: int, engine: Engine, *, timeout_s: float, poll_s: float = 0.2) -> str:

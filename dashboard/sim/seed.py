@@ -18,8 +18,9 @@ from typing import Final
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
-from dashboard.data import trust_rollups
+from dashboard.data import kpis, totals, trust_rollups
 from dashboard.data.rollups import PARTITIONED, ROLLUP_SQL
+from dashboard.domain.timebuckets import PRESETS
 from dashboard.sim import activity, registry, series
 from dashboard.sim.pgcopy import BackgroundCopier, CopyBatch
 from dashboard.sim.plan import Plan, Timeline, make_plan
@@ -79,7 +80,8 @@ class SeedReport:
     seed: int = 0
     now: datetime | None = None
     #: Seconds per phase: "copy <table>" (time in COPY), "waiting for the database" (time
-    #: the generator was blocked on a full queue), "constraints", "rollups", "analyze".
+    #: the generator was blocked on a full queue), "constraints", "rollups", "analyze",
+    #: "trust_pools".
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -172,12 +174,22 @@ def seed_database(
             rows[table] = int(getattr(result, "rowcount", 0) or 0)
         # The per-agent trust rollups too, so a fresh database answers the Trust KPIs fast.
         rows.update(trust_rollups.rebuild_trust_rollups(conn))
+        # The agent totals (migration 0015) recounted once, whatever the bulk load fired.
+        totals.rebuild_totals(conn)
         conn.commit()
         timings["rollups"] = time.perf_counter() - mark
     say(f"committed ({time.perf_counter() - started:.1f} s); analyzing")
     mark = time.perf_counter()
     _analyze(engine)
     timings["analyze"] = time.perf_counter() - mark
+    # The worker's stored trust-fall pools for the presets ending at ``now``'s hour, so the
+    # Trust KPIs page's first viewer on a fresh database does not wait for the history.
+    say(f"analyzed ({time.perf_counter() - started:.1f} s); computing trust-fall pools")
+    mark = time.perf_counter()
+    with engine.begin() as conn:
+        hour = now.replace(minute=0)
+        kpis.refresh_fall_pools(conn, end=hour, spans=tuple(PRESETS.values()), now=now)
+    timings["trust_pools"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     say(f"done in {seconds:.1f} s")
     rounded = {k: round(v, 2) for k, v in timings.items()}

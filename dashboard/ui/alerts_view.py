@@ -2,13 +2,21 @@
 
 The active list is the worker's snapshot in Redis (PostgreSQL when Redis has none); changes
 go through dashboard.actions.alerts (and the existing agent.quarantine), each behind a staged
-preview -> confirm. Every text that comes from data (labels, notes, comments, agent names)
+preview -> confirm.
+
+The list refreshes itself: a fragment re-reads the snapshot every half evaluation interval
+(ages, values, sparklines). The forms (acknowledge note, silence, quarantine) sit outside it,
+in "Act on an alert", so a refresh never redraws what someone is typing; when the set of
+alerts or their states change (a new alert, one acknowledged or resolved), the fragment reruns
+the whole page once so the header counts and the form's alert choice follow too (widget
+values are kept by their keys, which name the alert, not its position). Every text that comes from data (labels, notes, comments, agent names)
 is shown through markup.plain / table cells, never as HTML.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,15 +24,18 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard import telemetry
 from dashboard.actions import alerts as alert_actions
 from dashboard.actions.agents import quarantine_agent
 from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult
 from dashboard.data import alerts as store
 from dashboard.data.alert_rules import current_rules
+from dashboard.data.errors import ErrorKind
 from dashboard.domain.alerting import AlertRule, RuleError, format_value
 from dashboard.domain.permissions import can_do
 from dashboard.runbooks import spec as runbook_specs
-from dashboard.ui import auth, charts, components, loaders, resources, staged
+from dashboard.settings import get_settings
+from dashboard.ui import auth, charts, components, loaders, pager, resources, staged
 from dashboard.ui.markup import plain, shown
 
 PAGE = "alerts"
@@ -34,6 +45,10 @@ STATE_WORD = {"firing": "FIRING", "pending": "pending", "nodata": "NO DATA"}
 SILENCE_FOR = {"1 hour": 1, "4 hours": 4, "8 hours": 8, "1 day": 24, "3 days": 72, "7 days": 168}
 HISTORY_RANGES = {"24 hours": 1, "7 days": 7, "30 days": 30, "1 year": 365}
 PANEL_TITLES = {"service_health": "Service Health", "trust_kpis": "Trust KPIs"}
+SEEN = f"{PAGE}.seen"  # what the last full page run showed (alert keys and states)
+PICKED = f"{PAGE}.act.alert"
+HISTORY_PAGER = f"{PAGE}.h.pager"
+HISTORY_END = f"{PAGE}.h.end"
 
 
 def _live_now() -> datetime:
@@ -181,17 +196,21 @@ def _load_active(rules: dict[str, AlertRule]) -> store.ActiveRead:
         return store.ActiveRead(source="unavailable", degraded=True)
 
 
+def _drivers_panel(kind: str, now: datetime) -> loaders.Panel[pd.DataFrame]:
+    return loaders.load(
+        "alert_drivers",
+        store.list_alert_drivers,
+        ttl_s=30,
+        kind=kind,
+        now=now.replace(second=0, microsecond=0),
+    )
+
+
 def _drivers(alert: store.ActiveAlert, key: str, now: datetime) -> None:
     if not alert.drivers:
         return
     with st.expander("Agents driving this alert", expanded=alert.state == "firing"):
-        panel = loaders.load(
-            "alert_drivers",
-            store.list_alert_drivers,
-            ttl_s=30,
-            kind=alert.drivers,
-            now=now.replace(second=0, microsecond=0),
-        )
+        panel = _drivers_panel(alert.drivers, now)
         detail = store.DRIVER_DETAIL.get(alert.drivers, "")
         components.table(
             panel,
@@ -207,17 +226,26 @@ def _drivers(alert: store.ActiveAlert, key: str, now: datetime) -> None:
             empty="No agents stand out right now.",
             file_name=f"{alert.rule_id}_agents.csv",
         )
-        actor = auth.current_actor()
-        df = panel.value if isinstance(panel.value, pd.DataFrame) else pd.DataFrame()
-        if actor is None or df.empty or not can_do(actor.roles, "agent.quarantine"):
-            return
-        active = df[df["status"] == "active"]
-        agents = {
-            int(r["id"]): (str(r["name"]), None if pd.isna(r["version"]) else int(r["version"]))
-            for r in active.to_dict("records")
-        }
-        if not agents:
-            return
+
+
+def _quarantine_form(alert: store.ActiveAlert, key: str, now: datetime) -> None:
+    """The quarantine of an agent behind ``alert`` (operators), through agent.quarantine."""
+    actor = auth.current_actor()
+    if not alert.drivers or actor is None or not can_do(actor.roles, "agent.quarantine"):
+        return
+    panel = _drivers_panel(alert.drivers, now)
+    df = panel.value if isinstance(panel.value, pd.DataFrame) else pd.DataFrame()
+    if df.empty:
+        return
+    active = df[df["status"] == "active"]
+    agents = {
+        int(r["id"]): (str(r["name"]), None if pd.isna(r["version"]) else int(r["version"]))
+        for r in active.to_dict("records")
+    }
+    if not agents:
+        return
+    with st.container(border=True, key=f"{key}.qbox"):
+        st.markdown("**Quarantine an agent behind this alert**")
         cols = st.columns([2, 3])
         cols[0].selectbox(
             "Agent to quarantine",
@@ -236,7 +264,8 @@ def _drivers(alert: store.ActiveAlert, key: str, now: datetime) -> None:
         )
 
 
-def _one_alert(alert: store.ActiveAlert, index: int, now: datetime, may_act: bool) -> None:
+def _one_alert(alert: store.ActiveAlert, index: int, now: datetime) -> None:
+    """One alert's card: read-only (its forms are in :func:`_act_section`)."""
     key = f"{PAGE}.a{index}"
     rule_panel = alert.panel.split("#", 1)
     with st.container(border=True, key=f"{key}.box"):
@@ -288,8 +317,6 @@ def _one_alert(alert: store.ActiveAlert, index: int, now: datetime, may_act: boo
                 f"{_when(alert.silenced_until)}: {plain(alert.silence_comment or '')}",
                 icon=":material/notifications_off:",
             )
-        if may_act:
-            _act(alert, key)
         _drivers(alert, key, now)
         with st.expander("History of this alert"):
             panel = loaders.load(
@@ -302,6 +329,12 @@ def _threshold_text(alert: store.ActiveAlert) -> str:
     if alert.metric in ("core_health_down", "postgresql_down"):
         return "not up"
     return f"{format_value(alert.metric, alert.threshold)}"
+
+
+def form_key(alert_key: str) -> str:
+    """Widget keys of one alert's forms: by the alert itself, so a new alert sorted above it
+    never hands its half-typed note to another alert."""
+    return f"{PAGE}.x{hashlib.sha1(alert_key.encode()).hexdigest()[:12]}"  # noqa: S324 - a name
 
 
 def _act(alert: store.ActiveAlert, key: str) -> None:
@@ -362,9 +395,34 @@ def _history_table(panel: loaders.Panel[pd.DataFrame], key: str) -> None:
 # --- tabs ----------------------------------------------------------------------------------
 
 
+def refresh_every_s() -> float:
+    """How often the list re-reads the snapshot: half an evaluation interval (at least 5 s),
+    so a change is on screen within one interval of the worker publishing it."""
+    return max(5.0, get_settings().alert_interval_s / 2)
+
+
+def _signature(read: store.ActiveRead) -> tuple[tuple[str, str, str, bool], ...]:
+    return tuple(sorted((a.alert_key, a.state, a.acked_by or "", a.silenced) for a in read.alerts))
+
+
 def _active_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
-    now = _live_now()
     read = _load_active(rules)
+    st.session_state[SEEN] = _signature(read)
+    st.fragment(run_every=refresh_every_s())(_live_list)(rules)
+    _act_section(read, may_act)
+
+
+def _live_list(rules: dict[str, AlertRule]) -> None:
+    """The read-only list, rerun on its own every :func:`refresh_every_s`."""
+    with telemetry.span("page.fragment"):
+        now = _live_now()
+        read = _load_active(rules)
+        if st.session_state.get(SEEN) != _signature(read):
+            st.rerun(scope="app")  # alerts came, went or changed state: header and forms too
+        _list_body(read, now)
+
+
+def _list_body(read: store.ActiveRead, now: datetime) -> None:
     if read.degraded and not read.alerts:
         st.error("Live alert state is unavailable (Redis and PostgreSQL did not answer).")
         return
@@ -373,10 +431,15 @@ def _active_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
     elif read.age_s is not None and read.age_s > 120:
         st.warning(f"Alert state is {read.age_s / 60:.0f} min old: is the worker running?")
     active = [a for a in read.alerts if not a.silenced]
+    firing = [a for a in active if a.state == "firing"]
+    st.caption(
+        f"{len(firing)} firing · {len(active) - len(firing)} pending or without data · "
+        f"as of {now:%H:%M:%S} UTC, refreshed every {refresh_every_s():.0f} s"
+    )
     if not active:
         st.success("No active alerts. Every rule is within its threshold.", icon=":material/check:")
     for i, alert in enumerate(active[:MAX_SHOWN]):
-        _one_alert(alert, i, now, may_act)
+        _one_alert(alert, i, now)
     if len(active) > MAX_SHOWN:
         st.caption(f"{len(active) - MAX_SHOWN} more not shown (worst {MAX_SHOWN} first).")
     silenced = [a for a in read.alerts if a.silenced]
@@ -384,11 +447,46 @@ def _active_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
         st.caption(f"{len(silenced)} active alert(s) silenced: see the Silenced tab.")
 
 
+def _alert_label(alerts: dict[str, store.ActiveAlert], alert_key: str) -> str:
+    a = alerts.get(alert_key)
+    if a is None:
+        return shown(alert_key)
+    labels = f" ({a.labels})" if a.labels else ""
+    silenced = " · silenced" if a.silenced else ""
+    return shown(f"{a.severity} · {STATE_WORD.get(a.state, a.state)} · {a.name}{labels}{silenced}")
+
+
+def _act_section(read: store.ActiveRead, may_act: bool) -> None:
+    """Acknowledge, silence, quarantine: outside the refreshing list, for the chosen alert."""
+    actor = auth.current_actor()
+    may_quarantine = actor is not None and can_do(actor.roles, "agent.quarantine")
+    alerts = {a.alert_key: a for a in read.alerts[:MAX_SHOWN]}
+    if not alerts or not (may_act or may_quarantine):
+        return
+    if not may_act and not any(a.drivers for a in alerts.values()):
+        return
+    if st.session_state.get(PICKED) not in alerts:
+        st.session_state.pop(PICKED, None)  # it resolved: the worst one is chosen
+    with st.container(key=f"{PAGE}.act"):
+        st.subheader("Act on an alert")
+        picked = st.selectbox(
+            "Alert",
+            list(alerts),
+            key=PICKED,
+            format_func=functools.partial(_alert_label, alerts),
+        )
+        alert = alerts[str(picked)]
+        key = form_key(alert.alert_key)
+        if may_act:
+            _act(alert, key)
+        _quarantine_form(alert, key, _live_now())
+
+
 def _silenced_tab(rules: dict[str, AlertRule], may_act: bool) -> None:
     now = _live_now()
     read = _load_active(rules)
     for i, alert in enumerate([a for a in read.alerts if a.silenced][:MAX_SHOWN]):
-        _one_alert(alert, 1000 + i, now, may_act)
+        _one_alert(alert, 1000 + i, now)
     url = resources.database_url()
     silences: list[store.Silence] = []
     if url is not None and not loaders.db_down():
@@ -451,19 +549,46 @@ def _history_tab(rules: dict[str, AlertRule]) -> None:
     )
     span = cols[3].selectbox("Range", list(HISTORY_RANGES), key=f"{PAGE}.h.range")
     now = _live_now().replace(second=0, microsecond=0)
+    filters: dict[str, Any] = {
+        "rule_id": rule_id or None,
+        "severity": severity or None,
+        "kind": kind or None,
+    }
+    # The window's end is pinned while paging (a cursor belongs to its filters): it moves on
+    # when the filters change or the reader goes back to the first page.
+    scope = filters | {"range": span}
+    cursor = pager.current(HISTORY_PAGER, scope)
+    if cursor is None or HISTORY_END not in st.session_state:
+        st.session_state[HISTORY_END] = now + timedelta(minutes=1)
+    end = st.session_state[HISTORY_END]
+    filters["start"] = end - timedelta(days=HISTORY_RANGES[span], minutes=1)
     panel = loaders.load(
-        "alert_history",
-        store.list_history,
+        "alert_history_page",
+        store.list_history_page,
         ttl_s=10,
-        rule_id=rule_id or None,
-        severity=severity or None,
-        kind=kind or None,
-        start=now - timedelta(days=HISTORY_RANGES[span]),
-        end=now + timedelta(minutes=1),
+        end=end,
+        cursor=cursor,
+        limit=store.HISTORY_PAGE,
+        **filters,
     )
+    if panel.error == ErrorKind.INVALID:
+        pager.reset(HISTORY_PAGER)
     components.banner_for([panel])
-    st.caption(f"Newest {store.HISTORY_LIMIT} matching rows; kept for good in PostgreSQL.")
-    _history_table(panel, f"{PAGE}.h.table")
+    page = panel.value
+    rows = loaders.Panel(
+        page.rows if page is not None else None,
+        panel.state,
+        panel.message,
+        panel.computed_at,
+        panel.cache_degraded,
+        panel.error,
+    )
+    st.caption(
+        f"Newest first · page {pager.page_number(HISTORY_PAGER)} · {store.HISTORY_PAGE} rows "
+        "a page · kept for good in PostgreSQL."
+    )
+    _history_table(rows, f"{PAGE}.h.table")
+    pager.controls(HISTORY_PAGER, page.next_cursor if page is not None else None)
 
 
 def render() -> None:

@@ -71,6 +71,26 @@ def _restores(conn: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _scratch(conn: Any) -> list[dict[str, Any]]:
+    keep_h = get_settings().backup_restore_keep_h
+    return [
+        {
+            "database": d["name"],
+            "size (MB)": round(d["size_bytes"] / 1e6, 1),
+            "connections": d["connections"],
+            "last restore (UTC)": _stamp(d["last_restore"]),
+            "dropped after (UTC)": "restoring now"
+            if d["restoring"]
+            else (_stamp(d["drop_at"]) or "kept: no restore recorded"),
+        }
+        for d in backups.list_scratch_databases(conn, keep_h=keep_h)
+    ]
+
+
+def _stamp(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if at is not None else ""
+
+
 def _summary(conn: Any) -> dict[str, Any]:
     return {"last": backups.get_last_backup(conn), "age_s": backups.get_last_backup_age_s(conn)}
 
@@ -148,6 +168,7 @@ def render() -> None:
     summary = loaders.load(f"{PAGE}.summary", _summary, ttl_s=10, topics=(PAGE,))
     history = frame_panel(f"{PAGE}.history", _history)
     restores = frame_panel(f"{PAGE}.restores", _restores)
+    scratch = frame_panel(f"{PAGE}.scratch", _scratch, ttl_s=30)
     components.banner_for([summary, history, restores])
     info = summary.value or {}
     last, age = info.get("last"), info.get("age_s")
@@ -221,5 +242,16 @@ def render() -> None:
         title="Restores and DR drills",
         file_name="restores.csv",
         empty="No restore or DR drill has run yet.",
+    )
+    components.table(
+        scratch,
+        f"{PAGE}.scratch_table",
+        title=(
+            "Restored databases on this server (the console's orca_restore_… ones only; the "
+            f"worker drops each {settings.backup_restore_keep_h:g} h after its last restore "
+            "unless someone is connected)"
+        ),
+        file_name="restored_databases.csv",
+        empty="No restored database is left on this server.",
     )
     st.caption(f"As of {datetime.now(UTC):%H:%M:%S} UTC.")

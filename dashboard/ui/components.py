@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -153,6 +155,67 @@ def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
     return True
 
 
+#: Figures built per chart key and data, shared by every session of this process: Plotly's
+#: validation makes building one 5-15 ms, most of a warm page run, and a dashboard's viewers
+#: see the same few cached frames. The figures are only read after they are built.
+FIGURE_MEMO_SIZE = 256
+_figures: OrderedDict[tuple[object, ...], go.Figure] = OrderedDict()
+_figures_lock = threading.Lock()
+
+
+#: The same for tables' CSV downloads (neutralising and quoting every cell of a few thousand
+#: rows is tens of ms per table per run); files above the cap are written each time.
+CSV_MEMO_MAX_BYTES = 2_000_000
+_csvs: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+
+def _frame_key(key: str, df: pd.DataFrame) -> tuple[object, ...] | None:
+    try:
+        digest = int(pd.util.hash_pandas_object(df, index=True).sum())
+    except TypeError:  # a cell pandas cannot hash (a list, a dict): no memo
+        return None
+    return (key, digest, len(df), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)))
+
+
+def memo_figure(
+    key: str, df: pd.DataFrame, build: Callable[[pd.DataFrame], go.Figure]
+) -> go.Figure:
+    """``build(df)``, or the figure built before for the same chart key and equal data."""
+    memo_key = _frame_key(key, df)
+    if memo_key is None:
+        return build(df)
+    with _figures_lock:
+        fig = _figures.get(memo_key)
+        if fig is not None:
+            _figures.move_to_end(memo_key)
+            return fig
+    fig = build(df)
+    with _figures_lock:
+        _figures[memo_key] = fig
+        while len(_figures) > FIGURE_MEMO_SIZE:
+            _figures.popitem(last=False)
+    return fig
+
+
+def memo_csv(key: str, df: pd.DataFrame) -> bytes:
+    """``to_safe_csv(df)``, or the bytes written before for the same table key and equal data."""
+    memo_key = _frame_key(key, df)
+    if memo_key is None:
+        return to_safe_csv(df)
+    with _figures_lock:
+        data = _csvs.get(memo_key)
+        if data is not None:
+            _csvs.move_to_end(memo_key)
+            return data
+    data = to_safe_csv(df)
+    if len(data) <= CSV_MEMO_MAX_BYTES:
+        with _figures_lock:
+            _csvs[memo_key] = data
+            while len(_csvs) > FIGURE_MEMO_SIZE:
+                _csvs.popitem(last=False)
+    return data
+
+
 def chart(
     panel: Panel[pd.DataFrame],
     build: Callable[[pd.DataFrame], go.Figure],
@@ -163,7 +226,10 @@ def chart(
     with st.container(border=True):
         if frame(panel, empty=empty) and panel.value is not None:
             st.plotly_chart(
-                build(panel.value), theme="streamlit", key=key, config={"displaylogo": False}
+                memo_figure(key, panel.value, build),
+                theme="streamlit",
+                key=key,
+                config={"displaylogo": False},
             )
 
 
@@ -209,7 +275,7 @@ def table(
             rows = []
         st.download_button(
             "Download CSV",
-            to_safe_csv(df),
+            memo_csv(key, df),
             file_name=file_name,
             mime="text/csv",
             key=f"{key}.csv",

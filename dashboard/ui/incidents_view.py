@@ -22,8 +22,10 @@ from dashboard.actions import incidents as actions
 from dashboard.actions.base import SESSION_ENDED_MESSAGE, ActionResult, Actor
 from dashboard.data import alerts as alert_store
 from dashboard.data import cache
+from dashboard.data.alert_rules import current_rules
 from dashboard.data.incidents import (
     KPI_PERIOD_DAYS,
+    ClosedPage,
     Incident,
     IncidentTimes,
     StoredPostmortem,
@@ -33,6 +35,7 @@ from dashboard.data.incidents import (
     kpi_period,
     list_incidents,
     list_timeline,
+    page_closed_incidents,
     summarize_incident_times,
 )
 from dashboard.data.oncall import list_user_choices
@@ -49,11 +52,14 @@ from dashboard.domain.incidents import (
     response_timer,
 )
 from dashboard.domain.permissions import can_do
-from dashboard.ui import auth, loaders, resources, staged
+from dashboard.runbooks.spec import RunbookSpec, catalogue
+from dashboard.ui import auth, loaders, pager, resources, runbooks_view, staged
 from dashboard.ui.markup import plain, shown, shown_frame
 
 PAGE = "incidents"
 TOPICS = actions.INCIDENT_TOPICS
+CLOSED_PAGE_SIZE = 25
+CLOSED_PAGER = f"{PAGE}.closed_pager"
 
 for _cls in (Incident, TimelineEntry, IncidentTimes, StoredPostmortem, Postmortem, ActionItem):
     cache.register(_cls)
@@ -63,7 +69,12 @@ for _cls in (Incident, TimelineEntry, IncidentTimes, StoredPostmortem, Postmorte
 
 
 def _board(conn: Connection) -> list[Incident]:
-    return list_incidents(conn, limit=200)
+    """The open incidents (all of them: they are few; closed ones are paged)."""
+    return list_incidents(conn, open_only=True, limit=200)
+
+
+def _closed(conn: Connection, cursor: str | None, size: int) -> ClosedPage:
+    return page_closed_incidents(conn, size=size, cursor=cursor)
 
 
 def _detail(
@@ -360,6 +371,7 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
         )
         if act and inc.is_open:
             _controls(inc, people)
+    render_runbook(actor, inc)
     tabs = st.tabs(["Timeline", "Postmortem"])
     with tabs[0]:
         if act and inc.is_open:
@@ -386,6 +398,48 @@ def render_detail(actor: Actor, incident_id: int, now: datetime, people: list[st
             st.info("Nothing on the timeline yet.")
     with tabs[1]:
         _postmortem(actor, inc, stored, people, timeline)
+
+
+def matching_runbook(rule_id: str | None, specs: dict[str, RunbookSpec]) -> str | None:
+    """The runbook id the incident's alert rule names, when the console has that runbook."""
+    if rule_id is None:
+        return None
+    try:
+        rule = current_rules().get(rule_id)
+    except Exception:  # a broken rules file is the Alerts page's to report, not the incident's
+        return None
+    return rule.runbook if rule is not None and rule.runbook in specs else None
+
+
+def render_runbook(actor: Actor, inc: Incident) -> None:
+    """The incident's runbook button: the one its alert rule names (else the catalogue to pick
+    from); the run is linked to the incident and shows on its timeline."""
+    try:
+        specs = catalogue()
+    except Exception:  # a broken catalogue is the Runbooks page's to report
+        st.caption("The runbook catalogue cannot be read; see the Runbooks page.")
+        return
+    match = matching_runbook(inc.rule_id, specs)
+    title = specs[match].title if match else None
+    label = f"Runbook: {title} (named by the alert rule)" if title else "Runbooks for this incident"
+    with st.expander(label, expanded=bool(match) and inc.is_open, icon=":material/play_circle:"):
+        if inc.is_open and specs:
+            ids = list(specs)
+            chosen = st.selectbox(
+                "Runbook",
+                ids,
+                index=ids.index(match) if match else 0,
+                key=f"{PAGE}.runbook.{inc.id}",
+                format_func=functools.partial(_alert_label, {rid: specs[rid].title for rid in ids}),
+                help="The run is linked to this incident: its start and end land on the timeline.",
+            )
+            runbooks_view.runbook_card(
+                actor, specs[chosen], prefix=f"{PAGE}.rb.{inc.id}", incident_id=inc.id
+            )
+        elif not inc.is_open:
+            st.caption("The incident is closed: runbooks are run from the Runbooks page.")
+        st.markdown("**Runs for this incident**")
+        runbooks_view.linked_runs(inc.id)
 
 
 def _controls(inc: Incident, people: list[str]) -> None:
@@ -549,23 +603,39 @@ def render(actor: Actor) -> None:
         return
     board = board_panel.value or []
     people = people_panel.value or []
+    scope = {"size": CLOSED_PAGE_SIZE}
+    closed_panel = loaders.load(
+        "incidents.closed",
+        _closed,
+        ttl_s=10,
+        topics=TOPICS,
+        cursor=pager.current(CLOSED_PAGER, scope),
+        size=CLOSED_PAGE_SIZE,
+    )
+    if closed_panel.value is None and closed_panel.state == "error":
+        pager.reset(CLOSED_PAGER)  # a bad or stale link: back to the first page
+    closed_page = closed_panel.value or ClosedPage([], None)
+    closed = closed_page.incidents
     render_declare(actor)
     # The timers tick on their own: this part reruns every 15 s (from the shared cache).
     st.fragment(run_every=15)(_open_live)()
-    ids = [i.id for i in board]
+    listed = [*board, *closed]
+    ids = [i.id for i in listed]
     if ids:
         labels = {
             i.id: f"#{i.id} · {i.severity} · {'open' if i.is_open else 'closed'} · {i.title}"
-            for i in board
+            for i in listed
         }
         chosen = st.selectbox(
             "Incident", ids, key=f"{PAGE}.selected", format_func=functools.partial(_label, labels)
         )
         if chosen is not None:
             render_detail(actor, int(chosen), now, people)
-    closed = [i for i in board if not i.is_open]
-    if closed:
-        with st.expander(f"Closed incidents ({len(closed)})"):
+    number = pager.page_number(CLOSED_PAGER)
+    if closed or number > 1:
+        with st.expander(f"Closed incidents (page {number}, newest closed first)"):
+            if closed_panel.message:
+                st.warning(plain(closed_panel.message))
             st.dataframe(
                 shown_frame(
                     pd.DataFrame(
@@ -591,6 +661,7 @@ def render(actor: Actor) -> None:
                 hide_index=True,
                 key=f"{PAGE}.closed",
             )
+            pager.controls(CLOSED_PAGER, closed_page.next_cursor)
     render_times()
 
 

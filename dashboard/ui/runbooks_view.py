@@ -3,7 +3,11 @@ and one run's detail (steps with output, evidence before and after).
 
 A started run executes on the console process's thread and writes its progress to
 PostgreSQL, so the detail view (``?run=<id>``) shows it to anybody, after a refresh too. While
-the run is active the detail reruns every 10 s (DESIGN's floor) and stops when it ends.
+the run is active the detail reruns every 10 s (DESIGN's floor) and stops when it ends. If the
+console dies mid-run, the reaper fails the run as "executor lost" (dashboard.runbooks.engine).
+
+:func:`runbook_card` is also the Incidents page's runbook button: a run started there is linked
+to the incident (its timeline shows the run), and :func:`linked_runs` lists them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ _STATE_ICON = {
     "skipped": ":gray[:material/skip_next:]",
     "succeeded": ":green[:material/check_circle:]",
 }
+_RUN_ICON = {
+    "running": ":material/progress_activity:",
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/cancel:",
+}
 _STATE_WORD = {"succeeded": "succeeded", "failed": "failed", "running": "running"}
 _DANGER = {
     "low": ":green[low danger]",
@@ -48,8 +57,8 @@ _DANGER = {
 CANNOT_PRESS = "You can see runbooks and their runs; running one needs the on-call or admin role."
 
 
-def _param_widget(spec: RunbookSpec, param: ParamSpec, disabled: bool) -> Any:
-    key = f"{PAGE}.{spec.id}.{param.name}"
+def _param_widget(spec: RunbookSpec, param: ParamSpec, disabled: bool, prefix: str) -> Any:
+    key = f"{prefix}.{spec.id}.{param.name}"
     label = param.label
     if param.type == "choice":
         index = param.choices.index(param.default) if param.default in param.choices else 0
@@ -75,21 +84,24 @@ def _param_widget(spec: RunbookSpec, param: ParamSpec, disabled: bool) -> Any:
     )
 
 
-def _stage(spec: RunbookSpec, params: dict[str, Any]) -> staged.Plan | ActionResult:
+def _stage(
+    spec: RunbookSpec, params: dict[str, Any], incident_id: int | None
+) -> staged.Plan | ActionResult:
     try:
         plan = dry_run(spec, params)
     except (ValueError, ExecutorError) as exc:
         return ActionResult("invalid", f"{exc} Nothing was run.")
     acting = sum(1 for s in plan.steps if s.acts)
+    linked = f" for incident #{incident_id}" if incident_id is not None else ""
     return staged.Plan(
-        scope=_scope(spec, params),
+        scope=_scope(spec, params, incident_id),
         preview=(
-            f"Dry run: {spec.title} on {plan.target} with the {plan.executor} executor, "
-            f"{len(plan.steps)} steps ({acting} act). Nothing has been done yet."
+            f"Dry run: {spec.title} on {plan.target}{linked} with the {plan.executor} "
+            f"executor, {len(plan.steps)} steps ({acting} act). Nothing has been done yet."
         ),
         confirm_label="Run now",
         count=0,
-        data=(spec.id, json.dumps(plan.params), _plan_rows(plan)),
+        data=(spec.id, json.dumps(plan.params), _plan_rows(plan), incident_id),
         confirm_text=plan.target if plan.needs_typed_confirmation else None,
     )
 
@@ -98,15 +110,15 @@ def _plan_rows(plan: RunPlan) -> tuple[tuple[int, str, str, str], ...]:
     return tuple((s.position, "acts" if s.acts else "check", s.title, s.line) for s in plan.steps)
 
 
-def _scope(spec: RunbookSpec, params: dict[str, Any]) -> str:
-    return f"{spec.id}:{json.dumps(params, sort_keys=True, default=str)}"
+def _scope(spec: RunbookSpec, params: dict[str, Any], incident_id: int | None) -> str:
+    return f"{spec.id}:{incident_id}:{json.dumps(params, sort_keys=True, default=str)}"
 
 
 def _run(plan: staged.Plan, confirm: int | None) -> ActionResult:
     actor = auth.current_actor()
     if actor is None:
         return ActionResult("denied", SESSION_ENDED_MESSAGE)
-    runbook_id, params_json, _rows = plan.data
+    runbook_id, params_json, _rows, incident_id = plan.data
     try:
         started = start_run(
             auth.engine(),
@@ -115,10 +127,11 @@ def _run(plan: staged.Plan, confirm: int | None) -> ActionResult:
             str(runbook_id),
             json.loads(str(params_json)),
             confirm=plan.confirm_text,
+            incident_id=int(incident_id) if incident_id is not None else None,
         )
     except (auth.GateClosed, SQLAlchemyError):
         return ActionResult("error", "PostgreSQL is unreachable; nothing was run.")
-    if started.run_id is not None:
+    if started.run_id is not None and incident_id is None:
         _select_run(started.run_id)
     return started.result
 
@@ -130,37 +143,67 @@ def _select_run(run_id: int | None) -> None:
         st.query_params["run"] = str(run_id)
 
 
+def runbook_card(
+    actor: Actor, spec: RunbookSpec, *, prefix: str = PAGE, incident_id: int | None = None
+) -> None:
+    """One runbook as a button: parameters, dry run, (typed) confirmation, run. Disabled, with
+    the reason, for a role that may not run it. With ``incident_id`` the run is linked to it."""
+    may_run = can_do(actor.roles, spec.action)
+    with st.container(border=True, key=f"{prefix}.card.{spec.id}"):
+        head = st.columns([3, 2])
+        head[0].markdown(f"**{plain(spec.title)}**")
+        head[1].markdown(_DANGER[spec.danger])
+        st.caption(plain(spec.summary))
+        params: dict[str, Any] = {}
+        if spec.params:
+            cols = st.columns(min(3, len(spec.params)))
+            for i, param in enumerate(spec.params):
+                with cols[i % len(cols)]:
+                    params[param.name] = _param_widget(spec, param, not may_run, prefix)
+        key = f"{prefix}.{spec.id}"
+        scope = _scope(spec, params, incident_id)
+        staged.show_result(f"{key}.result")
+        plan = st.session_state.get(f"{key}.staged")
+        if isinstance(plan, staged.Plan) and plan.scope == scope:
+            rows = pd.DataFrame(list(plan.data[2]), columns=["#", "type", "step", "will do"])
+            st.dataframe(rows, hide_index=True, key=f"{key}.plan", width="stretch")
+        staged.control(
+            key,
+            scope=scope,
+            preview_label="Dry run",
+            stage=functools.partial(_stage, spec, params, incident_id),
+            run=_run,
+            disabled=not may_run,
+            help=None if may_run else CANNOT_PRESS,
+        )
+        if not may_run:
+            st.caption(CANNOT_PRESS)
+
+
 def _catalogue(actor: Actor, specs: dict[str, RunbookSpec]) -> None:
     for spec in specs.values():
-        may_run = can_do(actor.roles, spec.action)
-        with st.container(border=True, key=f"{PAGE}.card.{spec.id}"):
-            head = st.columns([3, 2])
-            head[0].markdown(f"**{plain(spec.title)}**")
-            head[1].markdown(_DANGER[spec.danger])
-            st.caption(plain(spec.summary))
-            params: dict[str, Any] = {}
-            if spec.params:
-                cols = st.columns(min(3, len(spec.params)))
-                for i, param in enumerate(spec.params):
-                    with cols[i % len(cols)]:
-                        params[param.name] = _param_widget(spec, param, not may_run)
-            key = f"{PAGE}.{spec.id}"
-            staged.show_result(f"{key}.result")
-            plan = st.session_state.get(f"{key}.staged")
-            if isinstance(plan, staged.Plan) and plan.scope == _scope(spec, params):
-                rows = pd.DataFrame(list(plan.data[2]), columns=["#", "type", "step", "will do"])
-                st.dataframe(rows, hide_index=True, key=f"{key}.plan", width="stretch")
-            staged.control(
-                key,
-                scope=_scope(spec, params),
-                preview_label="Dry run",
-                stage=functools.partial(_stage, spec, params),
-                run=_run,
-                disabled=not may_run,
-                help=None if may_run else CANNOT_PRESS,
-            )
-            if not may_run:
-                st.caption(CANNOT_PRESS)
+        runbook_card(actor, spec)
+
+
+def linked_runs(incident_id: int) -> None:
+    """The runs started for an incident, newest first, each linking to its detail."""
+    try:
+        with auth.engine().connect() as conn:
+            runs = list_runs(conn, limit=20, incident_id=incident_id)
+    except (auth.GateClosed, SQLAlchemyError):
+        st.caption("PostgreSQL is unreachable: the runs of this incident cannot be listed.")
+        return
+    if not runs:
+        st.caption("No runbook has been run for this incident yet.")
+        return
+    for r in runs:
+        st.page_link(
+            "pages/runbooks.py",
+            label=plain(f"Run #{r.id}: {r.title} on {r.target}, {r.state}, by {r.actor}"),
+            icon=_RUN_ICON.get(r.state, ":material/history:"),
+            query_params={"run": str(r.id)},
+            help=plain(f"started {_when(r.started_at)}" + (f"; {r.failure}" if r.failure else "")),
+        )
 
 
 def _when(at: datetime | None) -> str:

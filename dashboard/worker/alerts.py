@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy import Connection, Engine
 
+from dashboard import telemetry
 from dashboard.data import alert_hooks
 from dashboard.data import alerts as store
 from dashboard.data.alert_metrics import Reading, read_metrics
@@ -185,6 +186,10 @@ def _escalate(
     return stored
 
 
+def _count(transitions: list[Transition], to_state: str) -> int:
+    return sum(1 for t in transitions if t.to_state == to_state)
+
+
 def run_alert_cycle(
     engine: Engine,
     client: redis.Redis | None,
@@ -195,15 +200,27 @@ def run_alert_cycle(
     hooks: alert_hooks.Hooks | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> CycleResult:
-    """Evaluate (one transaction), then publish the active list to Redis for the pages."""
+    """Evaluate (one transaction), then publish the active list to Redis for the pages.
+
+    One span ``alerts.evaluate`` per cycle: rule and series counts, transitions, escalations,
+    notifications enqueued, and why it was skipped when it was.
+    """
     started = time.monotonic()
     chosen = rules if rules is not None else current_rules()
     at = now or (clock or (lambda: datetime.now(UTC)))()
-    with engine.begin() as conn:
-        result = evaluate_all(conn, client, chosen, now=at, interval_s=interval_s, hooks=hooks)
-    if result.skipped is None:
-        with engine.connect() as conn:
-            store.publish(conn, client, chosen, now=at)
+    with telemetry.span("alerts.evaluate", **{"orca.alerts.rules": len(chosen)}) as current:
+        with engine.begin() as conn:
+            result = evaluate_all(conn, client, chosen, now=at, interval_s=interval_s, hooks=hooks)
+        if result.skipped is None:
+            with engine.connect() as conn:
+                store.publish(conn, client, chosen, now=at)
+        current.set_attribute("orca.alerts.skipped", result.skipped or "")
+        current.set_attribute("orca.alerts.series", result.series)
+        current.set_attribute("orca.alerts.transitions", len(result.transitions))
+        current.set_attribute("orca.alerts.firing", _count(result.transitions, "firing"))
+        current.set_attribute("orca.alerts.resolved", _count(result.transitions, "resolved"))
+        current.set_attribute("orca.alerts.escalations", len(result.escalations))
+        current.set_attribute("orca.alerts.notified", result.notified)
     result.seconds = time.monotonic() - started
     for t in result.transitions:
         log.info("alert %s: %s -> %s (value %s)", t.alert_key, t.from_state, t.to_state, t.value)

@@ -15,18 +15,23 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import telemetry
-from dashboard.data import kpis, live, panels, rollups, trust_rollups
+from dashboard.data import kpis, live, panels, rollups, totals, trust_rollups
 from dashboard.data import leader as leader_lock
+from dashboard.data.alert_rules import current_rules
 from dashboard.data.cache import SharedCache, bump_topics
 from dashboard.data.report_store import REPORT_TOPICS
 from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
+from dashboard.domain.alerting import RuleError
+from dashboard.domain.timebuckets import PRESETS
 from dashboard.integrations.redis_client import make_redis
 from dashboard.reports import capacity as capacity_review
 from dashboard.reports.mailing import deliver_report_mail
 from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
 from dashboard.worker.alerts import run_alert_cycle
+from dashboard.worker.db_watch import RULE_ID as DB_RULE_ID
+from dashboard.worker.db_watch import DbWatch
 from dashboard.worker.notify import run_notify_cycle
 from dashboard.worker.probes import run_probe_job
 from dashboard.worker.sync import SyncJob
@@ -64,6 +69,7 @@ class Worker:
             Job("partitions", 3600, self.job_partitions),
             Job("rollups", settings.rollup_interval_s, self.job_rollups),
             Job("kpi_snapshot", settings.kpi_interval_s, self.job_kpi_snapshot),
+            Job("trust_pools", 300, self.job_trust_pools),
             Job("probes", settings.probe_interval_s, self.job_probes),
             Job("sync", settings.sync_interval_s, SyncJob(self.engine, self.redis)),
             Job("refresh_ahead", settings.refresh_ahead_interval_s, self.job_refresh_ahead),
@@ -73,9 +79,24 @@ class Worker:
             Job("report_mail", settings.notify_interval_s, self.job_report_mail),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
             Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
+            Job("runbook_reaper", 15, self.job_runbook_reaper),
+            Job("scratch_cleanup", 300, self.job_scratch_cleanup),
         ]
         self.cache = SharedCache(self.redis, namespace=panels.CACHE_NAMESPACE)
         self._probed = False
+        self.db_watch = self._make_db_watch()
+
+    def _make_db_watch(self) -> DbWatch | None:
+        """The Database Unreachable watch (Redis only; see dashboard.worker.db_watch)."""
+        try:
+            rule = current_rules().get(DB_RULE_ID)
+        except (RuleError, OSError) as exc:
+            log.warning("database watch off: the rules cannot be read (%s)", exc)
+            return None
+        if rule is None:
+            return None
+        url = self.engine.url.render_as_string(hide_password=False)
+        return DbWatch(self.redis, self.engine, rule, database_url=url)
 
     # -- leadership -------------------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -129,6 +150,7 @@ class Worker:
         with self.engine.begin() as conn:
             written = rollups.refresh_rollups(conn, since=since)
             written.update(trust_rollups.refresh_trust_rollups(conn, since=since, through=now))
+            written["agent_total_deltas folded"] = totals.compact_totals(conn)
             return written
 
     def job_kpi_snapshot(self) -> object:
@@ -137,6 +159,15 @@ class Worker:
             snapshot = kpis.compute_kpi_snapshot(conn, now=now)
             kpis.record_kpi_snapshot(conn, snapshot=snapshot, origin="worker")
         return snapshot
+
+    def job_trust_pools(self) -> object:
+        """The steepest trust falls of every preset range ending at the console's current hour,
+        kept in PostgreSQL: a viewer's cold "whose trust fell most" reads one row instead of
+        every agent's history (the rollups' refresh drops a pool that late scorings change)."""
+        now = _now()
+        end = panels.floor_to(panels.console_now(now, get_settings().fixed_now), panels.DRIVER_STEP)
+        with self.engine.begin() as conn:
+            return kpis.refresh_fall_pools(conn, end=end, spans=tuple(PRESETS.values()), now=now)
 
     def job_refresh_ahead(self) -> object:
         """Renew the dashboards' default-range entries before they expire (no viewer waits)."""
@@ -206,6 +237,35 @@ class Worker:
         log.info("%s", done.message)
         return done.message
 
+    def job_scratch_cleanup(self) -> object:
+        """Drop restored scratch databases (orca_restore_…) past backup_restore_keep_h."""
+        from dashboard.data import backups
+
+        settings = get_settings()
+        if settings.database_url is None:
+            return "no database"
+        dropped = backups.prune_scratch_databases(
+            self.engine, settings.database_url, keep_h=settings.backup_restore_keep_h
+        )
+        if dropped:
+            bump_topics(self.redis, ("backups",))
+        return f"dropped {len(dropped)}"
+
+    def job_runbook_reaper(self) -> object:
+        """Fail runbook runs whose executor died mid-run and release their target locks."""
+        from dashboard.data import runbook_runs
+
+        with self.engine.begin() as conn:
+            lost = runbook_runs.reap_lost_runs(
+                conn,
+                self.redis,
+                stale_after_s=get_settings().runbook_stale_after_s,
+                now=_now(),
+            )
+        if lost:
+            bump_topics(self.redis, ("runbooks", "incidents"))
+        return f"{len(lost)} lost runs failed"
+
     # -- loop -------------------------------------------------------------------------------
     def run_due(self, *, force: bool = False) -> dict[str, str]:
         results: dict[str, str] = {}
@@ -238,12 +298,16 @@ class Worker:
         )
 
     def run_forever(self) -> None:
+        if self.db_watch is not None:
+            self.db_watch.start()  # its own thread: a hung PostgreSQL must not hold it up
         while not self.stop_event.is_set():
             leader = self.is_leader()
             if leader:
                 self.run_due()
             self.heartbeat(leader=leader)
             self.stop_event.wait(1.0)
+        if self.db_watch is not None:
+            self.db_watch.stop()
         self.release_leadership()
 
 

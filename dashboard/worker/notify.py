@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import Engine
+from opentelemetry.trace import Status, StatusCode
+from sqlalchemy import Connection, Engine
 
+from dashboard import telemetry
 from dashboard.data import notify_store as store
 from dashboard.domain.notify_rules import BusinessHours, parse_business_days
-from dashboard.integrations.notify_senders import Outgoing, Timeouts, send
+from dashboard.integrations.notify_senders import Outgoing, SendResult, Timeouts, send
 from dashboard.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def outgoing_for(due: store.DueDelivery) -> Outgoing:
         recipient=due.recipient,
         recipient_email=due.recipient_email,
         created_at=due.created_at,
+        alerts=due.alerts,
     )
 
 
@@ -118,6 +121,7 @@ def run_notify_cycle(
             else:
                 for problem in store.sync_settings_contact_points(conn, items=items, now=clock()):
                     log.warning("%s", problem)
+        store.encrypt_plaintext_secrets(conn)
         plan = store.plan_deliveries(conn, now=clock(), hours=hours)
         store.fail_disabled_deliveries(conn, now=clock())
     result.messages, result.rows, result.held = plan.messages, plan.rows, plan.held
@@ -134,20 +138,7 @@ def run_notify_cycle(
                 read_s=s.notify_read_timeout_s,
                 deadline_s=min(s.notify_send_deadline_s, remaining),
             )
-            sent = send(outgoing_for(due), timeouts)
-            outcome = store.record_attempt(
-                conn,
-                delivery=due,
-                ok=sent.ok,
-                status_code=sent.status_code,
-                error=sent.error,
-                duration_ms=sent.duration_ms,
-                retryable=sent.retryable,
-                at=clock(),
-                max_attempts=s.notify_max_attempts,
-                backoff_base_s=s.notify_backoff_base_s,
-                backoff_cap_s=s.notify_backoff_cap_s,
-            )
+            sent, outcome = _attempt(conn, due, timeouts, clock, s)
         # The contact point's name is the admin's; the error text is scrubbed of the secret.
         if outcome != "sent":
             log.warning(
@@ -156,3 +147,40 @@ def run_notify_cycle(
         result.outcomes.append(outcome)
         setattr(result, outcome, getattr(result, outcome) + 1)
     return result
+
+
+def _attempt(
+    conn: Connection, due: store.DueDelivery, timeouts: Timeouts, clock: Clock, s: Settings
+) -> tuple[SendResult, str]:
+    """One delivery attempt in span ``notify.deliver``: the contact point's kind, the attempt
+    number, the outcome and status code; never its name, URL or secret."""
+    attributes: dict[str, str | int | float | bool] = {
+        "orca.notify.kind": due.kind,
+        "orca.notify.severity": due.severity,
+        "orca.notify.event": due.event,
+        "orca.notify.attempt": due.attempts + 1,
+    }
+    with telemetry.span("notify.deliver", **attributes) as current:
+        if due.problem is not None:
+            sent = SendResult(False, None, due.problem, 0.0, retryable=False)
+        else:
+            sent = send(outgoing_for(due), timeouts)
+        outcome = store.record_attempt(
+            conn,
+            delivery=due,
+            ok=sent.ok,
+            status_code=sent.status_code,
+            error=sent.error,
+            duration_ms=sent.duration_ms,
+            retryable=sent.retryable,
+            at=clock(),
+            max_attempts=s.notify_max_attempts,
+            backoff_base_s=s.notify_backoff_base_s,
+            backoff_cap_s=s.notify_backoff_cap_s,
+        )
+        current.set_attribute("orca.notify.outcome", outcome)
+        current.set_attribute("orca.notify.status_code", sent.status_code or 0)
+        current.set_attribute("orca.notify.duration_ms", round(sent.duration_ms, 1))
+        if not sent.ok:
+            current.set_status(Status(StatusCode.ERROR, outcome))
+    return sent, outcome

@@ -145,3 +145,10 @@ def status_changes(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
             {"id": agent_id},
         )
         return [dict(r) for r in rows.mappings()]
+
+
+@pytest.fixture()
+def empty_users_engine(make_database: MakeDatabase) -> Iterator[Engine]:
+    """A migrated database with no user at all (what `up` finds the first time)."""
+    with make_database("orca_demo") as db:
+        yield install_app_role(db.engine())

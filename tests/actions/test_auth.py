@@ -6,7 +6,6 @@ import os
 import stat
 import statistics
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from dashboard.actions.signin import (
     logout,
 )
 from dashboard.actions.users import disable_user, enable_user, reset_password
-from dashboard.db.app_role import install_app_role
 from dashboard.domain.permissions import Role
 from dashboard.settings import Settings
 from tests.actions.conftest import (
@@ -38,7 +36,6 @@ from tests.actions.conftest import (
     make_agent,
     make_user,
 )
-from tests.conftest import MakeDatabase
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -313,12 +310,6 @@ def test_development_creates_and_keeps_a_random_key(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- demo users
-
-
-@pytest.fixture()
-def empty_users_engine(make_database: MakeDatabase) -> Iterator[Engine]:
-    with make_database("orca_demo") as db:
-        yield install_app_role(db.engine())
 
 
 def test_demo_users_only_in_development_and_only_once(

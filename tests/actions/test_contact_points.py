@@ -13,6 +13,7 @@ from dashboard.actions import contact_points as cp
 from dashboard.actions.base import cli_actor
 from dashboard.data import notify_store as store
 from dashboard.domain.permissions import Role
+from dashboard.settings import reset_settings
 from tests.actions.conftest import LoggedIn, audit_rows, unique
 from tests.notify.peers import http_peer
 
@@ -166,3 +167,31 @@ def test_a_failed_test_send_is_logged_and_reported(
         log = store.list_delivery_log(conn, limit=1000)
     mine = log[log["contact_point"] == name]
     assert sorted(mine["ok"].tolist()) == [False, True]
+
+
+def test_without_a_usable_secret_key_nothing_is_stored_and_the_admin_is_told(
+    auth_engine: Engine, signed_in: Callable[..., LoggedIn], monkeypatch: Any
+) -> None:
+    admin = signed_in(Role.ADMIN)
+    monkeypatch.setenv("ORCA_ENV", "production")
+    monkeypatch.delenv("ORCA_SECRET_KEY", raising=False)
+    reset_settings()
+    try:
+        name = unique("nokey ")
+        result = cp.add_contact_point(
+            auth_engine,
+            admin.actor,
+            name=name,
+            kind="slack",
+            audiences=["broadcast"],
+            secret=SECRET,
+        )
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert result.outcome == "error" and "ORCA_SECRET_KEY" in result.message, result
+    with auth_engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT count(*) FROM contact_points WHERE name = :n"), {"n": name}
+        )
+        assert found.scalar_one() == 0

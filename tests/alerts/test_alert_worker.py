@@ -7,7 +7,6 @@ PostgreSQL as the KPI job does; the cycle then reads, evaluates, stores and publ
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from dashboard.data import live
 from dashboard.data.alert_rules import load_rules
 from dashboard.db.engine import make_engine
 from dashboard.domain.alerting import AlertRule
-from dashboard.settings import to_sqlalchemy_url
 from dashboard.worker.alerts import run_alert_cycle
 
 T0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
@@ -30,15 +28,6 @@ RULES = {r.id: r for r in load_rules()}
 
 def _only(*ids: str) -> dict[str, AlertRule]:
     return {i: RULES[i] for i in ids}
-
-
-@pytest.fixture()
-def db(make_database: Any) -> Iterator[Engine]:
-    database = make_database("orca_alerts")
-    engine = make_engine(to_sqlalchemy_url(database.url))
-    yield engine
-    engine.dispose()
-    database.drop()
 
 
 def _probe(client: redis.Redis, status: str, at: datetime) -> None:

@@ -156,3 +156,155 @@ def test_a_pool_emptied_by_quarantines_asks_exactly(tx: Connection) -> None:
     # A pool that holds every falling agent (fewer rows than its size) is always exact.
     short = kpis.keep_active_falls(pool, active=few, pool_size=31, limit=20)
     assert short is not None and list(short.agents["agent_id"]) == list(few)
+
+
+# -- stored trust-fall pools (migration 0014) ---------------------------------------------------
+
+PRESET_SPANS = (H, 6 * H, 24 * H, 7 * 24 * H, 30 * 24 * H)
+
+
+def _pool_count(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT count(*) FROM trust_fall_pools")).scalar_one())
+
+
+def test_the_seed_stores_the_presets_pools_and_they_answer_as_the_history(
+    tx: Connection,
+) -> None:
+    for span in PRESET_SPANS:
+        start = SEED_NOW - span
+        assert trust_rollups.get_fall_pool_computed_at(tx, start=start, end=SEED_NOW) is not None
+        for active_only in (True, False):
+            for limit in (1, 20, 200):
+                stored = trust_rollups.read_fall_pool(
+                    tx, start=start, end=SEED_NOW, limit=limit, active_only=active_only
+                )
+                assert stored is not None
+                old = kpis.list_trust_falls_from_history(
+                    tx, start=start, end=SEED_NOW, limit=limit, active_only=active_only
+                )
+                pd.testing.assert_frame_equal(stored, old)
+
+
+def test_a_pool_follows_quarantines_and_renames_without_recomputing(tx: Connection) -> None:
+    start = SEED_NOW - 24 * H
+    before = trust_rollups.read_fall_pool(tx, start=start, end=SEED_NOW, limit=20, active_only=True)
+    assert before is not None and len(before) >= 5
+    at = trust_rollups.get_fall_pool_computed_at(tx, start=start, end=SEED_NOW)
+    steepest = [int(i) for i in before["agent_id"].head(3)]
+    tx.execute(
+        text("UPDATE agents SET status = 'quarantined' WHERE id = ANY(:ids)"), {"ids": steepest}
+    )
+    tx.execute(
+        text("UPDATE agents SET name = 'renamed <b>x</b>' WHERE id = :i"), {"i": steepest[0]}
+    )
+    after = trust_rollups.read_fall_pool(tx, start=start, end=SEED_NOW, limit=20, active_only=True)
+    old = kpis.list_trust_falls_from_history(tx, start=start, end=SEED_NOW, limit=20)
+    assert after is not None and not set(steepest) & set(after["agent_id"])
+    pd.testing.assert_frame_equal(after, old)
+    every = trust_rollups.read_fall_pool(tx, start=start, end=SEED_NOW, limit=20, active_only=False)
+    assert every is not None
+    names = dict(zip(every["agent_id"], every["name"], strict=True))
+    assert names[steepest[0]] == "renamed <b>x</b>"
+    assert trust_rollups.get_fall_pool_computed_at(tx, start=start, end=SEED_NOW) == at
+
+
+def test_a_full_pool_with_too_few_active_agents_does_not_answer(tx: Connection) -> None:
+    start = SEED_NOW - 24 * H
+    falls = kpis.list_trust_falls_from_history(
+        tx, start=start, end=SEED_NOW, limit=200, active_only=False
+    )
+    # A pool of 10 (full: more agents fell) whose agents are all quarantined but one.
+    trust_rollups.store_fall_pool(
+        tx, start=start, end=SEED_NOW, falls=falls, pool_size=10, computed_at=SEED_NOW
+    )
+    ids = [int(i) for i in falls["agent_id"].head(10)]
+    tx.execute(
+        text("UPDATE agents SET status = 'quarantined' WHERE id = ANY(:ids)"), {"ids": ids[1:]}
+    )
+    assert (
+        trust_rollups.read_fall_pool(tx, start=start, end=SEED_NOW, limit=5, active_only=True)
+        is None
+    )
+    assert (
+        trust_rollups.read_fall_pool(tx, start=start, end=SEED_NOW, limit=20, active_only=False)
+        is None
+    ), "a pool smaller than the limit cannot answer"
+    # The drivers then compute, exactly.
+    drivers = kpis.summarize_trust_drivers(tx, start=start, end=SEED_NOW, limit=5)
+    old = kpis.list_trust_falls_from_history(tx, start=start, end=SEED_NOW, limit=5)
+    pd.testing.assert_frame_equal(drivers.agents, old)
+
+
+def test_a_late_scoring_drops_the_pools_it_changes_and_the_worker_computes_them_again(
+    tx: Connection,
+) -> None:
+    eleven = SEED_NOW - H
+    agent = tx.execute(
+        text(
+            """SELECT a.id FROM agents a WHERE a.status = 'active' AND NOT EXISTS (
+                   SELECT 1 FROM agent_trust_history h
+                   WHERE h.agent_id = a.id AND h.computed_at = :t)
+               ORDER BY a.id LIMIT 1"""
+        ),
+        {"t": eleven},
+    ).scalar_one()
+    untouched = (SEED_NOW - 30 * 24 * H, SEED_NOW - 24 * H)  # ended before the late row
+    trust_rollups.store_fall_pool(
+        tx,
+        start=untouched[0],
+        end=untouched[1],
+        falls=trust_rollups.frame_empty(),
+        pool_size=200,
+        computed_at=SEED_NOW,
+    )
+    # Idempotent refresh: nothing changed, every pool stays.
+    kept = _pool_count(tx)
+    written = trust_rollups.refresh_trust_rollups(tx, since=SEED_NOW - 2 * H, through=SEED_NOW)
+    assert written == {"agent_trust_hourly": 0, "agent_trust_daily": 0}
+    assert _pool_count(tx) == kept
+    # A collapse scored at 11:00, arriving late: it closes the hour to 11:00 and starts the
+    # last hour lower, so every preset pool (each holds the last hour) is stale.
+    tx.execute(
+        text("INSERT INTO agent_trust_history VALUES (:a, :t, 0.25, 0, 0, 0, 1)"),
+        {"a": agent, "t": eleven},
+    )
+    written = trust_rollups.refresh_trust_rollups(tx, since=SEED_NOW - 2 * H, through=SEED_NOW)
+    assert written["agent_trust_hourly"] >= 2
+    for span in PRESET_SPANS:
+        assert (
+            trust_rollups.get_fall_pool_computed_at(tx, start=SEED_NOW - span, end=SEED_NOW) is None
+        ), span
+    assert trust_rollups.get_fall_pool_computed_at(tx, start=untouched[0], end=untouched[1])
+    later = SEED_NOW + 5 * timedelta(minutes=1)
+    done = kpis.refresh_fall_pools(tx, end=SEED_NOW, spans=PRESET_SPANS, now=later)
+    assert "kept" not in done.values()
+    for span in PRESET_SPANS:
+        for active_only in (True, False):
+            stored = trust_rollups.read_fall_pool(
+                tx, start=SEED_NOW - span, end=SEED_NOW, limit=200, active_only=active_only
+            )
+            old = kpis.list_trust_falls_from_history(
+                tx, start=SEED_NOW - span, end=SEED_NOW, limit=200, active_only=active_only
+            )
+            assert stored is not None
+            pd.testing.assert_frame_equal(stored, old)
+    # A second pass keeps them; a range past the watermark waits for the rollups.
+    again = kpis.refresh_fall_pools(tx, end=SEED_NOW, spans=PRESET_SPANS, now=later)
+    assert set(again.values()) == {"kept"}
+    ahead = kpis.refresh_fall_pools(tx, end=SEED_NOW + H, spans=(H,), now=later)
+    assert ahead == {"1h": "not rolled up yet"}
+
+
+def test_pools_of_ranges_long_ended_are_deleted(tx: Connection) -> None:
+    old_end = SEED_NOW - 3 * 24 * H
+    trust_rollups.store_fall_pool(
+        tx,
+        start=old_end - H,
+        end=old_end,
+        falls=trust_rollups.frame_empty(),
+        pool_size=200,
+        computed_at=old_end,
+    )
+    kpis.refresh_fall_pools(tx, end=SEED_NOW, spans=(H,), now=SEED_NOW)
+    assert trust_rollups.get_fall_pool_computed_at(tx, start=old_end - H, end=old_end) is None
+    assert trust_rollups.get_fall_pool_computed_at(tx, start=SEED_NOW - H, end=SEED_NOW)

@@ -126,15 +126,15 @@ def test_health_down_drill_end_to_end(
                 page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Alerts").click()
                 page.wait_for_selector('h1:has-text("Alerts")', timeout=30_000)
                 wait_until_loaded(page)
-                card = (
-                    page.locator('[class*="st-key-alerts-a"][class*="-box"]')
-                    .filter(has_text="Service Down")
-                    .first
-                )
-                note = card.locator('input[aria-label="Acknowledge: your note"]')
+                # The forms sit under the self-refreshing list: choose the alert there.
+                act = page.locator(".st-key-alerts-act")
+                act.locator('[data-testid="stSelectbox"]').first.click()
+                page.get_by_role("option").filter(has_text="Service Down").first.click()
+                wait_until_loaded(page)
+                note = act.locator('input[aria-label="Acknowledge: your note"]')
                 note.fill("drill: restarting ORCA Core")
                 note.press("Enter")
-                card.get_by_role("button", name="Acknowledge…").click()
+                act.get_by_role("button", name="Acknowledge…").click()
                 page.get_by_role("button", name="Confirm acknowledge").click()
                 page.wait_for_selector("text=you own this alert", timeout=30_000)
                 screenshot(page, SHOTS / "alerts_drill_acked.png")

@@ -111,3 +111,56 @@ def test_manager_reads_alerts_without_action_buttons(
         _shot(page, "alerts_history.png")
     finally:
         context.close()
+
+
+def _wait_for_text(page: Any, text_wanted: str, *, timeout_s: float = 60) -> None:
+    """Bounded wait for ``text_wanted`` in the main area (no reload: the page must update)."""
+    page.wait_for_function(
+        "t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
+        arg=text_wanted,
+        timeout=timeout_s * 1000,
+    )
+
+
+def test_the_list_and_header_follow_the_worker_without_a_reload_and_keep_the_note(
+    console: str, browser: Any, seeded_engine: Engine, redis_url: str
+) -> None:
+    _seed(seeded_engine, redis_url)
+    client = redis.Redis.from_url(redis_url)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        _open_alerts(page, console, seeded_engine, Role.ONCALL)
+        body = page.locator('[data-testid="stMain"]')
+        assert "P2 firing: 0" in body.inner_text()
+        url_before = page.url
+        note = page.locator('input[aria-label="Acknowledge: your note"]').first
+        note.fill("half-typed note, not yet sent")  # typed, not committed (no Enter, no blur)
+
+        # The worker moves a value on: only the list refreshes, the typed note stays.
+        with seeded_engine.begin() as conn:
+            conn.execute(text("UPDATE alert_states SET value = 97.5 WHERE rule_id = 'disk_high'"))
+            store.publish(conn, client, current_rules(), now=datetime.now(UTC))
+        _wait_for_text(page, "97.5")
+        assert note.input_value() == "half-typed note, not yet sent"
+
+        # A new P2 fires: the list and the header strip follow, the note is still there.
+        firing_alert(
+            seeded_engine,
+            rule_id="sync_lag_high",
+            severity="P2",
+            value=400.0,
+            threshold=300.0,
+            labels="",
+        )
+        with seeded_engine.connect() as conn:
+            store.publish(conn, client, current_rules(), now=datetime.now(UTC))
+        _wait_for_text(page, "P2 firing: 1")
+        _wait_for_text(page, "Sync Lag High")
+        wait_until_loaded(page)
+        assert page.url == url_before, "no navigation happened"
+        note = page.locator('input[aria-label="Acknowledge: your note"]').first
+        assert note.input_value() == "half-typed note, not yet sent"
+        _shot(page, "alerts_refreshed.png")
+    finally:
+        context.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import Engine, text
@@ -13,6 +13,7 @@ from dashboard.actions.base import system_actor
 from dashboard.data import alerts as store
 from dashboard.data.alert_rules import current_rules
 from dashboard.domain.permissions import Role
+from dashboard.ui.alerts_view import form_key
 from tests.alerts.support import firing_alert
 from tests.pages.conftest import new_app, sign_in
 
@@ -58,10 +59,13 @@ def test_oncall_sees_worst_first_and_acknowledges(
     # The rule's runbook is a button of the console: the alert links to it.
     assert any("Runbook: Service Restart" in link.proto.label for link in at.get("page_link"))
     # Acknowledge the P1: note -> preview -> confirm.
-    at.text_input(key="alerts.a0.note").set_value("<b>looking</b> [x](javascript:1)").run()
-    at.button(key="alerts.a0.ack.preview").click().run()
+    # The forms sit below the refreshing list, for the chosen alert (the worst by default).
+    assert at.selectbox(key="alerts.act.alert").value == p1_key
+    form = form_key(p1_key)
+    at.text_input(key=f"{form}.note").set_value("<b>looking</b> [x](javascript:1)").run()
+    at.button(key=f"{form}.ack.preview").click().run()
     assert not at.exception, at.exception
-    at.button(key="alerts.a0.ack.confirm").click().run()
+    at.button(key=f"{form}.ack.confirm").click().run()
     assert not at.exception, at.exception
     assert any("you own this alert" in s.value for s in at.success)
     with seeded_engine.connect() as conn:
@@ -113,19 +117,22 @@ def test_operator_quarantines_an_agent_behind_a_trust_alert(
     client = redis.Redis.from_url(redis_url)
     with seeded_engine.begin() as conn:
         conn.execute(text("DELETE FROM alert_states"))
-    firing_alert(seeded_engine, rule_id="trust_score_watch", value=66.0, threshold=70.0, labels="")
+    trust_key = firing_alert(
+        seeded_engine, rule_id="trust_score_watch", value=66.0, threshold=70.0, labels=""
+    )
     _publish(seeded_engine, client)
+    form = form_key(trust_key)
     at = new_app(sign_in(seeded_engine, Role.OPERATOR))
     at.switch_page("pages/alerts.py").run()
     assert not at.exception, at.exception
     # Operators cannot acknowledge (manage_alerts) but may quarantine the agents behind it.
     assert not [b for b in at.button if str(b.key).endswith(".ack.preview")]
-    picked = at.selectbox(key="alerts.a0.agent").value
+    picked = at.selectbox(key=f"{form}.agent").value
     assert isinstance(picked, int)
-    at.text_input(key="alerts.a0.reason").set_value("trust alert: lowest score").run()
-    at.button(key="alerts.a0.q.preview").click().run()
+    at.text_input(key=f"{form}.reason").set_value("trust alert: lowest score").run()
+    at.button(key=f"{form}.q.preview").click().run()
     assert not at.exception, at.exception
-    at.button(key="alerts.a0.q.confirm").click().run()
+    at.button(key=f"{form}.q.confirm").click().run()
     assert not at.exception, at.exception
     with seeded_engine.connect() as conn:
         row = conn.execute(
@@ -142,3 +149,54 @@ def test_operator_quarantines_an_agent_behind_a_trust_alert(
     assert release_agent(seeded_engine, system_actor("test:alerts"), picked, "test done").ok
     assert row.status == "quarantined" and row.quarantine_reason == "trust alert: lowest score"
     assert audited == 1
+
+
+def test_the_history_tab_pages_with_next_and_previous(
+    app_env: None, seeded_engine: Engine, redis_url: str
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with seeded_engine.begin() as conn:  # 130 rows of one rule: more than one page
+        conn.execute(
+            text(
+                """INSERT INTO alert_history (at, kind, alert_key, rule_id, severity, to_state,
+                       note)
+                   SELECT :now - make_interval(secs => g * 30), 'escalated', 'page' || g,
+                          'backup_stale', 'P2', 'secondary', 'row ' || g
+                   FROM generate_series(1, 130) AS g"""
+            ),
+            {"now": now},
+        )
+    at = new_app(sign_in(seeded_engine, Role.MANAGER))
+    at.switch_page("pages/alerts.py").run()
+    at.selectbox(key="alerts.h.rule").set_value("backup_stale").run()
+    assert not at.exception, at.exception
+
+    with seeded_engine.connect() as conn:  # what the two pages must hold, in this order
+        expected = [
+            int(i)
+            for (i,) in conn.execute(
+                text(
+                    "SELECT id FROM alert_history WHERE rule_id = 'backup_stale' "
+                    "AND at >= :since ORDER BY at DESC, id DESC"
+                ),
+                {"since": now - timedelta(hours=23)},
+            )
+        ]
+    assert len(expected) > store.HISTORY_PAGE
+
+    def shown_ids() -> list[int]:
+        (table,) = [d for d in at.dataframe if "note" in d.value.columns]
+        return [int(i) for i in table.value["id"]]
+
+    first = shown_ids()
+    assert first == expected[: store.HISTORY_PAGE]
+    assert any("page 1" in c.value for c in at.caption)
+    at.button(key="alerts.h.pager.next").click().run()
+    assert not at.exception, at.exception
+    assert shown_ids() == expected[store.HISTORY_PAGE : 2 * store.HISTORY_PAGE]
+    assert any("page 2" in c.value for c in at.caption)
+    assert at.button(key="alerts.h.pager.next").disabled == (
+        len(expected) <= 2 * store.HISTORY_PAGE
+    )
+    at.button(key="alerts.h.pager.prev").click().run()
+    assert shown_ids() == first

@@ -56,8 +56,17 @@ def test_worker_pass_fills_every_default_panel(
     for name, spec in specs.items():
         left = cache.ttl_left_s(name)
         assert left is not None and 0 < left <= spec.ttl_s, spec.name
-    # A second pass right away finds them all fresh and computes nothing.
-    again = worker.job_refresh_ahead()
+    # A second pass right away finds them all fresh and computes nothing. (Its lead is cut to
+    # half a second so that a slow first pass on a loaded machine does not bring the 10 s
+    # entries inside the usual 6 s lead: that renewal would be right, just not this test.)
+    again = panels.refresh_ahead(
+        seeded_engine,
+        cache,
+        database=str(get_settings().database_url),
+        at=datetime.now(UTC),
+        fixed_now=get_settings().fixed_now,
+        lead_s=0.5,
+    )
     assert again == {"refreshed": 0, "fresh": len(names), "failed": 0}
 
 
@@ -74,8 +83,9 @@ def test_a_default_page_load_after_a_pass_is_all_hits(
     at.run()
     assert not at.exception, at.exception
     assert not [e.value for e in at.error]
-    # Every panel the page read was already there: it stored no entry of its own.
-    assert _entries(redis_client) == before
+    # Every panel the page read was already there: it stored no entry of its own (one of the
+    # 10 s entries may expire meanwhile on a slow machine).
+    assert _entries(redis_client) - before == set()
 
 
 def test_entries_about_to_expire_are_renewed(
@@ -139,5 +149,6 @@ def test_after_an_agent_change_the_pass_fills_the_new_generation(
         at.switch_page(page)
         at.run()
         assert not at.exception, at.exception
-    # The pages read the new generation's entries the worker had just stored.
-    assert _entries(redis_client) == before
+    # The pages read the new generation's entries the worker had just stored: they write
+    # none of their own (a 10 s entry may expire meanwhile on a slow machine; that is fine).
+    assert _entries(redis_client) - before == set()

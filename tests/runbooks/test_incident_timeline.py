@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import redis
 from sqlalchemy import Engine, text
 
-from dashboard.actions import incidents
-from dashboard.actions.base import Actor, cli_actor
+from dashboard.actions.base import Actor
 from dashboard.runbooks.engine import start_run
 from dashboard.runbooks.executors import ProcessExecutor
 from dashboard.settings import Settings
+from tests.harness import declare_incident
 
 
 def test_a_run_is_recorded_on_the_open_incident(
     engine: Engine, redis_client: redis.Redis, oncall: Actor, tmp_path: Path
 ) -> None:
-    declared = incidents.declare(
-        engine, cli_actor(), title="db trouble", severity="P2", request_key=secrets.token_hex(8)
-    )
-    assert declared.outcome == "changed", declared
-    with engine.connect() as conn:
-        incident_id = conn.execute(text("SELECT max(id) FROM incidents")).scalar_one()
+    incident_id = declare_incident(engine, "db trouble")
     settings = Settings(core_url="http://127.0.0.1:9", otel_health_url="http://127.0.0.1:9/")
     started = start_run(
         engine,

@@ -8,9 +8,9 @@ from sqlalchemy import Engine, select
 
 from dashboard.actions.base import Actor
 from dashboard.core.faults import inject_fault, list_faults
-from dashboard.data.runbook_runs import RunRow, StepRow, get_run, list_steps
+from dashboard.data.runbook_runs import RunRow, StepRow, get_run, list_steps, lock_key
 from dashboard.db.auth_models import AuditEntry
-from dashboard.runbooks.engine import dry_run, lock_key, start_run, wait_for
+from dashboard.runbooks.engine import dry_run, start_run, wait_for
 from dashboard.runbooks.spec import catalogue
 from tests import harness
 from tests.runbooks.conftest import Supervised

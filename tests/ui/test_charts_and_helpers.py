@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from dashboard.domain.csv_export import neutralise_cell
@@ -107,3 +109,51 @@ def test_range_parsing() -> None:
     assert parse_refresh({"refresh": "1 s"}) == "off"
     assert parse_refresh({"refresh": "30 s"}) == "30 s"
     assert bucket_label(timedelta(hours=6)) == "6 h"
+
+
+def test_figures_are_built_once_per_chart_and_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.ui import components
+
+    monkeypatch.setattr(components, "_figures", OrderedDict())
+    built: list[int] = []
+
+    def build(df: pd.DataFrame) -> go.Figure:
+        built.append(len(df))
+        return go.Figure(go.Scatter(x=df["x"], y=df["y"]))
+
+    def frame(y: float) -> pd.DataFrame:  # a new object each time, as a cache read gives
+        return pd.DataFrame({"x": [1, 2, 3], "y": [1.0, 2.0, y]})
+
+    first = components.memo_figure("page.chart", frame(3.0), build)
+    assert components.memo_figure("page.chart", frame(3.0), build) is first
+    assert built == [3]
+    # Other data, or the same data under another chart's key, is another figure.
+    assert components.memo_figure("page.chart", frame(4.0), build) is not first
+    assert components.memo_figure("page.other", frame(3.0), build) is not first
+    assert built == [3, 3, 3]
+    # A frame pandas cannot hash is built every time; the memo stays bounded.
+    odd = pd.DataFrame({"x": [[1], [2]], "y": [1.0, 2.0]})
+    components.memo_figure("page.odd", odd, lambda df: go.Figure())
+    monkeypatch.setattr(components, "FIGURE_MEMO_SIZE", 2)
+    for n in range(5):
+        components.memo_figure("page.many", frame(float(10 + n)), build)
+    assert len(components._figures) == 2
+
+
+def test_csv_downloads_are_written_once_per_table_and_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dashboard.ui import components
+
+    monkeypatch.setattr(components, "_csvs", OrderedDict())
+    df = pd.DataFrame({"name": ["=1+1", "ok"], "n": [1, 2]})
+    first = components.memo_csv("page.table", df)
+    assert first == to_safe_csv(df)
+    assert components.memo_csv("page.table", df.copy()) is first
+    changed = df.assign(n=[1, 3])
+    assert components.memo_csv("page.table", changed) == to_safe_csv(changed)
+    # Files above the cap are not kept.
+    monkeypatch.setattr(components, "CSV_MEMO_MAX_BYTES", 10)
+    big = pd.DataFrame({"name": ["x" * 50]})
+    assert components.memo_csv("page.big", big) == to_safe_csv(big)
+    assert all(k[0] != "page.big" for k in components._csvs)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import redis
 from sqlalchemy import Engine, text
 
-from dashboard.data import live
+from dashboard.data import live, panels
+from dashboard.settings import get_settings
 from dashboard.worker.main import LEADER_LOCK_ID, Worker
 
 
@@ -14,8 +17,18 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
     assert worker.is_leader()
     second = Worker(seeded_engine)
     assert not second.is_leader()  # the advisory lock admits one leader
+    hour = panels.floor_to(
+        panels.console_now(datetime.now(UTC), get_settings().fixed_now), panels.DRIVER_STEP
+    )
     results = worker.run_due(force=True)
-    assert set(results) >= {"partitions", "rollups", "kpi_snapshot", "probes", "notify"}
+    assert set(results) >= {
+        "partitions",
+        "rollups",
+        "kpi_snapshot",
+        "probes",
+        "notify",
+        "trust_pools",
+    }
     assert all(v == "ok" for v in results.values()), results
     worker.heartbeat(leader=True)
     beat = live.read_heartbeat(redis_client)
@@ -40,6 +53,15 @@ def test_jobs_run_and_leave_their_mark(seeded_engine: Engine, redis_client: redi
             ).scalar_one()
             == 5
         )
+    with seeded_engine.connect() as conn:  # the preset ranges' trust-fall pools, this hour's
+        spans = conn.execute(
+            text(
+                "SELECT count(DISTINCT end_at - start_at) FROM trust_fall_pools"
+                " WHERE end_at >= :hour"
+            ),
+            {"hour": hour},
+        ).scalar_one()
+        assert spans == 5
     with seeded_engine.connect() as conn:  # the snapshot lives in PostgreSQL only now
         assert (
             conn.execute(

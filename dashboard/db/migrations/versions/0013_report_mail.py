@@ -6,14 +6,14 @@ through the SMTP contact point, and log their tries in ``notification_attempts``
 other delivery; the notifier leaves them alone (it claims only ``report_id IS NULL``).
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"  # re-chained at the merge into main
+down_revision = "0012"  # in the gap the lead kept for it: 0012 -> 0013 -> 0014
 branch_labels = None
 depends_on = None
 
