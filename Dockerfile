@@ -19,6 +19,12 @@ RUN pip install -c constraints.txt . && find /opt/venv -name '__pycache__' -prun
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     ORCA_ENV=production ORCA_LOG_FORMAT=json ORCA_STATE_DIR=/tmp/orca-state HOME=/tmp
+# The report PDFs are set in DejaVu Sans (wide Unicode coverage for agent names); without it
+# they fall back to reportlab's Vera and render differently. Nothing else from Debian: the
+# runtime needs no poppler (only the tests read PDFs back).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --user-group orca
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

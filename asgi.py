@@ -6,7 +6,7 @@ runs this file; it is loaded once per server process, so telemetry is set up onc
 import streamlit as st
 
 from dashboard.ui import observability, session_reaper
-from dashboard.ui.http_guard import MIDDLEWARE, ROUTES
+from dashboard.ui.http_guard import MIDDLEWARE, ROUTES, under_base_path
 from dashboard.ui.status_page import STATUS_ROUTES
 
 observability.start()
@@ -15,6 +15,7 @@ session_reaper.start()
 # /status: the public, read-only status page (issue 10), plain HTML without sign-in.
 app = st.App(
     "streamlit_app.py",
-    routes=[*ROUTES, *STATUS_ROUTES, observability.METRICS_ROUTE],
+    # Under server.baseUrlPath like Streamlit's own routes (a console behind a proxy at /orca/).
+    routes=under_base_path([*ROUTES, *STATUS_ROUTES, observability.METRICS_ROUTE]),
     middleware=MIDDLEWARE,
 )

@@ -368,3 +368,25 @@ def test_dockerfile_installs_from_the_lock_without_embedded_servers() -> None:
     assert pins and all("==" in line for line in pins), "every line of the lock is a pin"
     for dep in ("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "prometheus"):
         assert any(line.lower().startswith(dep) for line in pins), dep
+
+
+def test_runtime_image_carries_the_report_font_and_no_poppler() -> None:
+    from dashboard.reports import pdf
+
+    runtime = _dockerfile().split(" AS runtime", 1)[1]
+    installs = re.findall(r"apt-get install ([^&]*)", runtime)
+    assert installs, "the runtime stage installs the report font"
+    packages = {p for line in installs for p in line.replace("\\", " ").split() if p[0] != "-"}
+    assert pdf.FONT_PACKAGE in packages
+    assert "--no-install-recommends" in installs[0]
+    assert "rm -rf /var/lib/apt/lists/*" in runtime
+    assert not any("poppler" in p for p in packages), "the runtime reads no PDFs"
+    # The renderer looks where Debian's package puts the fonts, and uses them when present
+    # (this machine has them: the same font as in the image).
+    assert pdf._FONT_DIRS[0] == Path("/usr/share/fonts/truetype/dejavu")
+    assert all((pdf._FONT_DIRS[0] / name).is_file() for name in pdf.FONT_FILES)
+    assert pdf.FONT == "OrcaSans"
+    from reportlab.pdfbase import pdfmetrics
+
+    face = pdfmetrics.getFont(pdf.FONT).face
+    assert "DejaVu" in str(getattr(face, "name", b"")), face

@@ -327,6 +327,38 @@ def set_roles(
     return _run(engine, actor, "user.set_roles", username, body)
 
 
+def set_email(engine: Engine, actor: Actor, username: str, email: str | None) -> ActionResult:
+    """Set (or, with an empty value, clear) a user's e-mail address: where the monthly
+    report reaches a manager and where a page reaches the person on call."""
+    mail = (email or "").strip() or None
+
+    def body(conn: Connection, actor_roles: tuple[Role, ...]) -> ActionResult:
+        if mail is not None and (len(mail) > 320 or not EMAIL_RE.match(mail)):
+            return ActionResult("invalid", "The e-mail address does not look right.")
+        user = get_user(conn, username, for_update=True)
+        if user is None:
+            return ActionResult("not_found", f"There is no user named {username}.")
+        if (user.email or None) == mail:
+            return ActionResult(
+                "noop", f"User {username} already has this e-mail address; nothing changed."
+            )
+        update_user(conn, username, email=mail)
+        _audit(
+            conn,
+            actor,
+            actor_roles,
+            "user.set_email",
+            username,
+            before={"email": user.email},
+            after={"email": mail},
+        )
+        if mail is None:
+            return ActionResult("changed", f"User {username} has no e-mail address now.", count=1)
+        return ActionResult("changed", f"User {username} now has e-mail {mail}.", count=1)
+
+    return _run(engine, actor, "user.set_email", username, body)
+
+
 def reset_password(
     engine: Engine,
     actor: Actor,

@@ -52,6 +52,12 @@ def add_parser(subparsers: Any) -> None:
     roles.add_argument("username")
     roles.add_argument("--roles", required=True, help=roles_help)
 
+    email = sub.add_parser(
+        "set-email", help="set a user's e-mail address (the monthly report goes to managers')"
+    )
+    email.add_argument("username")
+    email.add_argument("email", help="the address; an empty string clears it")
+
     reset = sub.add_parser(
         "reset-password", help="set a new password, unlock, and end the user's sessions"
     )
@@ -137,6 +143,8 @@ def _change(
         return users.enable_user(engine, actor, args.username)
     if cmd == "set-roles":
         return users.set_roles(engine, actor, args.username, args.roles)
+    if cmd == "set-email":
+        return users.set_email(engine, actor, args.username, args.email)
     if cmd == "reset-password":
         return users.reset_password(engine, actor, args.username, password or "")
     if cmd == "unlock":

@@ -462,6 +462,7 @@ def claim_due_delivery(
                    JOIN notification_messages m ON m.id = d.message_id
                    LEFT JOIN users u ON u.username = m.recipient
                    WHERE d.status = 'pending' AND d.next_attempt_at <= :now AND c.enabled
+                     AND d.report_id IS NULL  -- report PDFs: dashboard.reports.mailing
                      AND NOT (d.id = ANY(:exclude))
                    ORDER BY d.next_attempt_at, d.id
                    LIMIT 1 FOR UPDATE OF d SKIP LOCKED"""
@@ -473,6 +474,12 @@ def claim_due_delivery(
     )
     if row is None:
         return None
+    return due_delivery_from_row(row)
+
+
+def due_delivery_from_row(row: Any, *, config: Mapping[str, Any] | None = None) -> DueDelivery:
+    """A DueDelivery from a claim query's row (the columns of :func:`claim_due_delivery`);
+    ``config`` replaces the contact point's stored one (the report mailing drops its list)."""
     problem = None
     try:
         secret = secret_box.decrypt(str(row["secret"]))
@@ -484,7 +491,7 @@ def claim_due_delivery(
         contact_point_id=int(row["cp_id"]),
         contact_point=str(row["cp_name"]),
         kind=str(row["kind"]),
-        config=dict(row["config"] or {}),
+        config=dict(row["config"] or {}) if config is None else dict(config),
         secret=secret,
         message_id=int(row["message_id"]),
         group_key=str(row["group_key"]),

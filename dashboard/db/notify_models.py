@@ -88,6 +88,8 @@ class NotificationDelivery(Base):
     contact_point_id: Mapped[int] = mapped_column(
         ForeignKey("contact_points.id", ondelete="CASCADE")
     )
+    #: The filed report whose PDF this delivery attaches (the report mailing sends those).
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(Text, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(TS)

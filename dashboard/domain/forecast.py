@@ -35,8 +35,9 @@ class LinearFit:
 class Forecast:
     """When one metric reaches its threshold at its current linear trend.
 
-    outlook: "crossed" (the latest value is already at or over the threshold), "crosses"
-    (crosses_on is the day the trend line reaches it), "never" (flat or falling, or beyond
+    outlook: "crossed" (the latest value is already at or over the threshold; crosses_on is
+    the day the latest unbroken run at or over it began), "crosses" (crosses_on is the day the
+    trend line reaches it), "never" (flat or falling, or beyond
     the horizon), "unknown" (not enough data). latest: the newest observed value.
     """
 
@@ -55,7 +56,8 @@ class Forecast:
         if self.outlook == "unknown":
             return f"{self.metric}: not enough data for a forecast ({self.points} days recorded)"
         if self.outlook == "crossed":
-            return f"{self.metric} is already at or above {limit}"
+            since = f" (since {self.crosses_on.isoformat()})" if self.crosses_on else ""
+            return f"{self.metric} is already at or above {limit}{since}"
         if self.outlook == "never" or self.crosses_on is None:
             return f"{self.metric} does not reach {limit} at the current trend"
         return f"{self.metric} reaches {limit} around {self.crosses_on.isoformat()}"
@@ -98,8 +100,14 @@ def forecast_crossing(
     if fit is None:
         return Forecast(metric, unit, threshold, latest, None, "unknown", None, len(ordered))
     if latest is not None and latest >= threshold:
+        # The day the latest unbroken run at or over the threshold began: said plainly.
+        since = ordered[-1][0]
+        for t, v in reversed(ordered):
+            if v < threshold:
+                break
+            since = t
         return Forecast(
-            metric, unit, threshold, latest, fit.slope_per_day, "crossed", None, fit.points
+            metric, unit, threshold, latest, fit.slope_per_day, "crossed", since.date(), fit.points
         )
     if fit.slope_per_day <= 0:
         return Forecast(

@@ -105,6 +105,7 @@ ACTION_PERMISSIONS: Mapping[str, Permission] = MappingProxyType(
         "user.disable": P.MANAGE_USERS,
         "user.enable": P.MANAGE_USERS,
         "user.set_roles": P.MANAGE_USERS,
+        "user.set_email": P.MANAGE_USERS,
         "user.reset_password": P.MANAGE_USERS,
         "user.unlock": P.MANAGE_USERS,
         "user.change_password": P.CHANGE_OWN_PASSWORD,

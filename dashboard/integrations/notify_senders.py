@@ -31,6 +31,16 @@ SOURCE: Final = "orca-ops-console"
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an e-mail carries (the monthly report's PDF)."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    maintype: str = "application"
+    subtype: str = "pdf"
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message for one contact point. ``secret`` never leaves this module in any text."""
 
@@ -49,6 +59,8 @@ class Outgoing:
     #: The alerts this message is about, each with its latest event: (alert_key, event,
     #: subject). PagerDuty gets one event per alert, its dedup_key the alert key.
     alerts: tuple[tuple[str, str, str], ...] = ()
+    #: E-mail only: files to attach (other kinds carry text alone).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +206,10 @@ def _email(out: Outgoing) -> EmailMessage:
     if out.link:
         lines += ["", out.link]
     msg.set_content("\n".join(lines))
+    for item in out.attachments:
+        msg.add_attachment(
+            item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+        )
     return msg
 
 

@@ -54,7 +54,9 @@ class CapacityReview:
 
     @property
     def title(self) -> str:
-        return f"Capacity planning review · {self.end:%Y-%m-%d}"
+        # The period's last day (``end`` is exclusive): what a reader takes the date to mean.
+        last = self.end - timedelta(days=1)
+        return f"Capacity planning review · {(self.end - self.start).days} days to {last:%Y-%m-%d}"
 
 
 def _day(d: Any) -> datetime:
@@ -182,6 +184,14 @@ def build_capacity_review(
 
 
 def size_text(v: float | None, unit: str) -> str:
+    """``v`` in its unit, rounded for reading; a flat trend is "0.0 %", never "-0.0 %"."""
+    text = _size_text(v, unit)
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        return text[1:]
+    return text
+
+
+def _size_text(v: float | None, unit: str) -> str:
     if v is None:
         return "no data"
     if unit == "bytes":

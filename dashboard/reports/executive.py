@@ -89,10 +89,29 @@ def bucket_for(start: datetime, end: datetime) -> timedelta:
     return timedelta(days=1) if end - start >= timedelta(days=7) else timedelta(hours=1)
 
 
+KPI_KEYS = (
+    "trust_score",
+    "risk_avoided_usd",
+    "sync_freshness_pct",
+    "drift_rate_pct",
+    "compliance_sla_pct",
+)
+
+
+def has_kpi_data(at_end: dict[str, Any], *, violations: int) -> bool:
+    """False for a period the console has no record of: no KPI snapshot, no violation."""
+    return violations > 0 or any(
+        at_end.get(k) is not None for k in ("trust_score", "sync_freshness_pct", "drift_rate_pct")
+    )
+
+
 def period_kpis(conn: Connection, *, start: datetime, end: datetime) -> dict[str, Any]:
     """The five KPI values of [start, end) as the report shows them (see the module docstring)."""
     summary = kpis.summarize_kpis(conn, start=start, end=end, now=end)
     at_end = kpis.summarize_kpis_at(conn, start=start, end=end)
+    if not has_kpi_data(at_end, violations=summary.violations):
+        # Before the console's data starts: "no data", never $0 or 100 % of nothing.
+        return dict.fromkeys(KPI_KEYS) | {"violations": 0}
     return {
         "trust_score": at_end["trust_score"],
         "risk_avoided_usd": summary.risk_avoided_usd,

@@ -91,7 +91,8 @@ def story(r: ExecutiveReport) -> list[Flowable]:
         pdf.para(
             f"Period {data_range(r)}, compared with {r.previous_start:%Y-%m-%d} – "
             f"{(r.previous_end - pd.Timedelta(seconds=1)):%Y-%m-%d}. Generated "
-            f"{r.generated_at:%Y-%m-%d %H:%M} UTC from the console's database.",
+            f"{r.generated_at:%Y-%m-%d %H:%M} UTC from the console's database; the figures "
+            "match the Trust KPIs and Agent Registry pages for the same range.",
             "muted",
         ),
         pdf.para(_headline(r), "callout"),
@@ -190,9 +191,9 @@ def story(r: ExecutiveReport) -> list[Flowable]:
             pdf.para(end_text),
             pdf.gap(2),
             pdf.table(
-                ["Status (now)", "Agents"],
+                [f"Status on {r.generated_at:%Y-%m-%d} (generated)", "Agents"],
                 status_rows or [["none", "0"]],
-                widths=[w * 0.3, w * 0.2],
+                widths=[w * 0.4, w * 0.2],
                 numeric=[1],
             ),
             pdf.gap(3),
@@ -292,15 +293,12 @@ def story(r: ExecutiveReport) -> list[Flowable]:
                 numeric=[0, 2, 3, 4],
             )
             if fall_rows
-            else pdf.para("No active agent's trust score fell over the period."),
-        )
-    )
-    s.append(pdf.gap(6))
-    s.append(
-        pdf.para(
-            "Prepared by the ORCA Ops Console from its own records; figures match the "
-            "Trust KPIs and Agent Registry pages for the same range.",
-            "muted",
+            else pdf.para(
+                "No active agent's trust score fell over the period."
+                if comp["before"].notna().any()
+                else f"No trust scores were recorded at the period's start "
+                f"({r.start:%Y-%m-%d}), so falls over the period cannot be measured."
+            ),
         )
     )
     _ = mm

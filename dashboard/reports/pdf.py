@@ -47,13 +47,17 @@ GOOD = colors.HexColor("#2e7d32")
 BAD = colors.HexColor("#c62828")
 SERIES_COLORS = [ACCENT, colors.HexColor("#e07b1a"), colors.HexColor("#6b4fb3"), GOOD]
 
+#: Where Debian's fonts-dejavu-core puts the fonts the PDFs use (the runtime image installs it;
+#: tests/test_deploy_files.py checks the two agree), and the files taken from there.
+FONT_PACKAGE = "fonts-dejavu-core"
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 _FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu")]
 
 
 def _register_fonts() -> tuple[str, str]:
     """DejaVu Sans when the system has it (wide Unicode coverage for agent names), else the
     Vera fonts that ship inside reportlab; Helvetica as the last resort."""
-    candidates = [(d / "DejaVuSans.ttf", d / "DejaVuSans-Bold.ttf") for d in _FONT_DIRS]
+    candidates = [(d / FONT_FILES[0], d / FONT_FILES[1]) for d in _FONT_DIRS]
     import reportlab
 
     rl = Path(reportlab.__file__).parent / "fonts"

@@ -11,6 +11,7 @@ from dashboard.data.report_store import ReportFiles
 from dashboard.reports.capacity import build_capacity_review, render_capacity
 from dashboard.reports.executive import build_executive_report
 from dashboard.reports.executive_render import render_executive
+from dashboard.reports.mailing import queue_report_mail, report_lines
 from dashboard.reports.sla import build_sla_review, render_sla
 from dashboard.settings import get_settings
 
@@ -40,19 +41,16 @@ def generate_report(
 
 
 def email_report_to_managers(conn: Connection, files: ReportFiles, *, report_id: int) -> bool:
-    """Tell the managers a report is filed, through the notification outbox (same transaction).
+    """Tell the managers a report is filed, in the filing's transaction (``conn``).
 
-    THE one place report e-mail goes out: the notifier delivers it to the contact points of
-    the "manager" audience (e-mail when an SMTP contact point is configured). The outbox
-    carries text, not files, so the message names the report and links to the Reports page,
-    where the PDF, CSV and XLSX are. Returns False when this report was announced already.
-
-    Routing is the notifier's (dashboard.domain.notify_rules): today an "info" message reaches
-    the broadcast channels only; for it to reach the managers' own e-mail contact points the
-    notifier must route info messages of audience "manager" to them (a notifier decision).
+    THE one place report e-mail goes out, in two ways: a notice through the notification
+    outbox (the broadcast contact points hear of it; it links to the Reports page), and the
+    PDF itself to every enabled manager with an e-mail address through the SMTP contact
+    point (dashboard.reports.mailing; once per report, logged as deliveries). Returns False
+    when this report was announced already.
     """
-    lines = [f"{files.title} is filed (report {report_id})."]
-    lines += [f"{k}: {v}" for k, v in files.summary.items() if v is not None][:12]
+    queue_report_mail(conn, files, report_id=report_id, now=files.generated_at)
+    lines = report_lines(files, report_id=report_id)
     lines.append("Download the PDF, CSV or XLSX from the Reports page of the ORCA Ops Console.")
     return notifications.enqueue_notification(
         conn,

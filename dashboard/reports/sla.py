@@ -109,6 +109,18 @@ def _response_rows(r: SlaReview) -> list[list[object]]:
     return rows
 
 
+def compliance_text(r: SlaReview) -> str:
+    """The Compliance SLA in words; with no violation in the period there is no figure."""
+    if r.violations == 0:
+        return (
+            "No policy violation was recorded in this period, so there is no Compliance SLA figure"
+        )
+    return (
+        f"Compliance SLA {r.compliance_pct:.1f} % over {r.violations:,} violations "
+        f"(target {th.TARGET_COMPLIANCE_SLA_PCT:g} %)"
+    )
+
+
 def render_sla(r: SlaReview) -> ReportFiles:
     w = pdf.CONTENT_WIDTH
     missed = [c for c, m in zip(r.uptime["component"], r.uptime["met"], strict=True) if m is False]
@@ -119,8 +131,7 @@ def render_sla(r: SlaReview) -> ReportFiles:
             if missed
             else "met by every component with checks"
         )
-        + f". Compliance SLA {r.compliance_pct:.1f} % over {r.violations:,} violations "
-        f"(target {th.TARGET_COMPLIANCE_SLA_PCT:g} %); {len(r.breaches):,} breach{'' if len(r.breaches) == 1 else 'es'} listed."
+        + f". {compliance_text(r)}; {len(r.breaches):,} breach{'' if len(r.breaches) == 1 else 'es'} listed."
     )
     up_rows = [
         [
@@ -196,9 +207,9 @@ def render_sla(r: SlaReview) -> ReportFiles:
             pdf.data_para(n),
             pdf.data_para(p),
             s,
-            f"{o:%Y-%m-%d %H:%M}",
-            f"{dl:%Y-%m-%d %H:%M}",
-            "open" if pd.isna(res) else f"{res:%Y-%m-%d %H:%M}",
+            f"{o:%m-%d %H:%M}",  # the year is the period's (in the header)
+            f"{dl:%m-%d %H:%M}",
+            "open" if pd.isna(res) else f"{res:%m-%d %H:%M}",
         ]
         for i, n, p, s, o, dl, res in zip(
             b["agent_id"],
@@ -214,10 +225,11 @@ def render_sla(r: SlaReview) -> ReportFiles:
     story.append(
         pdf.section(
             "Breaches: violations resolved late or still open past their deadline",
+            pdf.para("Times are UTC, as month-day hour:minute within the period.", "muted"),
             pdf.table(
-                ["Id", "Agent", "Policy", "Severity", "Occurred", "Deadline", "Resolved"],
+                ["Agent id", "Agent", "Policy", "Severity", "Occurred", "Deadline", "Resolved"],
                 breach_rows,
-                widths=[w * 0.08, w * 0.24, w * 0.13, w * 0.11, w * 0.14, w * 0.14, w * 0.14],
+                widths=[w * 0.09, w * 0.23, w * 0.175, w * 0.115, w * 0.13, w * 0.13, w * 0.13],
                 numeric=[0],
             )
             if breach_rows
@@ -296,7 +308,7 @@ def render_sla(r: SlaReview) -> ReportFiles:
         ("uptime_target_pct", f"{r.uptime_target_pct:g}"),
     ]
     summary: dict[str, Any] = {
-        "compliance_sla_pct": r.compliance_pct,
+        "compliance_sla_pct": r.compliance_pct if r.violations else None,
         "breaches": len(b),
         "components_missing_target": missed,
     }

@@ -33,7 +33,7 @@ from dashboard.settings import get_settings
 from dashboard.ui import loaders, resources
 from dashboard.ui.http_guard import COOKIE as COOKIE
 from dashboard.ui.http_guard import cookie_value as cookie_value
-from dashboard.ui.http_guard import new_claim
+from dashboard.ui.http_guard import new_claim, url_path
 from dashboard.ui.http_guard import token_from_cookie as token_from_cookie
 from dashboard.ui.navigation import PAGES
 
@@ -85,11 +85,11 @@ def _browser_cookie() -> str | None:
 # /api/session route), so no script on the page can read the session cookie. Same markup on
 # every run: the frame stays mounted and posts once.
 _CLAIM_JS = """<script>
-fetch("/api/session", {method: "POST", credentials: "same-origin",
+fetch(%s, {method: "POST", credentials: "same-origin",
   headers: {"Content-Type": "application/json"}, body: JSON.stringify({claim: %s})});
 </script>"""
 _END_JS = """<script>
-fetch("/api/session/end", {method: "POST", credentials: "same-origin"});
+fetch(%s, {method: "POST", credentials: "same-origin"});
 </script>"""
 
 
@@ -99,10 +99,12 @@ def _write_cookie() -> None:
     claim = st.session_state.get(_COOKIE_CLAIM)
     if action == "set" and isinstance(claim, str):
         with st.sidebar:  # signed in: the sidebar is there anyway
-            st.iframe(_CLAIM_JS % json.dumps(claim), height=1)
+            st.iframe(
+                _CLAIM_JS % (json.dumps(url_path("/api/session")), json.dumps(claim)), height=1
+            )
     elif action == "delete":
         # Signed out: in the main area, so the login form gets no near-empty sidebar.
-        st.iframe(_END_JS, height=1)
+        st.iframe(_END_JS % json.dumps(url_path("/api/session/end")), height=1)
 
 
 def _resolve(engine: Engine, key: str) -> Actor | None:

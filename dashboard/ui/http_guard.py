@@ -7,6 +7,10 @@
   after logout, idle expiry or a disabled account.
 - The session cookie set by the server, HttpOnly: the page trades a single-use claim code
   (60 s, in Redis) for the cookie at POST /api/session; POST /api/session/end drops it.
+
+Every path here follows Streamlit's ``server.baseUrlPath`` (a console behind a reverse proxy
+at /orca/ has its routes at /orca/api/session, its media at /orca/media/, its cookie scoped to
+/orca): :func:`base_path` is the one place that reads it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,24 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "orca_session"
+
+
+def base_path() -> str:
+    """Streamlit's ``server.baseUrlPath`` as a URL prefix: "" (served at /) or "/orca"."""
+    raw = str(st.get_option("server.baseUrlPath") or "").strip().strip("/")
+    return f"/{raw}" if raw else ""
+
+
+def url_path(path: str) -> str:
+    """``path`` (absolute, as if served at /) under the console's base path."""
+    return base_path() + path
+
+
+def cookie_path() -> str:
+    """The session cookie's Path: the base path, so it goes to this console only."""
+    return base_path() or "/"
+
+
 CLAIM_TTL_S = 60
 # Streamlit's front end needs inline styles and scripts, blob: workers and data: images; what
 # this adds is no framing by other sites, no plugins, no foreign form targets or base URL.
@@ -177,7 +199,7 @@ class HttpGuard:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path") or "")
-        if path.startswith("/media/"):
+        if path.startswith(url_path("/media/")):
             cookie = _header(scope, b"cookie")
             if not await anyio.to_thread.run_sync(_live, cookie):
                 await _refuse(send, 403, "Sign in to download this file.")
@@ -239,7 +261,7 @@ async def claim_session(request: Request) -> Response:
         COOKIE,
         cookie_value(check_cookie_key(get_settings()), token),
         max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
-        path="/",
+        path=cookie_path(),
         httponly=True,
         samesite="strict",
         secure=_secure(request),
@@ -253,7 +275,7 @@ async def end_session_cookie(request: Request) -> Response:
         return JSONResponse({"ok": False}, status_code=403)
     response = JSONResponse({"ok": True})
     response.delete_cookie(
-        COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request)
+        COOKIE, path=cookie_path(), httponly=True, samesite="strict", secure=_secure(request)
     )
     return response
 
@@ -262,5 +284,18 @@ ROUTES = [
     Route("/api/session", claim_session, methods=["POST"]),
     Route("/api/session/end", end_session_cookie, methods=["POST"]),
 ]
+
+
+def under_base_path(routes: list[Route]) -> list[Route]:
+    """``routes`` (written as if served at /) moved under the base path, as Streamlit does
+    with its own routes (st.App mounts an app's routes at the paths they give)."""
+    prefix = base_path()
+    if not prefix:
+        return list(routes)
+    return [
+        Route(prefix + r.path, r.endpoint, methods=sorted(r.methods or ()), name=r.name)
+        for r in routes
+    ]
+
 
 MIDDLEWARE = [Middleware(HttpGuard)]

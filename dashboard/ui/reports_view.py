@@ -17,7 +17,7 @@ from dashboard.domain import periods
 from dashboard.domain import thresholds as th
 from dashboard.reports.capacity import CapacityReview, build_capacity_review, size_text
 from dashboard.reports.executive_render import NO_INCIDENTS, fmt_duration
-from dashboard.reports.sla import RESPONSE_TARGETS, SlaReview, build_sla_review
+from dashboard.reports.sla import RESPONSE_TARGETS, SlaReview, build_sla_review, compliance_text
 from dashboard.settings import get_settings
 from dashboard.ui import auth, charts, components, loaders, resources, staged
 from dashboard.ui.markup import plain
@@ -229,13 +229,22 @@ def sla_page() -> None:
     up = r.uptime.assign(
         status=["–" if m is None else ("met" if m else "missed") for m in r.uptime["met"]]
     )[["component", "uptime_pct", "checks", "status"]]
+    checked = bool(len(up)) and int(up["checks"].sum()) > 0
     components.table(
-        loaders.Panel(up, "ok" if len(up) else "empty", None, panel.computed_at),
+        loaders.Panel(up, "ok" if checked else "empty", None, panel.computed_at),
         "sla_review.uptime",
         title=f"Target {target:g} % (ORCA_SLA_UPTIME_TARGET_PCT)",
-        empty="No health checks were recorded in this quarter.",
+        empty=(
+            f"No health checks were recorded in {labels[int(idx or 0)]}: "
+            "pick a quarter the console was running in."
+        ),
         file_name="sla-uptime.csv",
-        column_config={"uptime_pct": st.column_config.NumberColumn("Uptime %", format="%.3f")},
+        column_config={
+            "component": TEXT("Component"),
+            "uptime_pct": st.column_config.NumberColumn("Uptime %", format="%.3f"),
+            "checks": st.column_config.NumberColumn("Checks"),
+            "status": TEXT("Status"),
+        },
     )
     st.subheader("Incident response by severity")
     if r.incidents is None:
@@ -244,9 +253,9 @@ def sla_page() -> None:
         found = {i.severity: i for i in r.incidents}
         rows = [
             {
-                "severity": sev,
-                "incidents": found[sev].count if sev in found else 0,
-                "response target": fmt_duration(t.total_seconds()),
+                "Severity": sev,
+                "Incidents": found[sev].count if sev in found else 0,
+                "Response target": fmt_duration(t.total_seconds()),
                 "MTTA": fmt_duration(found[sev].mtta_s) if sev in found else "–",
                 "MTTR": fmt_duration(found[sev].mttr_s) if sev in found else "–",
             }
@@ -257,6 +266,8 @@ def sla_page() -> None:
     st.caption(
         f"{r.compliance_pct:.1f} % of {r.violations:,} violations resolved within their deadline "
         f"(target {th.TARGET_COMPLIANCE_SLA_PCT:g} %)."
+        if r.violations
+        else compliance_text(r) + "."
     )
     series = r.compliance_series
     components.chart(
@@ -348,7 +359,10 @@ def capacity_page() -> None:
                 loaders.Panel(df, "ok" if len(df) else "empty", None, panel.computed_at),
                 partial(charts.capacity_trend, title=g.name, unit=g.unit, limit=limit),
                 f"capacity.chart.{g.key}",
-                empty="Not recorded yet: the worker records one sample a day.",
+                empty=(
+                    f"{g.name}: not recorded yet. The worker records one sample a day; "
+                    "the review counts whole days, so the first shows tomorrow."
+                ),
             )
     components.table(
         loaders.Panel(r.tables, "ok" if len(r.tables) else "empty", None, panel.computed_at),

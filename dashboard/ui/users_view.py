@@ -177,6 +177,11 @@ def _run_reset(plan: staged.Plan, _: int | None) -> ActionResult:
     return result
 
 
+def _save_email(username: str) -> None:
+    typed = str(st.session_state.get(f"{PAGE}.email.{username}") or "")
+    st.session_state[f"{PAGE}.change.result"] = _act(users.set_email, username, typed)
+
+
 def _run_roles(plan: staged.Plan, _: int | None) -> ActionResult:
     return _act(users.set_roles, plan.data[0], list(plan.data[1:]))
 
@@ -220,6 +225,20 @@ def change_panel(rows: list[users.UserInfo]) -> None:
                     *roles,
                 ),
                 run=_run_roles,
+            )
+            mail_key = f"{PAGE}.email.{user.username}"
+            st.text_input(
+                "E-mail",
+                value=user.email or "",
+                key=mail_key,
+                max_chars=320,
+                help="Managers receive the monthly report here; leave empty to clear it.",
+            )
+            st.button(
+                "Save e-mail",
+                key=f"{PAGE}.save_email",
+                on_click=_save_email,
+                args=(user.username,),
             )
         with right:
             if user.disabled:

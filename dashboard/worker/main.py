@@ -26,6 +26,7 @@ from dashboard.domain.alerting import RuleError
 from dashboard.domain.timebuckets import PRESETS
 from dashboard.integrations.redis_client import make_redis
 from dashboard.reports import capacity as capacity_review
+from dashboard.reports.mailing import deliver_report_mail
 from dashboard.reports.scheduled import file_scheduled_reports
 from dashboard.settings import get_settings
 from dashboard.worker.alerts import run_alert_cycle
@@ -75,6 +76,7 @@ class Worker:
             Job("reports", settings.reports_check_interval_s, self.job_reports),
             Job("capacity_sample", settings.capacity_sample_interval_s, self.job_capacity_sample),
             Job("notify", settings.notify_interval_s, self.job_notify),
+            Job("report_mail", settings.notify_interval_s, self.job_report_mail),
             Job("alerts", settings.alert_interval_s, self.job_alerts),
             Job("backup", 300, self.job_backup),  # issue 11 (ops): due check every 5 min
             Job("runbook_reaper", 15, self.job_runbook_reaper),
@@ -202,6 +204,10 @@ class Worker:
     def job_notify(self) -> object:
         """Deliver the notification outbox (grouping, business hours, retries)."""
         return run_notify_cycle(self.engine)
+
+    def job_report_mail(self) -> object:
+        """Send the filed reports' PDFs to the managers (queued when each report is filed)."""
+        return deliver_report_mail(self.engine)
 
     def job_alerts(self) -> object:
         """Evaluate every alert rule (issue 10); state and history in PostgreSQL, live in Redis."""

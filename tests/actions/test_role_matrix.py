@@ -92,6 +92,7 @@ EXPECTED_ACTIONS: dict[str, set[Role]] = {
     "user.disable": {A},
     "user.enable": {A},
     "user.set_roles": {A},
+    "user.set_email": {A},
     "user.reset_password": {A},
     "user.unlock": {A},
     "user.change_password": {M, OP, C, A},
@@ -353,6 +354,9 @@ RUNNERS: dict[str, Runner] = {
     "user.disable": lambda c, a: users.disable_user(c.engine, a, make_user(c.engine, M)),
     "user.enable": _enable,
     "user.set_roles": lambda c, a: users.set_roles(c.engine, a, make_user(c.engine, M), ["oncall"]),
+    "user.set_email": lambda c, a: users.set_email(
+        c.engine, a, make_user(c.engine, M), "someone@orca.test"
+    ),
     "user.reset_password": lambda c, a: users.reset_password(
         c.engine, a, make_user(c.engine, M), NEW_PASSWORD
     ),

@@ -205,6 +205,11 @@ def test_cli_users_lifecycle(
     assert main(["users", "set-roles", name, "--roles", "manager,oncall"]) == 0
     assert main(["users", "set-roles", name, "--roles", "wizard"]) == 1
     assert "Unknown role" in capsys.readouterr().err
+    assert main(["users", "set-email", name, f"{name}@orca.test"]) == 0
+    assert f"now has e-mail {name}@orca.test" in capsys.readouterr().out
+    assert main(["users", "set-email", name, "nope"]) == 1
+    assert main(["users", "list"]) == 0
+    assert f"{name}@orca.test" in capsys.readouterr().out
 
     _stdin(monkeypatch, "a different passphrase\n")
     assert main(["users", "reset-password", name, "--password-stdin"]) == 0
@@ -227,6 +232,7 @@ def test_cli_users_lifecycle(
     assert actions == [
         "user.add",
         "user.set_roles",
+        "user.set_email",
         "user.reset_password",
         "user.disable",
         "user.enable",

@@ -51,6 +51,9 @@ def test_flat_falling_crossed_and_short_series() -> None:
     crossed = forecast_crossing("m", _series(70, 0.2), threshold=85, now=now)
     assert crossed.outlook == "crossed"
     assert "already at or above 85 %" in crossed.sentence()
+    # The date is said plainly: the first day of the run at or over the threshold.
+    assert crossed.crosses_on == (START + timedelta(days=75)).date()
+    assert f"(since {crossed.crosses_on.isoformat()})" in crossed.sentence()
     short = forecast_crossing("m", _series(10, 1, days=2), threshold=85, now=now)
     assert short.outlook == "unknown"
     # Decades away at a trickle: not a date anyone should plan on.

@@ -83,9 +83,13 @@ class RunningConsole:
 
 
 def start_console(
-    db_url: str, redis_url: str, *, name: str = "console", **extra_env: str
+    db_url: str, redis_url: str, *, name: str = "console", base_path: str = "", **extra_env: str
 ) -> RunningConsole:
-    """A console as a real Streamlit server on a free port, healthy; stop its ``process``."""
+    """A console as a real Streamlit server on a free port, healthy; stop its ``process``.
+
+    ``base_path`` ("/orca"): served under it (server.baseUrlPath), as behind a reverse proxy;
+    the returned ``url`` includes it.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             "Debian chromium is missing: `make test` installs it (apt-get install chromium)"
@@ -100,8 +104,10 @@ def start_console(
         **extra_env,
     }
     args = local_command(port)
+    if base_path:
+        args += ["--server.baseUrlPath", base_path.strip("/")]
     running = RunningConsole(
-        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{port}{base_path.rstrip('/')}",
         LoggedProcess(f"the {name}", args, run_log_path(name), env=env, cwd=ROOT).start(),
     )
 

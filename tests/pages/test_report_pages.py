@@ -90,8 +90,15 @@ def test_sla_review_page(app_env: None, seeded_engine: Engine) -> None:
     ]
     # Incidents are recorded: the section is their table, not the "no incident data" note.
     assert not any(NO_INCIDENTS in i.value for i in at.info)
-    assert any(list(df.value.columns)[:2] == ["severity", "incidents"] for df in at.dataframe)
+    assert any(list(df.value.columns)[:2] == ["Severity", "Incidents"] for df in at.dataframe)
     assert len(at.get("plotly_chart")) == 1
+    # A quarter before the data: said in words, not "None" uptimes or "100 % of 0 violations".
+    at.selectbox(key="sla_review.quarter").set_value(5).run()
+    assert not at.exception, at.exception
+    notes = [e.value for e in [*at.info, *at.caption]]
+    assert any("No health checks were recorded in" in n for n in notes), notes
+    assert any("no Compliance SLA figure" in n for n in notes), notes
+    assert not any("of 0 violations" in n for n in notes), notes
 
 
 def test_capacity_page(app_env: None, seeded_engine: Engine) -> None:
@@ -103,7 +110,8 @@ def test_capacity_page(app_env: None, seeded_engine: Engine) -> None:
     # database size and Redis memory only from the worker's daily samples (none in the seed).
     assert len(at.get("plotly_chart")) == 5
     notes = [e.value for e in [*at.info, *at.caption, *at.markdown]]
-    assert sum("Not recorded yet" in n for n in notes) == 2
+    assert sum("not recorded yet" in n for n in notes) == 2
+    assert any(n.startswith("Database size: not recorded yet") for n in notes), notes
     texts = " ".join(str(v) for v in at.dataframe[0].value["outlook"])
     assert "Disk" in texts and "Memory" in texts and "DB connections" in texts
     assert any(s.value.startswith("Growth and forecasts") for s in at.subheader)

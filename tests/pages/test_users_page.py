@@ -88,6 +88,33 @@ def test_admin_disables_resets_and_enables_through_confirmations(
     assert _state(seeded_engine, target)[1] == ["manager", "oncall"]
 
 
+def test_admin_sets_a_managers_email_audited(app_env: None, seeded_engine: Engine) -> None:
+    target = make_user(seeded_engine, Role.MANAGER)
+    at = _users_page(sign_in(seeded_engine, Role.ADMIN))
+    at.selectbox(key="users.chosen").set_value(target).run()
+    at.text_input(key=f"users.email.{target}").set_value("not an address").run()
+    at.button(key="users.save_email").click().run()
+    assert not at.exception, at.exception
+    assert "does not look right" in _everything(at)
+    at.text_input(key=f"users.email.{target}").set_value(f"{target}@orca.test").run()
+    at.button(key="users.save_email").click().run()
+    assert not at.exception, at.exception
+    with seeded_engine.connect() as conn:
+        mail = conn.execute(
+            text("SELECT email FROM users WHERE username = :u"), {"u": target}
+        ).scalar_one()
+        audited = conn.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'user.set_email'"
+                " AND target_id = :u AND outcome = 'ok'"
+            ),
+            {"u": target},
+        ).scalar_one()
+    assert mail == f"{target}@orca.test" and audited == 1
+    table = at.dataframe[0].value
+    assert table[table["user"] == target].iloc[0]["e-mail"] == f"{target}@orca.test"
+
+
 def test_admin_cannot_disable_themself_from_the_page(app_env: None, seeded_engine: Engine) -> None:
     token = sign_in(seeded_engine, Role.ADMIN)
     me = auth.actor_from_session(seeded_engine, token)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 import math
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from dashboard.data import agents, incidents, kpis, violations
 from dashboard.data.report_store import ReportFiles
-from dashboard.reports.executive import ExecutiveReport, build_executive_report
+from dashboard.reports.executive import ExecutiveReport, build_executive_report, has_kpi_data
 from dashboard.reports.executive_render import NO_INCIDENTS, render_executive
 from tests.harness import ARTIFACTS
 from tests.reports.conftest import HOSTILE_NAMES, PERIOD_END, PERIOD_START
@@ -176,3 +178,122 @@ def test_csv_and_xlsx_carry_the_same_numbers_neutralised(
         assert not str(cell_value).startswith(("=", "+", "-", "@"))
     days = list(wb["Violations per day"].iter_rows(values_only=True))[1:]
     assert sum(int(r[1]) for r in days) == report.violations_total
+
+
+def _sheet(wb: object, name: str) -> list[tuple[object, ...]]:
+    rows = list(wb[name].iter_rows(values_only=True))  # type: ignore[index]
+    return rows[1:]  # below the header
+
+
+def _numbers(rows: Sequence[Sequence[object]], columns: Sequence[int]) -> list[list[float | None]]:
+    return [[None if r[c] is None else float(r[c]) for c in columns] for r in rows]  # type: ignore[arg-type]
+
+
+def _frame_numbers(df: pd.DataFrame, columns: Sequence[str]) -> list[list[float | None]]:
+    return [
+        [None if pd.isna(v) else float(v) for v in row]
+        for row in df[list(columns)].itertuples(index=False)
+    ]
+
+
+def _close(got: list[list[float | None]], want: list[list[float | None]]) -> bool:
+    return len(got) == len(want) and all(
+        len(g) == len(w) and all(_same(a, b) for a, b in zip(g, w, strict=True))
+        for g, w in zip(got, want, strict=True)
+    )
+
+
+def test_every_figure_in_the_report_equals_the_data_layer(
+    report_engine: Engine, built: tuple[ExecutiveReport, ReportFiles]
+) -> None:
+    """Each figure of every table the report carries (the XLSX holds the same numbers as the
+    PDF and CSV), recomputed here straight from the data functions behind the dashboards."""
+    report, files = built
+    wb = load_workbook(io.BytesIO(files.xlsx))
+    start, end, bucket = PERIOD_START, PERIOD_END, report.bucket
+    with report_engine.connect() as conn:
+        summary = kpis.summarize_kpis(conn, start=start, end=end, now=end)
+        at_end = kpis.summarize_kpis_at(conn, start=start, end=end)
+        p_start, p_end = report.previous_start, report.previous_end
+        p_summary = kpis.summarize_kpis(conn, start=p_start, end=p_end, now=p_end)
+        p_at_end = kpis.summarize_kpis_at(conn, start=p_start, end=p_end)
+        series = kpis.list_kpi_series(conn, start=start, end=end, bucket=bucket)
+        ra = kpis.list_risk_avoided_series(conn, start=start, end=end, bucket=bucket)
+        status = agents.count_agents_by(conn, dimension="status")
+        snap = kpis.get_kpi_snapshot_at(conn, at=end) or {}
+        discovery = agents.list_discovery_rate(conn, start=start, end=end, bucket=bucket)
+        per_day = violations.list_violations_per_day(conn, start=start, end=end)
+        times = incidents.summarize_incident_times(conn, start=start, end=end)
+        drivers = kpis.summarize_trust_drivers(conn, start=start, end=end, limit=10)
+
+    def kpi(src: dict[str, object], summ: kpis.KpiSummary, key: str) -> float | None:
+        value = (
+            getattr(summ, key) if key in ("risk_avoided_usd", "compliance_sla_pct") else src[key]
+        )
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    rows = {r[0]: r for r in _sheet(wb, "KPIs")}
+    assert set(rows) == {k.key for k in report.kpis}
+    for key, row in rows.items():
+        value, previous = kpi(at_end, summary, str(key)), kpi(p_at_end, p_summary, str(key))
+        if not has_kpi_data(p_at_end, violations=p_summary.violations):
+            previous = None  # a period before the records: "no data"
+        assert _same(None if row[2] is None else float(row[2]), value), key  # type: ignore[arg-type]
+        assert _same(None if row[3] is None else float(row[3]), previous), key  # type: ignore[arg-type]
+        if value is not None and previous is not None:
+            assert _same(float(row[4]), value - previous), key  # type: ignore[arg-type]
+
+    trend_cols = ["trust_score", "sync_freshness_pct", "drift_rate_pct", "compliance_sla_pct"]
+    assert _close(
+        _numbers(_sheet(wb, "KPI trends"), [1, 2, 3, 4]), _frame_numbers(series, trend_cols)
+    )
+    ra_rows = _sheet(wb, "Risk avoided")
+    assert _close(
+        _numbers(ra_rows, [1, 2]), _frame_numbers(ra, ["risk_avoided_usd", "cumulative_usd"])
+    )
+    assert [r[0] for r in _sheet(wb, "Agents by status")] == list(status["value"])
+    assert _close(_numbers(_sheet(wb, "Agents by status"), [1]), _frame_numbers(status, ["agents"]))
+    (end_row,) = _sheet(wb, "Agents at period end")
+    assert list(end_row) == [
+        snap.get("active_agents"),
+        snap.get("total_agents"),
+        snap.get("quarantined_agents"),
+    ]
+    assert snap.get("total_agents")
+    by_source = discovery.groupby("source")["agents"].sum()
+    disc = {r[0]: int(r[1]) for r in _sheet(wb, "Discovery")}  # type: ignore[call-overload]
+    assert disc.pop("all") == int(by_source.sum()) > 0
+    assert disc == {str(k): int(v) for k, v in by_source.items()}
+    day_rows = _sheet(wb, "Violations per day")
+    assert _close(_numbers(day_rows, [1, 2]), _frame_numbers(per_day, ["violations", "blocked"]))
+    assert [r[3] == "true" for r in day_rows] == [
+        int(n) >= 5 for n in per_day["violations"]
+    ]  # the guide's 5/day
+    assert [tuple(r) for r in _sheet(wb, "Incidents")] == [
+        (t.severity, t.count, t.mtta_s, t.mttr_s) for t in times
+    ]
+    comps = _sheet(wb, "Trust components")
+    assert [r[0] for r in comps] == list(drivers.components["component"])
+    assert _close(
+        _numbers(comps, [1, 2, 3]), _frame_numbers(drivers.components, ["before", "after", "delta"])
+    )
+    falls = _sheet(wb, "Trust falls")
+    assert _close(
+        _numbers(falls, [0, 2, 3, 4]),
+        _frame_numbers(drivers.agents, ["agent_id", "score_before", "score_after", "delta"]),
+    )
+    assert len(falls) > 0
+
+
+def test_a_period_without_data_says_so(report_engine: Engine, tmp_path: Path) -> None:
+    """Before the console's records start: "no data", never $0 or 100 % of no violations."""
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    with report_engine.connect() as conn:
+        report = build_executive_report(
+            conn, start=start, end=datetime(2020, 2, 1, tzinfo=UTC), generated_at=GENERATED
+        )
+    assert all(k.value is None and k.previous is None for k in report.kpis)
+    text = " ".join(pdftotext(render_executive(report).pdf, tmp_path, layout=False).split())
+    assert "$0" not in text and "100.0 %" not in text
+    assert "no data" in text
+    assert "cannot be measured" in text

@@ -15,7 +15,12 @@ from sqlalchemy import Engine, text
 
 from dashboard.data import capacity, health, kpis, metrics, report_store, violations
 from dashboard.domain.forecast import forecast_crossing
-from dashboard.reports.capacity import build_capacity_review, record_today, render_capacity
+from dashboard.reports.capacity import (
+    build_capacity_review,
+    record_today,
+    render_capacity,
+    size_text,
+)
 from dashboard.reports.scheduled import due_reports, file_scheduled_reports
 from dashboard.reports.sla import build_sla_review, render_sla
 from tests.conftest import SEED_NOW
@@ -156,6 +161,10 @@ def test_worker_files_each_report_once(report_engine: Engine) -> None:
         assert set(mine[mine["kind"] == "executive"]["title"]) == {
             "Executive summary · December 2026"
         }
+        # Named by the last day it covers (its end is exclusive: 2027-01-01).
+        assert set(mine[mine["kind"] == "capacity"]["title"]) == {
+            "Capacity planning review · 90 days to 2026-12-31"
+        }
         name, data = report_store.get_report_file(
             conn, report_id=int(first["executive"] or 0), fmt="pdf"
         ) or ("", b"")
@@ -181,3 +190,10 @@ def test_worker_files_each_report_once(report_engine: Engine) -> None:
     assert {(r.audience, r.link) for r in outbox} == {("manager", "/reports")}
     assert "Executive summary · December 2026" in {r.subject for r in outbox}
     assert HOSTILE_NAMES  # the seeded names are in this database too
+
+
+def test_a_flat_trend_reads_as_zero_not_minus_zero() -> None:
+    assert size_text(-0.001, "%") == "0.0 %"
+    assert size_text(-0.001, "req/s") == "0.00 req/s"
+    assert size_text(-0.06, "%") == "-0.1 %"
+    assert size_text(None, "%") == "no data"

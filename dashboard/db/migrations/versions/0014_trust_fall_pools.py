@@ -10,14 +10,14 @@ read time, so a quarantine needs no recomputation. Other ranges still compute (o
 viewers, the shared cache's single flight).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
