@@ -175,8 +175,11 @@ def render() -> None:
     limit_h = settings.backup_max_age_h
     cols = st.columns(4)
     cols[0].metric("Last good backup", _age_text(age))
-    cols[1].metric("Size", f"{(last or {}).get('size_bytes', 0) / 1e6:.1f} MB" if last else "—")
-    cols[2].metric("Took", f"{(last or {}).get('duration_s', 0):.1f} s" if last else "—")
+    # A backup row may carry no size or duration (one recorded by hand or by an older
+    # version): say so rather than crash on the arithmetic.
+    size, took = (last or {}).get("size_bytes"), (last or {}).get("duration_s")
+    cols[1].metric("Size", f"{size / 1e6:.1f} MB" if size is not None else "—")
+    cols[2].metric("Took", f"{took:.1f} s" if took is not None else "—")
     cols[3].metric("Kept in", "S3 bucket" if settings.backup_s3_bucket else "folder")
     if summary.state != "error":
         if age is None:

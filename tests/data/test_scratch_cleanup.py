@@ -6,8 +6,10 @@ is left."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, text
 
 from dashboard.data import backups
@@ -25,9 +27,12 @@ from dashboard.settings import to_sqlalchemy_url
 NOW = datetime.now(UTC)
 
 
-def _backup(engine: Engine) -> int:
+@pytest.fixture()
+def backup_id(engine: Engine) -> Iterator[int]:
+    """A bare 'ok' backup row (no size, no file) to hang restores on, removed afterwards: the
+    database is shared, and pages and checklists of later tests read the latest backup."""
     with engine.begin() as conn:
-        return int(
+        made = int(
             conn.execute(
                 text(
                     "INSERT INTO backups (status, trigger, requested_by, store, finished_at) "
@@ -35,6 +40,10 @@ def _backup(engine: Engine) -> int:
                 )
             ).scalar_one()
         )
+    yield made
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM restores WHERE backup_id = :b"), {"b": made})
+        conn.execute(text("DELETE FROM backups WHERE id = :b"), {"b": made})
 
 
 def _restored(engine: Engine, backup_id: int, name: str, *, ago_h: float, status: str) -> None:
@@ -60,8 +69,9 @@ def _names(engine: Engine) -> set[str]:
         return {d["name"] for d in list_scratch_databases(conn, keep_h=24)}
 
 
-def test_old_restores_are_dropped_the_rest_are_listed_and_kept(engine: Engine, db_url: str) -> None:
-    backup_id = _backup(engine)
+def test_old_restores_are_dropped_the_rest_are_listed_and_kept(
+    engine: Engine, db_url: str, backup_id: int
+) -> None:
     tag = secrets.token_hex(3)
     old = database_name(create_scratch_database(db_url, "orca_restore_"))
     recent = database_name(create_scratch_database(db_url, "orca_restore_"))
