@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -580,17 +580,6 @@ def list_agent_names_in(conn: Connection, *, text: str, limit: int = 5) -> list[
         {"text": text, "limit": limit},
     ).scalars()
     return [str(r) for r in rows]
-
-
-KPI_PERIOD_DAYS = 30
-
-
-def kpi_period(now: datetime) -> tuple[datetime, datetime]:
-    """The Trust KPIs section's period: the last 30 whole days up to the end of ``now``'s day
-    (UTC). One definition for the page and the worker's refresh-ahead, so their keys match."""
-    today = now.astimezone(UTC).date()
-    start = datetime.combine(today - timedelta(days=KPI_PERIOD_DAYS), time(0), tzinfo=UTC)
-    return start, datetime.combine(today + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 # Values the pages and the worker's refresh-ahead keep in the shared cache (rebuilt by name).

@@ -24,7 +24,6 @@ from dashboard.data import alerts as alert_store
 from dashboard.data import cache
 from dashboard.data.alert_rules import current_rules
 from dashboard.data.incidents import (
-    KPI_PERIOD_DAYS,
     ClosedPage,
     Incident,
     IncidentTimes,
@@ -32,7 +31,6 @@ from dashboard.data.incidents import (
     TimelineEntry,
     get_incident,
     get_postmortem,
-    kpi_period,
     list_incidents,
     list_timeline,
     page_closed_incidents,
@@ -665,11 +663,15 @@ def render(actor: Actor) -> None:
     render_times()
 
 
-def render_kpi_section() -> None:
-    """The small read-only MTTA/MTTR section of the Trust KPIs page (last 30 days)."""
-    start, end = kpi_period(resources.now())
+def render_kpi_section(start: datetime, end: datetime) -> None:
+    """The small read-only MTTA/MTTR section of the Trust KPIs page, over the page's range
+    (issue 10: "MTTA and MTTR by severity over any period ... on the Trust KPIs page")."""
     panel = _load_times(start, end)
-    st.subheader(f"Incident response (last {KPI_PERIOD_DAYS} days)")
+    st.subheader("Incident response in this range")
+    st.caption(
+        f"Incidents declared {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC: time to "
+        "acknowledge and to resolve against the guide's response times."
+    )
     if panel.value is None:
         st.caption(panel.message or "MTTA/MTTR unavailable.")
         return

@@ -196,12 +196,13 @@ def render(choice: RangeChoice) -> None:
             file_name="sync_gaps.csv",
             empty="No open sync gaps.",
         )
-    _incident_times()
+    _incident_times(tr.start, tr.end)
 
 
-def _incident_times() -> None:
-    """Issue 10: MTTA/MTTR by severity, read-only, for managers (details on the Incidents page)."""
-    incidents_view.render_kpi_section()
+def _incident_times(start: datetime, end: datetime) -> None:
+    """Issue 10: MTTA/MTTR by severity over the page's range, read-only, for managers
+    (details and any period on the Incidents page)."""
+    incidents_view.render_kpi_section(start, end)
 
 
 DRIVER_STEP = panels.DRIVER_STEP

@@ -123,7 +123,7 @@ def test_manager_reads_without_controls(console: str, browser: Any, scene: dict[
         assert page.get_by_text("Edit the rotation").count() == 0
         screenshot(page, OUT / "oncall_manager.png")
         _open(page, "Trust KPIs", "Trust KPIs")
-        section = page.get_by_text("Incident response (last 30 days)")
+        section = page.get_by_text("Incident response in this range")
         section.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         page.screenshot(path=str(OUT / "trust_kpis_incident_section.png"))
