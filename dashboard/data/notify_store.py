@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from dashboard.domain.notify_rules import (
     target_audiences,
 )
 from dashboard.integrations import secret_box
+from dashboard.integrations.notify_senders import Outgoing, SendResult, Timeouts, send
 
 log = logging.getLogger(__name__)
 
@@ -723,3 +724,36 @@ def sync_settings_contact_points(
                 {"now": now, "id": point.id},
             )
     return problems
+
+
+def send_and_record(
+    conn: Connection,
+    *,
+    delivery: DueDelivery,
+    outgoing: Outgoing,
+    timeouts: Timeouts,
+    at: Callable[[], datetime],
+    max_attempts: int,
+    backoff_base_s: float,
+    backoff_cap_s: float,
+) -> tuple[SendResult, str]:
+    """One delivery attempt, logged: the send (or the delivery's own problem, such as a secret
+    that cannot be read, without sending) and :func:`record_attempt`; (result, outcome)."""
+    if delivery.problem is not None:
+        sent = SendResult(False, None, delivery.problem, 0.0, retryable=False)
+    else:
+        sent = send(outgoing, timeouts)
+    outcome = record_attempt(
+        conn,
+        delivery=delivery,
+        ok=sent.ok,
+        status_code=sent.status_code,
+        error=sent.error,
+        duration_ms=sent.duration_ms,
+        retryable=sent.retryable,
+        at=at(),
+        max_attempts=max_attempts,
+        backoff_base_s=backoff_base_s,
+        backoff_cap_s=backoff_cap_s,
+    )
+    return sent, outcome

@@ -25,9 +25,7 @@ from dashboard.data.report_store import ReportFiles, get_report_file
 from dashboard.integrations.notify_senders import (
     Attachment,
     Outgoing,
-    SendResult,
     Timeouts,
-    send,
 )
 from dashboard.settings import Settings, get_settings
 
@@ -230,20 +228,13 @@ def deliver_report_mail(
                 read_s=s.notify_read_timeout_s,
                 deadline_s=min(s.notify_send_deadline_s, remaining),
             )
-            sent = (
-                SendResult(False, None, due.problem, 0.0, retryable=False)
-                if due.problem is not None  # the secret cannot be read (key missing or wrong)
-                else send(out, timeouts)
-            )
-            outcome = store.record_attempt(
+            # A secret that cannot be read (key missing or wrong) fails it without sending.
+            sent, outcome = store.send_and_record(
                 conn,
                 delivery=due,
-                ok=sent.ok,
-                status_code=sent.status_code,
-                error=sent.error,
-                duration_ms=sent.duration_ms,
-                retryable=sent.retryable,
-                at=clock(),
+                outgoing=out,
+                timeouts=timeouts,
+                at=clock,
                 max_attempts=s.notify_max_attempts,
                 backoff_base_s=s.notify_backoff_base_s,
                 backoff_cap_s=s.notify_backoff_cap_s,

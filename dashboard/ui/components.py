@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -157,16 +157,15 @@ def frame(panel: Panel[Any], *, empty: str = "No data for this range.") -> bool:
 
 #: Figures built per chart key and data, shared by every session of this process: Plotly's
 #: validation makes building one 5-15 ms, most of a warm page run, and a dashboard's viewers
-#: see the same few cached frames. The figures are only read after they are built.
+#: see the same few cached frames. The figures are only read after they are built. The same
+#: for tables' CSV downloads (neutralising and quoting every cell of a few thousand rows is
+#: tens of ms per table per run); files above the cap are written each time.
 FIGURE_MEMO_SIZE = 256
-_figures: OrderedDict[tuple[object, ...], go.Figure] = OrderedDict()
-_figures_lock = threading.Lock()
-
-
-#: The same for tables' CSV downloads (neutralising and quoting every cell of a few thousand
-#: rows is tens of ms per table per run); files above the cap are written each time.
 CSV_MEMO_MAX_BYTES = 2_000_000
+_figures: OrderedDict[tuple[object, ...], go.Figure] = OrderedDict()
 _csvs: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+_memo_lock = threading.Lock()
+T = TypeVar("T")
 
 
 def _frame_key(key: str, df: pd.DataFrame) -> tuple[object, ...] | None:
@@ -177,43 +176,40 @@ def _frame_key(key: str, df: pd.DataFrame) -> tuple[object, ...] | None:
     return (key, digest, len(df), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)))
 
 
+def _memo(
+    store: OrderedDict[tuple[object, ...], T],
+    key: str,
+    df: pd.DataFrame,
+    make: Callable[[pd.DataFrame], T],
+    keep: Callable[[T], bool] = lambda _: True,
+) -> T:
+    """``make(df)``, or what it made before for the same key and equal data (bounded LRU)."""
+    memo_key = _frame_key(key, df)
+    if memo_key is None:
+        return make(df)
+    with _memo_lock:
+        if memo_key in store:
+            store.move_to_end(memo_key)
+            return store[memo_key]
+    value = make(df)
+    if keep(value):
+        with _memo_lock:
+            store[memo_key] = value
+            while len(store) > FIGURE_MEMO_SIZE:
+                store.popitem(last=False)
+    return value
+
+
 def memo_figure(
     key: str, df: pd.DataFrame, build: Callable[[pd.DataFrame], go.Figure]
 ) -> go.Figure:
     """``build(df)``, or the figure built before for the same chart key and equal data."""
-    memo_key = _frame_key(key, df)
-    if memo_key is None:
-        return build(df)
-    with _figures_lock:
-        fig = _figures.get(memo_key)
-        if fig is not None:
-            _figures.move_to_end(memo_key)
-            return fig
-    fig = build(df)
-    with _figures_lock:
-        _figures[memo_key] = fig
-        while len(_figures) > FIGURE_MEMO_SIZE:
-            _figures.popitem(last=False)
-    return fig
+    return _memo(_figures, key, df, build)
 
 
 def memo_csv(key: str, df: pd.DataFrame) -> bytes:
     """``to_safe_csv(df)``, or the bytes written before for the same table key and equal data."""
-    memo_key = _frame_key(key, df)
-    if memo_key is None:
-        return to_safe_csv(df)
-    with _figures_lock:
-        data = _csvs.get(memo_key)
-        if data is not None:
-            _csvs.move_to_end(memo_key)
-            return data
-    data = to_safe_csv(df)
-    if len(data) <= CSV_MEMO_MAX_BYTES:
-        with _figures_lock:
-            _csvs[memo_key] = data
-            while len(_csvs) > FIGURE_MEMO_SIZE:
-                _csvs.popitem(last=False)
-    return data
+    return _memo(_csvs, key, df, to_safe_csv, keep=lambda data: len(data) <= CSV_MEMO_MAX_BYTES)
 
 
 def chart(

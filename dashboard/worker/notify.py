@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 from dashboard import telemetry
 from dashboard.data import notify_store as store
 from dashboard.domain.notify_rules import BusinessHours, parse_business_days
-from dashboard.integrations.notify_senders import Outgoing, SendResult, Timeouts, send
+from dashboard.integrations.notify_senders import Outgoing, SendResult, Timeouts
 from dashboard.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -161,19 +161,12 @@ def _attempt(
         "orca.notify.attempt": due.attempts + 1,
     }
     with telemetry.span("notify.deliver", **attributes) as current:
-        if due.problem is not None:
-            sent = SendResult(False, None, due.problem, 0.0, retryable=False)
-        else:
-            sent = send(outgoing_for(due), timeouts)
-        outcome = store.record_attempt(
+        sent, outcome = store.send_and_record(
             conn,
             delivery=due,
-            ok=sent.ok,
-            status_code=sent.status_code,
-            error=sent.error,
-            duration_ms=sent.duration_ms,
-            retryable=sent.retryable,
-            at=clock(),
+            outgoing=outgoing_for(due),
+            timeouts=timeouts,
+            at=clock,
             max_attempts=s.notify_max_attempts,
             backoff_base_s=s.notify_backoff_base_s,
             backoff_cap_s=s.notify_backoff_cap_s,

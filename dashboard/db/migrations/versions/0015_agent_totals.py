@@ -56,35 +56,7 @@ def upgrade() -> None:
         trust_n bigint NOT NULL
     )""")
     op.execute("CREATE INDEX ix_agent_total_deltas_dimension ON agent_total_deltas (dimension)")
-    op.execute(f"""
-    CREATE FUNCTION orca_agent_totals() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'INSERT' THEN
-            {_DELTAS.format(rows=_NEW)}
-        ELSIF TG_OP = 'DELETE' THEN
-            {_DELTAS.format(rows=_OLD)}
-        ELSE
-            {_DELTAS.format(rows=f"{_NEW} UNION ALL {_OLD}")}
-        END IF;
-        RETURN NULL;
-    END $$""")
-    op.execute("""
-    CREATE FUNCTION orca_agent_totals_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM agent_total_deltas;
-        RETURN NULL;
-    END $$""")
-    op.execute("""CREATE TRIGGER agent_totals_insert AFTER INSERT ON agents
-                  REFERENCING NEW TABLE AS new_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_agent_totals()""")
-    op.execute("""CREATE TRIGGER agent_totals_update AFTER UPDATE ON agents
-                  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_agent_totals()""")
-    op.execute("""CREATE TRIGGER agent_totals_delete AFTER DELETE ON agents
-                  REFERENCING OLD TABLE AS old_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_agent_totals()""")
-    op.execute("""CREATE TRIGGER agent_totals_truncate AFTER TRUNCATE ON agents
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_agent_totals_truncate()""")
+    _delta_triggers("agents", "agent_totals", "agent_total_deltas", _DELTAS, _NEW, _OLD)
     _data_source_totals()
     op.execute("""
     DO $$
@@ -135,35 +107,47 @@ def _data_source_totals() -> None:
         succeeded bigint NOT NULL,
         success_epoch_sum numeric NOT NULL
     )""")
+    _delta_triggers(
+        "data_sources",
+        "data_source_totals",
+        "data_source_total_deltas",
+        _SOURCE_DELTAS,
+        _SOURCE_NEW,
+        _SOURCE_OLD,
+    )
+
+
+def _delta_triggers(table: str, name: str, deltas: str, sql: str, new: str, old: str) -> None:
+    """Statement-level triggers on ``table`` appending each statement's net change (``sql``
+    over its new rows, old rows or both) to ``deltas``; TRUNCATE empties ``deltas``."""
     op.execute(f"""
-    CREATE FUNCTION orca_data_source_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION orca_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            {_SOURCE_DELTAS.format(rows=_SOURCE_NEW)}
+            {sql.format(rows=new)}
         ELSIF TG_OP = 'DELETE' THEN
-            {_SOURCE_DELTAS.format(rows=_SOURCE_OLD)}
+            {sql.format(rows=old)}
         ELSE
-            {_SOURCE_DELTAS.format(rows=f"{_SOURCE_NEW} UNION ALL {_SOURCE_OLD}")}
+            {sql.format(rows=f"{new} UNION ALL {old}")}
         END IF;
         RETURN NULL;
     END $$""")
-    op.execute("""
-    CREATE FUNCTION orca_data_source_totals_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    op.execute(f"""
+    CREATE FUNCTION orca_{name}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        DELETE FROM data_source_total_deltas;
+        DELETE FROM {deltas};
         RETURN NULL;
-    END $$""")
-    op.execute("""CREATE TRIGGER data_source_totals_insert AFTER INSERT ON data_sources
-                  REFERENCING NEW TABLE AS new_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_data_source_totals()""")
-    op.execute("""CREATE TRIGGER data_source_totals_update AFTER UPDATE ON data_sources
-                  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_data_source_totals()""")
-    op.execute("""CREATE TRIGGER data_source_totals_delete AFTER DELETE ON data_sources
-                  REFERENCING OLD TABLE AS old_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_data_source_totals()""")
-    op.execute("""CREATE TRIGGER data_source_totals_truncate AFTER TRUNCATE ON data_sources
-                  FOR EACH STATEMENT EXECUTE FUNCTION orca_data_source_totals_truncate()""")
+    END $$""")  # noqa: S608 - names are the module's constants
+    for event, referencing in (
+        ("insert", "REFERENCING NEW TABLE AS new_rows"),
+        ("update", "REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows"),
+        ("delete", "REFERENCING OLD TABLE AS old_rows"),
+    ):
+        op.execute(f"""CREATE TRIGGER {name}_{event} AFTER {event.upper()} ON {table}
+                      {referencing}
+                      FOR EACH STATEMENT EXECUTE FUNCTION orca_{name}()""")
+    op.execute(f"""CREATE TRIGGER {name}_truncate AFTER TRUNCATE ON {table}
+                  FOR EACH STATEMENT EXECUTE FUNCTION orca_{name}_truncate()""")
 
 
 def downgrade() -> None:
