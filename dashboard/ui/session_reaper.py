@@ -22,6 +22,8 @@ import logging
 import threading
 from typing import Any
 
+from dashboard.ui import st_compat
+
 log = logging.getLogger(__name__)
 
 REAP_EVERY_S = 10.0
@@ -30,16 +32,7 @@ _started = threading.Event()
 
 def _storage() -> tuple[Any, Any] | None:
     """(the session manager's lock, the TTL cache of disconnected sessions), or None."""
-    from streamlit.runtime import Runtime
-
-    if not Runtime.exists():
-        return None
-    manager = getattr(Runtime.instance(), "_session_mgr", None)
-    lock = getattr(manager, "_storage_lock", None)
-    cache = getattr(getattr(manager, "_session_storage", None), "_cache", None)
-    if lock is None or not callable(getattr(cache, "expire", None)):
-        raise LookupError("Streamlit's session store is not where this module looks for it")
-    return lock, cache
+    return st_compat.disconnected_session_store()
 
 
 def reap() -> int:

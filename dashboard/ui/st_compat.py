@@ -7,6 +7,7 @@ of these, this is the only file to fix. Each use says which public API is missin
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -35,3 +36,23 @@ def run_server(app: str, args: list[str]) -> None:
 
     sys.argv = ["streamlit", "run", app, *args]
     cli.main()
+
+
+def disconnected_session_store() -> tuple[Any, Any] | None:
+    """(the session manager's lock, the TTL cache of disconnected sessions), or None before the
+    runtime exists; LookupError when Streamlit keeps them elsewhere.
+
+    Streamlit evicts a closed tab's session from this cache only on its next write, so after a
+    crowd of viewers leaves nothing frees their memory (dashboard.ui.session_reaper asks it to
+    expire). There is no public API to expire disconnected sessions.
+    """
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return None
+    manager = getattr(Runtime.instance(), "_session_mgr", None)
+    lock = getattr(manager, "_storage_lock", None)
+    cache = getattr(getattr(manager, "_session_storage", None), "_cache", None)
+    if lock is None or not callable(getattr(cache, "expire", None)):
+        raise LookupError("Streamlit's session store is not where this module looks for it")
+    return lock, cache
