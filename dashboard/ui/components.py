@@ -15,8 +15,8 @@ import streamlit as st
 from dashboard import telemetry
 from dashboard.data.errors import ErrorKind
 from dashboard.domain.status import StatusBoard
+from dashboard.ui import charts, resources
 from dashboard.ui import params as p
-from dashboard.ui import resources
 from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.loaders import Panel
 from dashboard.ui.markup import plain, shown_frame
@@ -212,6 +212,15 @@ def memo_csv(key: str, df: pd.DataFrame) -> bytes:
     return _memo(_csvs, key, df, to_safe_csv, keep=lambda data: len(data) <= CSV_MEMO_MAX_BYTES)
 
 
+def _theme_type() -> str | None:
+    """The viewer's Streamlit theme ("light" or "dark"); None where the run has no browser."""
+    try:
+        kind = st.context.theme.type
+    except (AttributeError, RuntimeError):
+        return None
+    return kind if kind in charts.TEMPLATES else None
+
+
 def chart(
     panel: Panel[pd.DataFrame],
     build: Callable[[pd.DataFrame], go.Figure],
@@ -221,9 +230,12 @@ def chart(
 ) -> None:
     with st.container(border=True):
         if frame(panel, empty=empty) and panel.value is not None:
+            theme = _theme_type()
             st.plotly_chart(
-                memo_figure(key, panel.value, build),
-                theme="streamlit",
+                memo_figure(
+                    f"{key}@{theme}", panel.value, lambda df: charts.themed(build(df), theme)
+                ),
+                theme=None,
                 key=key,
                 config={"displaylogo": False},
             )

@@ -53,7 +53,7 @@ def test_presets() -> None:
     [
         ("1h", MINUTE, 60),
         ("6h", MINUTE, 360),
-        ("24h", MINUTE, 1440),
+        ("24h", 5 * MINUTE, 288),  # 1 min would give 1440
         ("7d", 15 * MINUTE, 672),  # 5 min would give 2016
         ("30d", timedelta(hours=1), 720),  # 15 min would give 2880
     ],
@@ -80,22 +80,24 @@ def test_bucket_count_counts_touched_bins() -> None:
         bucket_count(tr, timedelta(0))
 
 
-def test_two_thousand_points_is_the_limit() -> None:
-    exact = TimeRange(NOW, NOW + 2000 * MINUTE)
-    assert choose_bucket(exact) == MINUTE  # exactly 2,000 points fit
-    unaligned = TimeRange(NOW + timedelta(seconds=30), NOW + timedelta(seconds=30) + 2000 * MINUTE)
-    assert choose_bucket(unaligned) == 5 * MINUTE  # it would touch 2,001 minute buckets
+def test_eight_hundred_points_is_the_limit() -> None:
+    assert MAX_POINTS == 800
+    exact = TimeRange(NOW, NOW + 800 * MINUTE)
+    assert choose_bucket(exact) == MINUTE  # exactly 800 points fit
+    unaligned = TimeRange(NOW + timedelta(seconds=30), NOW + timedelta(seconds=30) + 800 * MINUTE)
+    assert choose_bucket(unaligned) == 5 * MINUTE  # it would touch 801 minute buckets
     # 2,000 min touch 134 quarter-hours (the last one partly) and 34 hours.
-    assert bucket_count(exact, 15 * MINUTE) == 134
-    assert choose_bucket(exact, max_points=134) == 15 * MINUTE
-    assert choose_bucket(exact, max_points=133) == timedelta(hours=1)
+    longer = TimeRange(NOW, NOW + 2000 * MINUTE)
+    assert bucket_count(longer, 15 * MINUTE) == 134
+    assert choose_bucket(longer, max_points=134) == 15 * MINUTE
+    assert choose_bucket(longer, max_points=133) == timedelta(hours=1)
 
 
 def test_long_ranges_use_hourly_rollups() -> None:
     ninety = TimeRange(NOW - timedelta(days=90), NOW)
     assert choose_bucket(ninety) == timedelta(hours=6)  # 1 h would give 2160
     longest = TimeRange(NOW - timedelta(days=400), NOW)
-    assert choose_bucket(longest) == timedelta(hours=6)  # 1600 points
+    assert choose_bucket(longest) == timedelta(days=1)  # 6 h would give 1600
     assert use_hourly_rollup(choose_bucket(ninety))
 
 

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard.domain.csv_export import neutralise_cell
+from dashboard.domain.timebuckets import MAX_POINTS
 from dashboard.ui import charts
 from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.params import bucket_label, parse_range, parse_refresh
@@ -49,9 +50,9 @@ def test_error_chart_draws_both_thresholds() -> None:
     assert "%" in fig.layout.title.text
 
 
-def test_traces_are_capped_at_2000_points() -> None:
+def test_traces_are_capped_at_the_point_budget() -> None:
     fig = charts.request_rate(_series(10_000))
-    assert len(fig.data[0].x) <= 2000
+    assert len(fig.data[0].x) <= MAX_POINTS == 800
     assert len(charts.request_rate(_series(100)).data[0].x) == 100
 
 
@@ -60,7 +61,20 @@ def test_no_fixed_background_so_both_themes_read() -> None:
         _series(5).assign(trust_score=80.0), "trust_score", "Trust Score (0–100)", 75
     )
     assert fig.layout.paper_bgcolor is None and fig.layout.plot_bgcolor is None
-    # (st.plotly_chart(theme="streamlit") replaces plotly's default template with the app theme)
+    # (components.chart dresses it in the console's template for the viewer's theme)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark", None, "solarized"])
+def test_themed_figures_carry_the_console_template(theme: str | None) -> None:
+    fig = charts.themed(charts.request_rate(_series(5)), theme)
+    layout = fig.layout.template.layout
+    assert layout.paper_bgcolor == layout.plot_bgcolor == "rgba(0,0,0,0)"
+    expected = "#fafafa" if theme == "dark" else "#31333f"  # unknown themes read as light
+    assert layout.font.color == expected
+    # The figure's own layout still fixes no background: the template's transparent one shows.
+    assert fig.layout.paper_bgcolor is None
+    # plotly's default template (about 8 KB of JSON per figure) is not sent along.
+    assert "#E5ECF6" not in fig.to_json()
 
 
 def test_resource_chart_one_trace_per_instance() -> None:
@@ -157,3 +171,34 @@ def test_csv_downloads_are_written_once_per_table_and_data(
     big = pd.DataFrame({"name": ["x" * 50]})
     assert components.memo_csv("page.big", big) == to_safe_csv(big)
     assert all(k[0] != "page.big" for k in components._csvs)
+
+
+def _one_chart_page() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from dashboard.ui import charts, components
+    from dashboard.ui.loaders import Panel
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    df = pd.DataFrame(
+        {"ts": [start + timedelta(minutes=i) for i in range(3)], "rps": [1.0, 2.0, 3.0]}
+    )
+    components.chart(Panel(df, "ok"), charts.request_rate, "t.rate")
+
+
+def test_charts_go_out_in_the_console_template_not_streamlits_theme() -> None:
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_one_chart_page).run()
+    assert not at.exception, at.exception
+    [chart] = at.get("plotly_chart")
+    # theme=None: the browser does not re-theme the figure on every load (with Streamlit's
+    # theme a warm Service Health navigation took about 200 ms longer).
+    assert chart.proto.theme == ""
+    spec = json.loads(chart.proto.spec)
+    assert spec["layout"]["template"]["layout"]["paper_bgcolor"] == "rgba(0,0,0,0)"
+    assert spec["layout"]["template"]["layout"]["font"]["color"] == "#31333f"
