@@ -4,7 +4,7 @@ frozen out of the cyclic garbage collector's sight once, when the server process
 Streamlit runs a full ``gc.collect()`` after each script run (``runner.postScriptGC``). With
 pandas, Plotly, SQLAlchemy and every page's modules loaded, that collection walked about
 230,000 long-lived objects each time: 134 ms of every Service Health run, holding the GIL
-while the run's last messages waited to be sent, and most of a console's CPU under 50
+while the run's last messages waited to be sent, and about half of a console's CPU under 50
 auto-refreshing viewers. ``gc.freeze()`` moves everything alive at start-up (modules,
 classes, Plotly's validators) to a permanent generation the collector skips; the per-run
 collection then only looks at what the runs themselves made, so it still frees the sessions'
