@@ -13,9 +13,11 @@ goes through ``_label`` / ``_labels`` (``markup.chart_label``): Plotly renders H
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from dashboard.domain.timebuckets import MAX_POINTS
 from dashboard.ui.markup import chart_label
@@ -106,6 +108,10 @@ def _labels(values: pd.Series) -> list[str]:
     return [chart_label(v) for v in values]
 
 
+#: Series longer than this are drawn as plain lines (trust components, an agent's trust).
+MARKERS_UP_TO = 60
+
+
 def _cap(df: pd.DataFrame) -> pd.DataFrame:
     """Data is bucketed in SQL; this is a last guard so a trace never exceeds MAX_POINTS."""
     if len(df) <= MAX_POINTS:
@@ -158,13 +164,84 @@ def endpoint_errors(df: pd.DataFrame, top: int = 10) -> go.Figure:
     return fig
 
 
-def resource(df: pd.DataFrame, column: str, title: str, limit: float) -> go.Figure:
-    fig = _base(title, "%")
-    for instance, part in df.groupby("instance", sort=True):
-        p = _cap(part)
-        fig.add_scatter(x=p["ts"], y=p[column], name=_label(instance), mode="lines")
-    _threshold(fig, limit, f"{limit:g} % threshold", WARN)
-    fig.update_yaxes(range=[0, 100])
+@dataclass(frozen=True)
+class Facet:
+    """One panel of a small-multiples figure: a column, its title, its limit line, its y range."""
+
+    column: str
+    title: str
+    limit: float | None = None
+    limit_label: str = ""
+    limit_color: str = WARN
+    y_range: tuple[float, float] | None = None
+
+
+# One Plotly figure for a set of related panels instead of one figure each: in the browser a
+# figure costs about 45 ms of main-thread time on a page of them (its own SVG layers, modebar,
+# drag layers and measurements, Streamlit's frame around it), a panel inside a figure a
+# fraction of that. Rows share the time axis, so a spike lines up across the panels.
+_FACET_ROW_HEIGHT = 250
+
+
+def small_multiples(
+    df: pd.DataFrame, facets: Sequence[Facet], *, group: str | None = None, cols: int = 2
+) -> go.Figure:
+    """``facets`` in a grid of ``cols`` columns over a shared time axis (column ``ts``).
+
+    With ``group`` (an instance or source column) each panel has one line per group, in the
+    same colour on every panel, and one legend entry per group; without it one line a panel.
+    """
+    rows = -(-len(facets) // cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        shared_xaxes=True,
+        subplot_titles=[_label(f.title) for f in facets],
+        vertical_spacing=0.2 / rows,
+        horizontal_spacing=0.08,
+    )
+    groups = [(None, df)] if group is None else [(name, part) for name, part in df.groupby(group)]
+    for i, facet in enumerate(facets):
+        row, col = i // cols + 1, i % cols + 1
+        for g, (name, part) in enumerate(groups):
+            p = _cap(part)
+            fig.add_scatter(
+                x=p["ts"],
+                y=p[facet.column],
+                name=_label(facet.title.split(" (")[0] if name is None else name),
+                legendgroup=None if name is None else _label(name),
+                showlegend=name is not None and i == 0,
+                line={"color": _CATEGORICAL[g % len(_CATEGORICAL)]},
+                mode="lines",
+                row=row,
+                col=col,
+            )
+        if facet.limit is not None:
+            fig.add_hline(
+                y=facet.limit,
+                line_dash="dash",
+                line_color=facet.limit_color,
+                line_width=1.5,
+                annotation_text=_label(facet.limit_label),
+                annotation_position="top left",
+                annotation_font_color=facet.limit_color,
+                row=row,
+                col=col,
+            )
+        if facet.y_range is not None:
+            fig.update_yaxes(range=list(facet.y_range), row=row, col=col)
+    # Subplot titles are annotations, made before the limit labels: sized and left-aligned
+    # like the titles of single charts.
+    for i, title in enumerate(fig.layout.annotations[: len(facets)]):
+        axis = fig.layout["xaxis" if i == 0 else f"xaxis{i + 1}"]
+        title.update(x=axis.domain[0], xanchor="left", font={"size": 15})
+    fig.update_layout(
+        height=rows * _FACET_ROW_HEIGHT + 80,
+        margin={**_MARGIN, "t": 36, "l": 48},
+        hovermode="x unified",
+        showlegend=group is not None,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.06, "xanchor": "left", "x": 0},
+    )
     return fig
 
 
@@ -182,12 +259,15 @@ def kpi_trend(
 def trust_components(df: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> go.Figure:
     fig = _base("Trust components (0–1)", "0–1")
     d = _cap(df)
+    # Markers only on a short series: each is an SVG node of its own in the browser, and 4 x
+    # 288 of them (24 h in 5-minute buckets) made this chart the costliest on its page.
+    mode = "lines+markers" if len(d) <= MARKERS_UP_TO else "lines"
     for col, label in columns:
         fig.add_scatter(
             x=d["ts" if "ts" in d else "computed_at"],
             y=d[col],
             name=_label(label),
-            mode="lines+markers",
+            mode=mode,
             marker={"size": 4},
         )
     fig.update_yaxes(range=[0, 1.05])
@@ -232,7 +312,8 @@ def discovery(df: pd.DataFrame) -> go.Figure:
 
 def agent_trust(df: pd.DataFrame) -> go.Figure:
     fig = _base("Trust score over time (0–100)", "score")
-    fig.add_scatter(x=df["computed_at"], y=df["score"], name="trust score", mode="lines+markers")
+    mode = "lines+markers" if len(df) <= MARKERS_UP_TO else "lines"
+    fig.add_scatter(x=df["computed_at"], y=df["score"], name="trust score", mode=mode)
     fig.update_yaxes(range=[0, 100])
     return fig
 
@@ -244,10 +325,6 @@ def latency_builder(limit_ms: float) -> Callable[[pd.DataFrame], go.Figure]:
 
 def error_rate_builder(warn: float, crit: float) -> Callable[[pd.DataFrame], go.Figure]:
     return lambda df: error_rate(df, warn, crit)
-
-
-def resource_builder(column: str, title: str, limit: float) -> Callable[[pd.DataFrame], go.Figure]:
-    return lambda df: resource(df, column, title, limit)
 
 
 def kpi_builder(

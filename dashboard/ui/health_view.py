@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.data import health, metrics
@@ -108,26 +109,35 @@ def render(choice: RangeChoice) -> None:
         )
 
     st.subheader("Resource utilisation")
-    c1, c2 = st.columns(2)
-    with c1:
-        components.chart(
-            res, charts.resource_builder("cpu_pct", "CPU (%)", th.CPU_PCT), f"{PAGE}.cpu"
-        )
-        components.chart(
-            res, charts.resource_builder("disk_pct", "Disk (%)", th.DISK_PCT), f"{PAGE}.disk"
-        )
-    with c2:
-        components.chart(
-            res, charts.resource_builder("memory_pct", "Memory (%)", th.MEMORY_PCT), f"{PAGE}.mem"
-        )
-        components.chart(
-            res,
-            charts.resource_builder(
-                "db_conn_pct", "DB connections (% of pool)", th.DB_CONNECTIONS_PCT_OF_POOL
-            ),
-            f"{PAGE}.db",
-        )
+    components.chart(res, _resources, f"{PAGE}.resources")
     st.caption(f"Clock: {resources.now():%Y-%m-%d %H:%M:%S} UTC")
+
+
+RESOURCE_FACETS = (
+    charts.Facet("cpu_pct", "CPU (%)", th.CPU_PCT, f"{th.CPU_PCT:g} % threshold", y_range=(0, 100)),
+    charts.Facet(
+        "memory_pct",
+        "Memory (%)",
+        th.MEMORY_PCT,
+        f"{th.MEMORY_PCT:g} % threshold",
+        y_range=(0, 100),
+    ),
+    charts.Facet(
+        "disk_pct", "Disk (%)", th.DISK_PCT, f"{th.DISK_PCT:g} % threshold", y_range=(0, 100)
+    ),
+    charts.Facet(
+        "db_conn_pct",
+        "DB connections (% of pool)",
+        th.DB_CONNECTIONS_PCT_OF_POOL,
+        f"{th.DB_CONNECTIONS_PCT_OF_POOL:g} % threshold",
+        y_range=(0, 100),
+    ),
+)
+
+
+def _resources(df: pd.DataFrame) -> go.Figure:
+    """CPU, memory, disk and DB connections per instance: one figure of four panels."""
+    return charts.small_multiples(df, RESOURCE_FACETS, group="instance")
 
 
 def _uptime_grid(df: pd.DataFrame) -> pd.DataFrame:

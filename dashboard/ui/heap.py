@@ -56,6 +56,13 @@ def _warm_charts() -> None:
     charts.themed(
         charts.risk_avoided(pd.DataFrame({"ts": ts, "cumulative_usd": [1.0, 2.0]})), "light"
     ).to_plotly_json()
+    charts.themed(
+        charts.small_multiples(
+            pd.DataFrame({"ts": ts, "v": [1.0, 2.0]}),
+            [charts.Facet("v", "a", 1.0, "l"), charts.Facet("v", "b")],
+        ),
+        "light",
+    ).to_plotly_json()
 
 
 def freeze_long_lived() -> int:

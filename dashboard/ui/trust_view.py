@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.actions.agents import AGENT_TOPICS
@@ -95,36 +97,11 @@ def render(choice: RangeChoice) -> None:
     # Reports (issue 13): file the executive summary of the range on screen.
     reports_view.generate_for_range(f"{PAGE}.report", tr.start, tr.end)
 
+    components.chart(series, _kpi_trends, f"{PAGE}.trends")
     left, right = st.columns(2)
     with left:
-        components.chart(
-            series,
-            charts.kpi_builder("trust_score", "Trust Score (0–100)", th.TARGET_TRUST_SCORE),
-            f"{PAGE}.trust",
-        )
-        components.chart(
-            series,
-            charts.kpi_builder(
-                "sync_freshness_pct", "Sync Freshness (%)", th.TARGET_SYNC_FRESHNESS_PCT
-            ),
-            f"{PAGE}.fresh",
-        )
-        components.chart(
-            series,
-            charts.kpi_builder(
-                "compliance_sla_pct", "Compliance SLA (%)", th.TARGET_COMPLIANCE_SLA_PCT
-            ),
-            f"{PAGE}.sla",
-        )
-    with right:
         components.chart(ra, charts.risk_avoided, f"{PAGE}.ra")
-        components.chart(
-            series,
-            charts.kpi_builder(
-                "drift_rate_pct", "Drift Rate (%)", th.DRIFT_RATE_HEALTHY_PCT, "healthy below"
-            ),
-            f"{PAGE}.drift",
-        )
+    with right:
         components.chart(
             series, lambda df: charts.trust_components(df, COMPONENTS), f"{PAGE}.components"
         )
@@ -262,3 +239,40 @@ COMPONENTS = (
     ("sync_freshness", "sync freshness"),
     ("risk_exposure", "risk exposure"),
 )
+
+
+# The four KPI trends over the range, each against its target: one figure of four panels.
+KPI_FACETS = (
+    charts.Facet(
+        "trust_score",
+        "Trust Score (0–100)",
+        th.TARGET_TRUST_SCORE,
+        f"target {th.TARGET_TRUST_SCORE:g}",
+        charts.TARGET,
+    ),
+    charts.Facet(
+        "sync_freshness_pct",
+        "Sync Freshness (%)",
+        th.TARGET_SYNC_FRESHNESS_PCT,
+        f"target {th.TARGET_SYNC_FRESHNESS_PCT:g}",
+        charts.TARGET,
+    ),
+    charts.Facet(
+        "compliance_sla_pct",
+        "Compliance SLA (%)",
+        th.TARGET_COMPLIANCE_SLA_PCT,
+        f"target {th.TARGET_COMPLIANCE_SLA_PCT:g}",
+        charts.TARGET,
+    ),
+    charts.Facet(
+        "drift_rate_pct",
+        "Drift Rate (%)",
+        th.DRIFT_RATE_HEALTHY_PCT,
+        f"healthy below {th.DRIFT_RATE_HEALTHY_PCT:g}",
+        charts.TARGET,
+    ),
+)
+
+
+def _kpi_trends(df: pd.DataFrame) -> go.Figure:
+    return charts.small_multiples(df, KPI_FACETS)

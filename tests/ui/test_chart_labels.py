@@ -44,7 +44,11 @@ BUILDERS: dict[str, Callable[[], go.Figure]] = {
     "endpoint_errors": lambda: charts.endpoint_errors(
         pd.DataFrame({"method": ["GET", EVIL_2], "route": [EVIL, "/x"], "error_rate_pct": [1, 2]})
     ),
-    "resource": lambda: charts.resource(_per("instance", cpu_pct=5.0), "cpu_pct", "CPU (%)", 80),
+    "small_multiples": lambda: charts.small_multiples(
+        _per("instance", cpu_pct=5.0, memory_pct=6.0),
+        [charts.Facet("cpu_pct", EVIL + " (%)", 80, EVIL), charts.Facet("memory_pct", "Mem")],
+        group="instance",
+    ),
     "kpi_trend": lambda: charts.kpi_trend(SERIES, "trust_score", EVIL + " (x)", 75, EVIL),
     "trust_components": lambda: charts.trust_components(
         SERIES.assign(reliability=0.5), [("reliability", EVIL)]
@@ -103,7 +107,7 @@ def test_chart_text_from_data_has_no_live_html_or_bidi(name: str) -> None:
     "name",
     [
         "endpoint_errors",
-        "resource",
+        "small_multiples",
         "kpi_trend",
         "trust_components",
         "sync_lag",

@@ -77,13 +77,54 @@ def test_themed_figures_carry_the_console_template(theme: str | None) -> None:
     assert "#E5ECF6" not in fig.to_json()
 
 
-def test_resource_chart_one_trace_per_instance() -> None:
+def test_small_multiples_one_line_per_instance_in_the_same_colour_on_every_panel() -> None:
     df = pd.DataFrame(
-        {"ts": [NOW, NOW, NOW], "instance": ["b", "a", "c"], "cpu_pct": [1.0, 2.0, 3.0]}
+        {
+            "ts": [NOW, NOW, NOW],
+            "instance": ["b", "a", "c"],
+            "cpu_pct": [1.0, 2.0, 3.0],
+            "memory_pct": [4.0, 5.0, 6.0],
+            "disk_pct": [7.0, 8.0, 9.0],
+        }
     )
-    fig = charts.resource(df, "cpu_pct", "CPU (%)", 80)
-    assert [t.name for t in fig.data] == ["a", "b", "c"]
-    assert list(fig.layout.yaxis.range) == [0, 100]
+    facets = [
+        charts.Facet("cpu_pct", "CPU (%)", 80, "80 % threshold", y_range=(0, 100)),
+        charts.Facet("memory_pct", "Memory (%)", 85, "85 % threshold"),
+        charts.Facet("disk_pct", "Disk (%)"),
+    ]
+    fig = charts.small_multiples(df, facets, group="instance")
+    # Three panels of three instances, in a 2 x 2 grid over one shared time axis.
+    assert [(t.name, t.xaxis) for t in fig.data] == [
+        (name, axis) for axis in ("x", "x2", "x3") for name in ("a", "b", "c")
+    ]
+    assert [t.y[0] for t in fig.data if t.name == "b"] == [1.0, 4.0, 7.0]
+    colours = {t.name: {u.line.color for u in fig.data if u.name == t.name} for t in fig.data}
+    assert all(len(c) == 1 for c in colours.values()) and len(set().union(*colours.values())) == 3
+    # One legend entry per instance, not one per panel.
+    assert [t.name for t in fig.data if t.showlegend] == ["a", "b", "c"]
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts[:3] == ["CPU (%)", "Memory (%)", "Disk (%)"]
+    assert "80 % threshold" in texts and "85 % threshold" in texts
+    # Each limit line on its own panel; the y range only where the facet fixes one.
+    assert sorted((s.y0, s.yref) for s in fig.layout.shapes) == [(80, "y"), (85, "y2")]
+    assert list(fig.layout.yaxis.range) == [0, 100] and fig.layout.yaxis2.range is None
+    # The top row follows the bottom row's time axis and leaves the dates to it.
+    assert fig.layout.xaxis.matches == "x3" and fig.layout.xaxis.showticklabels is False
+
+
+def test_small_multiples_without_a_group_draw_one_unlabelled_line_a_panel() -> None:
+    fig = charts.small_multiples(
+        _series(10).assign(b=1.0), [charts.Facet("rps", "Rate"), charts.Facet("b", "B")]
+    )
+    assert len(fig.data) == 2 and not any(t.showlegend for t in fig.data)
+    assert fig.layout.showlegend is False
+
+
+def test_long_series_have_no_markers() -> None:
+    cols = [("reliability", "reliability")]
+    short = charts.trust_components(_series(10).assign(reliability=0.5), cols)
+    long = charts.trust_components(_series(300).assign(reliability=0.5), cols)
+    assert short.data[0].mode == "lines+markers" and long.data[0].mode == "lines"
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx"])
