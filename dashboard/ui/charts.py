@@ -120,34 +120,9 @@ def _cap(df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[::step]
 
 
-def request_rate(df: pd.DataFrame) -> go.Figure:
-    fig = _base("Request rate (req/s)", "req/s")
-    d = _cap(df)
-    fig.add_scatter(x=d["ts"], y=d["rps"], name="requests/s", mode="lines")
-    return fig
-
-
-def error_rate(df: pd.DataFrame, warn_pct: float, crit_pct: float) -> go.Figure:
-    fig = _base("Error rate (% of requests, 5xx)", "%")
-    d = _cap(df)
-    fig.add_scatter(x=d["ts"], y=d["error_rate_pct"], name="error rate", mode="lines")
-    _threshold(fig, warn_pct, f"{warn_pct:g} % healthy limit", WARN)
-    _threshold(fig, crit_pct, f"{crit_pct:g} % P1", CRIT)
-    return fig
-
-
-def latency(df: pd.DataFrame, p99_limit_ms: float) -> go.Figure:
-    fig = _base("Latency p50 / p95 / p99 (ms)", "ms")
-    d = _cap(df)
-    for col, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
-        fig.add_scatter(x=d["ts"], y=d[col], name=label, mode="lines")
-    _threshold(fig, p99_limit_ms, f"p99 limit {p99_limit_ms:g} ms", CRIT)
-    return fig
-
-
-def endpoint_errors(df: pd.DataFrame, top: int = 10) -> go.Figure:
+def endpoint_errors(df: pd.DataFrame, top: int = 10, *, height: int = 340) -> go.Figure:
     d = df.dropna(subset=["error_rate_pct"]).head(top).iloc[::-1]
-    fig = _base(f"Error rate by endpoint, worst {min(top, len(d))} (%)", "", height=340)
+    fig = _base(f"Error rate by endpoint, worst {min(top, len(d))} (%)", "", height=height)
     fig.add_bar(
         y=_labels(d["method"].astype(str) + " " + d["route"].astype(str)),
         x=d["error_rate_pct"],
@@ -165,31 +140,58 @@ def endpoint_errors(df: pd.DataFrame, top: int = 10) -> go.Figure:
 
 
 @dataclass(frozen=True)
-class Facet:
-    """One panel of a small-multiples figure: a column, its title, its limit line, its y range."""
+class Limit:
+    """A dashed horizontal line on a panel: a threshold or a target, labelled."""
 
-    column: str
+    y: float
+    label: str
+    color: str = WARN
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One panel of a small-multiples figure: its lines (column, legend name), limit lines,
+    fixed y range and whether its single line is filled to zero (a cumulative figure)."""
+
     title: str
-    limit: float | None = None
-    limit_label: str = ""
-    limit_color: str = WARN
+    lines: tuple[tuple[str, str], ...]
+    limits: tuple[Limit, ...] = ()
     y_range: tuple[float, float] | None = None
+    area: bool = False
+
+
+def facet(
+    title: str,
+    column: str,
+    *limits: Limit,
+    y_range: tuple[float, float] | None = None,
+    area: bool = False,
+) -> Facet:
+    """A panel of one line, named after the panel (its title up to the unit in brackets)."""
+    return Facet(title, ((column, title.split(" (")[0]),), limits, y_range, area)
 
 
 # One Plotly figure for a set of related panels instead of one figure each: in the browser a
 # figure costs about 45 ms of main-thread time on a page of them (its own SVG layers, modebar,
-# drag layers and measurements, Streamlit's frame around it), a panel inside a figure a
-# fraction of that. Rows share the time axis, so a spike lines up across the panels.
+# drag layers and measurements, Streamlit's frame around it), and Streamlit plots each
+# figure twice as it mounts; a panel inside a figure costs a fraction of that. The panels
+# share the time axis, so a spike lines up across them.
 _FACET_ROW_HEIGHT = 250
 
 
 def small_multiples(
-    df: pd.DataFrame, facets: Sequence[Facet], *, group: str | None = None, cols: int = 2
+    df: pd.DataFrame,
+    facets: Sequence[Facet],
+    *,
+    group: str | None = None,
+    cols: int = 2,
+    row_height: int = _FACET_ROW_HEIGHT,
 ) -> go.Figure:
     """``facets`` in a grid of ``cols`` columns over a shared time axis (column ``ts``).
 
-    With ``group`` (an instance or source column) each panel has one line per group, in the
-    same colour on every panel, and one legend entry per group; without it one line a panel.
+    With ``group`` (an instance or source column) a panel has one line per group, in the
+    same colour on every panel, and one legend entry per group. Without it, a panel of
+    several lines names them in the legend; a panel of one line is named by its title.
     """
     rows = -(-len(facets) // cols)
     fig = make_subplots(
@@ -197,50 +199,56 @@ def small_multiples(
         cols=cols,
         shared_xaxes=True,
         subplot_titles=[_label(f.title) for f in facets],
-        vertical_spacing=0.2 / rows,
+        vertical_spacing=min(0.3 / rows, 0.12),
         horizontal_spacing=0.08,
     )
-    groups = [(None, df)] if group is None else [(name, part) for name, part in df.groupby(group)]
-    for i, facet in enumerate(facets):
+    groups = [(None, df)] if group is None else list(df.groupby(group))
+    for i, panel in enumerate(facets):
         row, col = i // cols + 1, i % cols + 1
         for g, (name, part) in enumerate(groups):
-            p = _cap(part)
-            fig.add_scatter(
-                x=p["ts"],
-                y=p[facet.column],
-                name=_label(facet.title.split(" (")[0] if name is None else name),
-                legendgroup=None if name is None else _label(name),
-                showlegend=name is not None and i == 0,
-                line={"color": _CATEGORICAL[g % len(_CATEGORICAL)]},
-                mode="lines",
-                row=row,
-                col=col,
-            )
-        if facet.limit is not None:
+            for k, (column, line_name) in enumerate(panel.lines):
+                # Each line its own points: a frame merged from two series has rows where
+                # one of them has no value.
+                p = _cap(part[["ts", column]].dropna(subset=[column]))
+                colour = g if name is not None else k
+                fig.add_scatter(
+                    x=p["ts"],
+                    y=p[column],
+                    name=_label(line_name if name is None else name),
+                    legendgroup=None if name is None else _label(name),
+                    showlegend=(name is not None and i == 0)
+                    or (name is None and len(panel.lines) > 1),
+                    line={"color": _CATEGORICAL[colour % len(_CATEGORICAL)]},
+                    mode="lines",
+                    fill="tozeroy" if panel.area else None,
+                    row=row,
+                    col=col,
+                )
+        for limit in panel.limits:
             fig.add_hline(
-                y=facet.limit,
+                y=limit.y,
                 line_dash="dash",
-                line_color=facet.limit_color,
+                line_color=limit.color,
                 line_width=1.5,
-                annotation_text=_label(facet.limit_label),
+                annotation_text=_label(limit.label),
                 annotation_position="top left",
-                annotation_font_color=facet.limit_color,
+                annotation_font_color=limit.color,
                 row=row,
                 col=col,
             )
-        if facet.y_range is not None:
-            fig.update_yaxes(range=list(facet.y_range), row=row, col=col)
+        if panel.y_range is not None:
+            fig.update_yaxes(range=list(panel.y_range), row=row, col=col)
     # Subplot titles are annotations, made before the limit labels: sized and left-aligned
     # like the titles of single charts.
     for i, title in enumerate(fig.layout.annotations[: len(facets)]):
         axis = fig.layout["xaxis" if i == 0 else f"xaxis{i + 1}"]
         title.update(x=axis.domain[0], xanchor="left", font={"size": 15})
     fig.update_layout(
-        height=rows * _FACET_ROW_HEIGHT + 80,
+        height=rows * row_height + 80,
         margin={**_MARGIN, "t": 36, "l": 48},
         hovermode="x unified",
-        showlegend=group is not None,
-        legend={"orientation": "h", "yanchor": "top", "y": -0.06, "xanchor": "left", "x": 0},
+        showlegend=any(t.showlegend for t in fig.data),
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2 / rows, "xanchor": "left", "x": 0},
     )
     return fig
 
@@ -271,15 +279,6 @@ def trust_components(df: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> go
             marker={"size": 4},
         )
     fig.update_yaxes(range=[0, 1.05])
-    return fig
-
-
-def risk_avoided(df: pd.DataFrame) -> go.Figure:
-    fig = _base("Risk Avoided, cumulative over the period (USD)", "USD")
-    d = _cap(df)
-    fig.add_scatter(
-        x=d["ts"], y=d["cumulative_usd"], name="RA$ cumulative", mode="lines", fill="tozeroy"
-    )
     return fig
 
 
@@ -319,14 +318,6 @@ def agent_trust(df: pd.DataFrame) -> go.Figure:
 
 
 # Builders with their thresholds bound, for components.chart(panel, builder, key).
-def latency_builder(limit_ms: float) -> Callable[[pd.DataFrame], go.Figure]:
-    return lambda df: latency(df, limit_ms)
-
-
-def error_rate_builder(warn: float, crit: float) -> Callable[[pd.DataFrame], go.Figure]:
-    return lambda df: error_rate(df, warn, crit)
-
-
 def kpi_builder(
     column: str, title: str, target: float | None, label: str = "target"
 ) -> Callable[[pd.DataFrame], go.Figure]:

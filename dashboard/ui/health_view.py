@@ -47,17 +47,15 @@ def render(choice: RangeChoice) -> None:
     )
     components.banner_for([series, stats, uptime, res])
 
-    left, right = st.columns(2)
-    with left:
-        components.chart(series, charts.request_rate, f"{PAGE}.rate")
-        components.chart(series, charts.latency_builder(th.P99_LATENCY_MS), f"{PAGE}.latency")
-    with right:
+    traffic, by_endpoint = st.columns(2)
+    with traffic:
+        components.chart(series, _traffic, f"{PAGE}.traffic")
+    with by_endpoint:
         components.chart(
-            series,
-            charts.error_rate_builder(th.ERROR_RATE_WARN_PCT, th.ERROR_RATE_CRIT_PCT),
-            f"{PAGE}.errors",
+            stats,
+            lambda df: charts.endpoint_errors(df, height=TRAFFIC_HEIGHT),
+            f"{PAGE}.by_endpoint",
         )
-        components.chart(stats, charts.endpoint_errors, f"{PAGE}.by_endpoint")
     components.table(
         stats,
         f"{PAGE}.endpoint_table",
@@ -113,25 +111,37 @@ def render(choice: RangeChoice) -> None:
     st.caption(f"Clock: {resources.now():%Y-%m-%d %H:%M:%S} UTC")
 
 
-RESOURCE_FACETS = (
-    charts.Facet("cpu_pct", "CPU (%)", th.CPU_PCT, f"{th.CPU_PCT:g} % threshold", y_range=(0, 100)),
-    charts.Facet(
-        "memory_pct",
-        "Memory (%)",
-        th.MEMORY_PCT,
-        f"{th.MEMORY_PCT:g} % threshold",
-        y_range=(0, 100),
+# Requests, errors and latency stacked over one time axis, beside the worst endpoints.
+TRAFFIC_FACETS = (
+    charts.facet("Request rate (req/s)", "rps"),
+    charts.facet(
+        "Error rate (% of requests, 5xx)",
+        "error_rate_pct",
+        charts.Limit(th.ERROR_RATE_WARN_PCT, f"{th.ERROR_RATE_WARN_PCT:g} % healthy limit"),
+        charts.Limit(th.ERROR_RATE_CRIT_PCT, f"{th.ERROR_RATE_CRIT_PCT:g} % P1", charts.CRIT),
     ),
     charts.Facet(
-        "disk_pct", "Disk (%)", th.DISK_PCT, f"{th.DISK_PCT:g} % threshold", y_range=(0, 100)
+        "Latency p50 / p95 / p99 (ms)",
+        (("p50_ms", "latency p50"), ("p95_ms", "latency p95"), ("p99_ms", "latency p99")),
+        (charts.Limit(th.P99_LATENCY_MS, f"p99 limit {th.P99_LATENCY_MS:g} ms", charts.CRIT),),
     ),
-    charts.Facet(
-        "db_conn_pct",
-        "DB connections (% of pool)",
-        th.DB_CONNECTIONS_PCT_OF_POOL,
-        f"{th.DB_CONNECTIONS_PCT_OF_POOL:g} % threshold",
-        y_range=(0, 100),
-    ),
+)
+TRAFFIC_ROW_HEIGHT = 190
+TRAFFIC_HEIGHT = len(TRAFFIC_FACETS) * TRAFFIC_ROW_HEIGHT + 80
+
+
+def _traffic(df: pd.DataFrame) -> go.Figure:
+    return charts.small_multiples(df, TRAFFIC_FACETS, cols=1, row_height=TRAFFIC_ROW_HEIGHT)
+
+
+RESOURCE_FACETS = tuple(
+    charts.facet(title, column, charts.Limit(limit, f"{limit:g} % threshold"), y_range=(0, 100))
+    for title, column, limit in (
+        ("CPU (%)", "cpu_pct", th.CPU_PCT),
+        ("Memory (%)", "memory_pct", th.MEMORY_PCT),
+        ("Disk (%)", "disk_pct", th.DISK_PCT),
+        ("DB connections (% of pool)", "db_conn_pct", th.DB_CONNECTIONS_PCT_OF_POOL),
+    )
 )
 
 

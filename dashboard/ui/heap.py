@@ -45,21 +45,15 @@ def _warm_charts() -> None:
     now = pd.Timestamp("2026-01-01", tz="UTC")
     ts = [now, now + pd.Timedelta(minutes=5)]
     charts.themed(
-        charts.latency(
-            pd.DataFrame({"ts": ts, **{c: [1.0, 2.0] for c in ("p50_ms", "p95_ms", "p99_ms")}}), 500
-        ),
-        "light",
-    ).to_plotly_json()
-    charts.themed(
         charts.bars(pd.DataFrame({"k": ["a", "b"], "n": [1, 2]}), "k", "n", "t"), "light"
     ).to_plotly_json()
     charts.themed(
-        charts.risk_avoided(pd.DataFrame({"ts": ts, "cumulative_usd": [1.0, 2.0]})), "light"
-    ).to_plotly_json()
-    charts.themed(
         charts.small_multiples(
-            pd.DataFrame({"ts": ts, "v": [1.0, 2.0]}),
-            [charts.Facet("v", "a", 1.0, "l"), charts.Facet("v", "b")],
+            pd.DataFrame({"ts": ts, "v": [1.0, 2.0], "w": [2.0, 3.0]}),
+            [
+                charts.facet("a", "v", charts.Limit(1.0, "l")),
+                charts.Facet("b", (("v", "v"), ("w", "w")), area=True),
+            ],
         ),
         "light",
     ).to_plotly_json()

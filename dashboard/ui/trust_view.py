@@ -97,14 +97,17 @@ def render(choice: RangeChoice) -> None:
     # Reports (issue 13): file the executive summary of the range on screen.
     reports_view.generate_for_range(f"{PAGE}.report", tr.start, tr.end)
 
-    components.chart(series, _kpi_trends, f"{PAGE}.trends")
-    left, right = st.columns(2)
-    with left:
-        components.chart(ra, charts.risk_avoided, f"{PAGE}.ra")
-    with right:
-        components.chart(
-            series, lambda df: charts.trust_components(df, COMPONENTS), f"{PAGE}.components"
-        )
+    # One frame, one figure: the KPI series and the cumulative Risk Avoided are merged on
+    # their bucket times (the same buckets), so all six panels share the time axis.
+    trends = loaders.Panel(
+        _merged(series.value, ra.value) if series.value is not None else None,
+        series.state,
+        series.message,
+        series.computed_at,
+        series.cache_degraded or ra.cache_degraded,
+        series.error,
+    )
+    components.chart(trends, _kpi_trends, f"{PAGE}.trends")
 
     st.subheader("Why is the Trust Score dropping?")
     drivers = _drivers(_floor(tr.start, DRIVER_STEP), _floor(tr.end, DRIVER_STEP))
@@ -241,38 +244,49 @@ COMPONENTS = (
 )
 
 
-# The four KPI trends over the range, each against its target: one figure of four panels.
-KPI_FACETS = (
-    charts.Facet(
-        "trust_score",
+# The KPI trends over the range, each against its target, Risk Avoided building up over the
+# period and the trust components: one figure of six panels.
+TREND_FACETS = (
+    charts.facet(
         "Trust Score (0–100)",
-        th.TARGET_TRUST_SCORE,
-        f"target {th.TARGET_TRUST_SCORE:g}",
-        charts.TARGET,
+        "trust_score",
+        charts.Limit(th.TARGET_TRUST_SCORE, f"target {th.TARGET_TRUST_SCORE:g}", charts.TARGET),
     ),
-    charts.Facet(
-        "sync_freshness_pct",
+    charts.facet("Risk Avoided, cumulative (USD)", "cumulative_usd", area=True),
+    charts.facet(
         "Sync Freshness (%)",
-        th.TARGET_SYNC_FRESHNESS_PCT,
-        f"target {th.TARGET_SYNC_FRESHNESS_PCT:g}",
-        charts.TARGET,
+        "sync_freshness_pct",
+        charts.Limit(
+            th.TARGET_SYNC_FRESHNESS_PCT, f"target {th.TARGET_SYNC_FRESHNESS_PCT:g}", charts.TARGET
+        ),
     ),
-    charts.Facet(
-        "compliance_sla_pct",
-        "Compliance SLA (%)",
-        th.TARGET_COMPLIANCE_SLA_PCT,
-        f"target {th.TARGET_COMPLIANCE_SLA_PCT:g}",
-        charts.TARGET,
-    ),
-    charts.Facet(
-        "drift_rate_pct",
+    charts.facet(
         "Drift Rate (%)",
-        th.DRIFT_RATE_HEALTHY_PCT,
-        f"healthy below {th.DRIFT_RATE_HEALTHY_PCT:g}",
-        charts.TARGET,
+        "drift_rate_pct",
+        charts.Limit(
+            th.DRIFT_RATE_HEALTHY_PCT, f"healthy below {th.DRIFT_RATE_HEALTHY_PCT:g}", charts.TARGET
+        ),
     ),
+    charts.facet(
+        "Compliance SLA (%)",
+        "compliance_sla_pct",
+        charts.Limit(
+            th.TARGET_COMPLIANCE_SLA_PCT, f"target {th.TARGET_COMPLIANCE_SLA_PCT:g}", charts.TARGET
+        ),
+    ),
+    charts.Facet("Trust components (0–1)", COMPONENTS, y_range=(0, 1.05)),
 )
 
 
+def _merged(series: pd.DataFrame, ra: pd.DataFrame | None) -> pd.DataFrame:
+    """The KPI series and the running Risk Avoided total on the union of their buckets (a
+    bucket without violations keeps the total so far; each line draws its own points)."""
+    if ra is None or ra.empty or "cumulative_usd" not in ra:
+        return series.assign(cumulative_usd=float("nan"))
+    both = series.merge(ra[["ts", "cumulative_usd"]], on="ts", how="outer").sort_values("ts")
+    both["cumulative_usd"] = both["cumulative_usd"].ffill().fillna(0.0)
+    return both.reset_index(drop=True)
+
+
 def _kpi_trends(df: pd.DataFrame) -> go.Figure:
-    return charts.small_multiples(df, KPI_FACETS)
+    return charts.small_multiples(df, TREND_FACETS)

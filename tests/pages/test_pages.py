@@ -46,13 +46,13 @@ def test_service_health(app_env: None) -> None:
     labels = [m.label for m in at.metric]
     assert any("Overall" in label for label in labels)
     assert any("PostgreSQL" in label for label in labels)
-    # Rate, errors, latency, errors by endpoint; the four resources in one figure of panels.
-    assert len(at.get("plotly_chart")) == 5
+    # Traffic (rate, errors, latency as panels of one figure), errors by endpoint, resources.
+    assert len(at.get("plotly_chart")) == 3
     endpoint = at.selectbox(key="service_health.endpoint")
     assert "GET /api/v1/agents" in endpoint.options
     endpoint.set_value("GET /api/v1/agents").run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 5
+    assert len(at.get("plotly_chart")) == 3
     # No error banners with healthy servers.
     assert not [t for t in _texts(at) if "unreachable" in t]
 
@@ -82,8 +82,8 @@ def test_trust_kpis_tiles_match_the_data_layer(app_env: None, seeded_engine: Eng
     assert tiles["Risk Avoided $"] == f"${expected.risk_avoided_usd:,.0f}"
     assert tiles["Drift Rate"] == f"{expected.drift_rate_pct:.1f} %"
     assert tiles["Compliance SLA"] == f"{expected.compliance_sla_pct:.1f} %"
-    # The four KPI trends in one figure of panels, Risk Avoided, trust components, sync lag.
-    assert len(at.get("plotly_chart")) == 4
+    # The trends (KPIs, Risk Avoided, trust components as panels of one figure), sync lag.
+    assert len(at.get("plotly_chart")) == 2
     assert any(str(expected.trust_band) in md.value for md in at.markdown)
 
 

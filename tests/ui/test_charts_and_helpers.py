@@ -14,7 +14,7 @@ import pytest
 
 from dashboard.domain.csv_export import neutralise_cell
 from dashboard.domain.timebuckets import MAX_POINTS
-from dashboard.ui import charts
+from dashboard.ui import charts, health_view, trust_view
 from dashboard.ui.csv import to_safe_csv
 from dashboard.ui.params import bucket_label, parse_range, parse_refresh
 
@@ -36,24 +36,56 @@ def _series(n: int) -> pd.DataFrame:
     )
 
 
-def test_latency_chart_has_three_traces_and_the_p99_line() -> None:
-    fig = charts.latency(_series(60), 500)
-    assert [t.name for t in fig.data] == ["p50", "p95", "p99"]
-    assert fig.layout.title.text == "Latency p50 / p95 / p99 (ms)"
-    lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert any(s.y0 == 500 for s in lines)
+def test_service_health_traffic_panels_lines_and_thresholds() -> None:
+    fig = health_view._traffic(_series(60))
+    assert [(t.name, t.yaxis) for t in fig.data] == [
+        ("Request rate", "y"),
+        ("Error rate", "y2"),
+        ("latency p50", "y3"),
+        ("latency p95", "y3"),
+        ("latency p99", "y3"),
+    ]
+    # Only the latency panel's lines are in the legend: the others are named by their titles.
+    assert [t.name for t in fig.data if t.showlegend] == [
+        "latency p50",
+        "latency p95",
+        "latency p99",
+    ]
+    titles = [a.text for a in fig.layout.annotations][:3]
+    assert titles == [
+        "Request rate (req/s)",
+        "Error rate (% of requests, 5xx)",
+        "Latency p50 / p95 / p99 (ms)",
+    ]
+    assert sorted((s.y0, s.yref) for s in fig.layout.shapes) == [(1, "y2"), (5, "y2"), (500, "y3")]
 
 
-def test_error_chart_draws_both_thresholds() -> None:
-    fig = charts.error_rate(_series(10), 1, 5)
-    assert sorted(s.y0 for s in fig.layout.shapes) == [1, 5]
-    assert "%" in fig.layout.title.text
+def test_trust_trends_merge_the_running_risk_avoided_total_onto_the_kpi_buckets() -> None:
+    series = _series(4).assign(trust_score=[80.0, 81.0, 82.0, 83.0])
+    ts = series["ts"]
+    ra = pd.DataFrame({"ts": [ts[1], ts[3]], "cumulative_usd": [10.0, 25.0]})
+    merged = trust_view._merged(series, ra)
+    assert list(merged["cumulative_usd"]) == [0.0, 10.0, 10.0, 25.0]
+    assert list(merged["trust_score"]) == [80.0, 81.0, 82.0, 83.0]
+    # A violation bucket without a KPI snapshot adds a row; the KPI line skips it.
+    extra = pd.DataFrame({"ts": [ts[0] - timedelta(minutes=5)], "cumulative_usd": [3.0]})
+    merged = trust_view._merged(series, pd.concat([extra, ra]))
+    assert len(merged) == 5 and merged["trust_score"].isna().sum() == 1
+    kpis = {"sync_freshness_pct": 1.0, "drift_rate_pct": 1.0, "compliance_sla_pct": 1.0}
+    fig = trust_view._kpi_trends(
+        merged.assign(
+            **kpis, reliability=1.0, policy_adherence=1, sync_freshness=1, risk_exposure=1
+        )
+    )
+    trust, risk = fig.data[0], fig.data[1]
+    assert len(trust.x) == 4 and len(risk.x) == 5 and risk.fill == "tozeroy"
+    assert trust_view._merged(series, None)["cumulative_usd"].isna().all()
 
 
 def test_traces_are_capped_at_the_point_budget() -> None:
-    fig = charts.request_rate(_series(10_000))
-    assert len(fig.data[0].x) <= MAX_POINTS == 800
-    assert len(charts.request_rate(_series(100)).data[0].x) == 100
+    one = [charts.facet("Rate", "rps")]
+    assert len(charts.small_multiples(_series(10_000), one).data[0].x) <= MAX_POINTS == 800
+    assert len(charts.small_multiples(_series(100), one).data[0].x) == 100
 
 
 def test_no_fixed_background_so_both_themes_read() -> None:
@@ -66,7 +98,7 @@ def test_no_fixed_background_so_both_themes_read() -> None:
 
 @pytest.mark.parametrize("theme", ["light", "dark", None, "solarized"])
 def test_themed_figures_carry_the_console_template(theme: str | None) -> None:
-    fig = charts.themed(charts.request_rate(_series(5)), theme)
+    fig = charts.themed(charts.small_multiples(_series(5), [charts.facet("Rate", "rps")]), theme)
     layout = fig.layout.template.layout
     assert layout.paper_bgcolor == layout.plot_bgcolor == "rgba(0,0,0,0)"
     expected = "#fafafa" if theme == "dark" else "#31333f"  # unknown themes read as light
@@ -88,9 +120,9 @@ def test_small_multiples_one_line_per_instance_in_the_same_colour_on_every_panel
         }
     )
     facets = [
-        charts.Facet("cpu_pct", "CPU (%)", 80, "80 % threshold", y_range=(0, 100)),
-        charts.Facet("memory_pct", "Memory (%)", 85, "85 % threshold"),
-        charts.Facet("disk_pct", "Disk (%)"),
+        charts.facet("CPU (%)", "cpu_pct", charts.Limit(80, "80 % threshold"), y_range=(0, 100)),
+        charts.facet("Memory (%)", "memory_pct", charts.Limit(85, "85 % threshold")),
+        charts.facet("Disk (%)", "disk_pct"),
     ]
     fig = charts.small_multiples(df, facets, group="instance")
     # Three panels of three instances, in a 2 x 2 grid over one shared time axis.
@@ -114,7 +146,7 @@ def test_small_multiples_one_line_per_instance_in_the_same_colour_on_every_panel
 
 def test_small_multiples_without_a_group_draw_one_unlabelled_line_a_panel() -> None:
     fig = charts.small_multiples(
-        _series(10).assign(b=1.0), [charts.Facet("rps", "Rate"), charts.Facet("b", "B")]
+        _series(10).assign(b=1.0), [charts.facet("Rate", "rps"), charts.facet("B", "b")]
     )
     assert len(fig.data) == 2 and not any(t.showlegend for t in fig.data)
     assert fig.layout.showlegend is False
@@ -226,7 +258,11 @@ def _one_chart_page() -> None:
     df = pd.DataFrame(
         {"ts": [start + timedelta(minutes=i) for i in range(3)], "rps": [1.0, 2.0, 3.0]}
     )
-    components.chart(Panel(df, "ok"), charts.request_rate, "t.rate")
+    components.chart(
+        Panel(df, "ok"),
+        lambda d: charts.small_multiples(d, [charts.facet("Rate", "rps")]),
+        "t.rate",
+    )
 
 
 def test_charts_go_out_in_the_console_template_not_streamlits_theme() -> None:
