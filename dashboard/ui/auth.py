@@ -35,7 +35,6 @@ from dashboard.ui.http_guard import COOKIE as COOKIE
 from dashboard.ui.http_guard import cookie_value as cookie_value
 from dashboard.ui.http_guard import new_claim, url_path
 from dashboard.ui.http_guard import token_from_cookie as token_from_cookie
-from dashboard.ui.navigation import PAGES
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +219,9 @@ def _only(body: Callable[[], object]) -> None:
 
     def sign_in() -> None:
         body()
+
+    # Here, not at the top: navigation imports the header, which imports this module.
+    from dashboard.ui.navigation import PAGES
 
     # Every page's address leads here too, so a deep link shows the form, not "page not found".
     pages = [st.Page(sign_in, title="Sign in", default=True)] + [

@@ -53,6 +53,17 @@ def wait_until_loaded(
     return float(page.evaluate("() => window.__orcaSettledAt"))
 
 
+def health_probes(page: Any) -> list[str]:
+    """The paths at which this page's Streamlit front end probed the server's health."""
+    return list(
+        page.evaluate(
+            """() => performance.getEntriesByType('resource')
+                .map((e) => new URL(e.name).pathname)
+                .filter((p) => p.endsWith('/_stcore/health'))"""
+        )
+    )
+
+
 def screenshot(page: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)

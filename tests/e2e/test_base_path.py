@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
 from dashboard.domain.permissions import Role
-from tests.e2e.browser import screenshot
+from tests.e2e.browser import health_probes, screenshot
 from tests.e2e.conftest import (
     SHOTS,
     RunningConsole,
@@ -61,6 +62,11 @@ def test_sign_in_under_a_base_path(
         other.goto(url + "/trust_kpis")
         other.wait_for_selector('h1:has-text("Trust KPIs")', timeout=30_000)
         screenshot(other, SHOTS / "base_path_trust_kpis.png")
+        # A page's own URL is told where the server is: one probe, at the base path.
+        assert health_probes(other) == [f"{BASE}/_stcore/health"]
+        other.locator('[data-testid="stSidebar"] a', has_text="Service Health").first.click()
+        other.wait_for_selector('h1:has-text("Service Health")', timeout=30_000)
+        assert urlsplit(other.url).path in (BASE, BASE + "/")
         other.close()
         # Log out: the server drops the cookie at its base-path route.
         page.get_by_role("button", name="Log out").click()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine
 
 from dashboard.domain.permissions import Role
-from tests.e2e.browser import screenshot, wait_until_loaded
+from tests.e2e.browser import health_probes, screenshot, wait_until_loaded
 from tests.e2e.conftest import SHOTS, make_login, sign_in
 
 PAGES = {
@@ -52,9 +53,35 @@ def test_page_loads_without_errors(console: str, signed_in_context: Any, name: s
             # The hostile name is shown as its characters, never as an element.
             assert page.get_by_text("<img src=x onerror=alert(1)>").count() >= 1
             assert page.locator('img[src="x"]').count() == 0
+        # Every page's own URL connects at the first probe, at the server's root: no probe
+        # under the page's path and Streamlit's 100 ms retry (dashboard/ui/deep_links.py).
+        assert health_probes(page) == ["/_stcore/health"], health_probes(page)
         if name == "service_health":
             # Traffic (three panels), errors by endpoint, resources (four panels).
             assert page.locator(".js-plotly-plot").count() == 3
             assert page.locator(".js-plotly-plot .cartesianlayer > g.subplot").count() == 3 + 1 + 4
+    finally:
+        page.close()
+
+
+def test_after_a_deep_link_the_menu_keeps_each_pages_url(
+    console: str, signed_in_context: Any
+) -> None:
+    """Told where the server is, the app still routes by the page's own URL."""
+    page = signed_in_context.new_page()
+    try:
+        page.goto(console + "/trust_kpis?range=7d")
+        wait_until_loaded(page, min_charts=2)
+        assert health_probes(page) == ["/_stcore/health"]
+        assert "15 min buckets" in page.inner_text("body")  # the URL's 7 d range is kept
+        page.locator('[data-testid="stSidebar"] a', has_text="Agent Registry").first.click()
+        page.wait_for_selector('h1:has-text("Agent Registry")', timeout=30_000)
+        assert urlsplit(page.url).path == "/agent_registry"
+        page.go_back()
+        page.wait_for_selector('h1:has-text("Trust KPIs")', timeout=30_000)
+        assert urlsplit(page.url).path == "/trust_kpis"
+        page.reload()
+        wait_until_loaded(page, min_charts=2)
+        assert page.locator('h1:has-text("Trust KPIs")').count() == 1
     finally:
         page.close()
