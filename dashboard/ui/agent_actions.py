@@ -24,7 +24,7 @@ from dashboard.actions.base import ActionResult
 from dashboard.data.agent_filter import AgentFilter
 from dashboard.data.errors import InvalidQuery
 from dashboard.domain.permissions import can_do
-from dashboard.ui import auth, staged
+from dashboard.ui import auth, components, staged
 
 # drill_view still imports show_result from here; its home is ui/staged.
 show_result = staged.show_result
@@ -147,7 +147,12 @@ def bulk_control(filters: AgentFilter) -> None:
     actor = auth.current_actor()
     if actor is None or not can_do(actor.roles, "agent.bulk_quarantine"):
         return
-    with st.expander("Quarantine every agent matching these filters", expanded=False):
+    box, shown = components.lazy_expander(
+        "Quarantine every agent matching these filters", f"{BULK}.open"
+    )
+    with box:
+        if not shown:
+            return
         staged.show_result(f"{BULK}.result")
         st.text_area("Reason (required)", key=f"{BULK}.reason", max_chars=1000, height=80)
         staged.control(

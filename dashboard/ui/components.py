@@ -291,6 +291,17 @@ def table(
         return rows[0] if rows and 0 <= rows[0] < len(shown) else None
 
 
+def lazy_expander(label: str, key: str) -> tuple[Any, bool]:
+    """A collapsed expander whose content is built only while it is open: (container, open).
+
+    Streamlit sends a plain expander's content, and the browser draws it, even while it is
+    closed; this one tracks its state (opening or closing it reruns the page), so a page
+    load does not pay for a table or a form nobody opened.
+    """
+    box = st.expander(label, expanded=False, key=key, on_change="rerun")
+    return box, bool(box.open)
+
+
 def banner_for(panels: list[Panel[Any]]) -> None:
     """One banner at the top when a server is down, instead of a crash."""
     if any(pn.error is ErrorKind.DB_DOWN for pn in panels):

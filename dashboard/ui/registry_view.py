@@ -90,10 +90,15 @@ def overview(choice: RangeChoice) -> None:
             f"{PAGE}.discovery",
             empty="No agents were discovered in this range.",
         )
-    quarantined = loaders.load(
-        "quarantined", agents.list_quarantined_agents, limit=100, topics=AGENT_TOPICS
+    box, shown = components.lazy_expander(
+        "Quarantined agents (newest 100)", f"{PAGE}.quarantined.open"
     )
-    with st.expander("Quarantined agents (newest 100)", expanded=False):
+    with box:
+        if not shown:
+            return
+        quarantined = loaders.load(
+            "quarantined", agents.list_quarantined_agents, limit=100, topics=AGENT_TOPICS
+        )
         components.table(
             quarantined,
             f"{PAGE}.quarantined",

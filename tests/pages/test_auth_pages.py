@@ -244,6 +244,10 @@ def test_bulk_quarantine_of_a_filter_asks_for_the_count_above_ten(
     token = sign_in(seeded_engine, Role.OPERATOR)
     at = _open(token, "pages/agent_registry.py", owner=owner)
     assert not at.exception, at.exception
+    # The control is built only once its expander is open (components.lazy_expander).
+    assert not [t for t in at.text_area if t.key == "agent_registry.bulk.reason"]
+    at.session_state["agent_registry.bulk.open"] = True
+    at.run()
     at.text_area(key="agent_registry.bulk.reason").input("compromised owner account")
     at.button(key="agent_registry.bulk.preview").click().run()
     assert any("quarantine the 11 agents" in w.value for w in at.warning)

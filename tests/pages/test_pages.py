@@ -107,6 +107,21 @@ def test_registry_totals_filters_and_hostile_names(app_env: None, seeded_engine:
     assert len(names) == expected
 
 
+def test_quarantined_list_is_built_only_when_opened(app_env: None, seeded_engine: Engine) -> None:
+    at = _app()
+    at.switch_page("pages/agent_registry.py").run()
+    assert not at.exception, at.exception
+    # Closed: neither queried nor sent; the registry's own table is the only one.
+    assert [d.key for d in at.dataframe] == ["agent_registry.agents"]
+    at.session_state["agent_registry.quarantined.open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    [listed] = [d.value for d in at.dataframe if "quarantine_reason" in d.value.columns]
+    with seeded_engine.connect() as s:
+        expected = agents.list_quarantined_agents(s, limit=100)
+    assert list(listed["id"]) == list(expected["id"]) and len(listed) > 0
+
+
 def test_registry_paging_never_exceeds_page_size(app_env: None) -> None:
     at = _app()
     at.switch_page("pages/agent_registry.py").run()

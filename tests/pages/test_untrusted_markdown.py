@@ -187,6 +187,8 @@ def test_hostile_names_in_registry_filters(app_env: None, hostile_agents: list[i
     at.text_input(key="agent_registry.owner").input(PHISH)
     at.button[0].click().run()  # "Apply filters"
     assert_no_foreign_markup(at)
+    at.session_state["agent_registry.bulk.open"] = True  # open the bulk control's expander
+    at.run()
     at.text_area(key="agent_registry.bulk.reason").input(PHISH)
     at.button(key="agent_registry.bulk.preview").click().run()
     assert_no_foreign_markup(at)
