@@ -112,6 +112,14 @@ def _labels(values: pd.Series) -> list[str]:
 MARKERS_UP_TO = 60
 
 
+def _times(ts: pd.Series) -> object:
+    """Bucket times as epoch milliseconds (UTC) for a date axis: about a third of the JSON of
+    ISO strings (numbers travel base64-packed) and nothing for Plotly to parse in the browser,
+    where reading 288-point date strings for every trace of a page took 10-15 ms."""
+    ms = pd.to_datetime(ts, utc=True).dt.as_unit("ms").astype("int64")
+    return ms.to_numpy().astype("float64")
+
+
 def _cap(df: pd.DataFrame) -> pd.DataFrame:
     """Data is bucketed in SQL; this is a last guard so a trace never exceeds MAX_POINTS."""
     if len(df) <= MAX_POINTS:
@@ -212,7 +220,7 @@ def small_multiples(
                 p = _cap(part[["ts", column]].dropna(subset=[column]))
                 colour = g if name is not None else k
                 fig.add_scatter(
-                    x=p["ts"],
+                    x=_times(p["ts"]),
                     y=p[column],
                     name=_label(line_name if name is None else name),
                     legendgroup=None if name is None else _label(name),
@@ -243,6 +251,7 @@ def small_multiples(
     for i, title in enumerate(fig.layout.annotations[: len(facets)]):
         axis = fig.layout["xaxis" if i == 0 else f"xaxis{i + 1}"]
         title.update(x=axis.domain[0], xanchor="left", font={"size": 15})
+    fig.update_xaxes(type="date")  # the times are epoch milliseconds (_times)
     fig.update_layout(
         height=rows * row_height + 80,
         margin={**_MARGIN, "t": 36, "l": 48},
@@ -286,9 +295,10 @@ def sync_lag(df: pd.DataFrame, healthy_s: float, alert_s: float) -> go.Figure:
     fig = _base("Sync lag by source, max per bucket (s)", "seconds")
     for source, part in df.groupby("source", sort=True):
         p = _cap(part)
-        fig.add_scatter(x=p["ts"], y=p["lag_max_s"], name=_label(source), mode="lines")
+        fig.add_scatter(x=_times(p["ts"]), y=p["lag_max_s"], name=_label(source), mode="lines")
     _threshold(fig, healthy_s, f"{healthy_s:g} s healthy", WARN)
     _threshold(fig, alert_s, f"{alert_s:g} s P2", CRIT)
+    fig.update_xaxes(type="date")  # the times are epoch milliseconds (_times)
     return fig
 
 
@@ -304,8 +314,9 @@ def bars(df: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
 def discovery(df: pd.DataFrame) -> go.Figure:
     fig = _base("Discovery rate by source (agents per bucket)", "agents")
     for source, part in df.groupby("source", sort=True):
-        fig.add_bar(x=part["ts"], y=part["agents"], name=_label(source))
+        fig.add_bar(x=_times(part["ts"]), y=part["agents"], name=_label(source))
     fig.update_layout(barmode="stack")
+    fig.update_xaxes(type="date")  # the times are epoch milliseconds (_times)
     return fig
 
 
