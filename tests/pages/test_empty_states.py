@@ -48,11 +48,13 @@ def _flat(node: Any) -> Iterator[Any]:
         yield from _flat(children[index])
 
 
-def _run(token: str, page: str, **params: str) -> AppTest:
+def _run(token: str, page: str, state: dict[str, object] | None = None, **params: str) -> AppTest:
     at = new_app(token)
     at.switch_page(page)
     for name, value in params.items():
         at.query_params[name] = value
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
     at.run()
     assert not at.exception, at.exception
     return at
@@ -88,10 +90,14 @@ PAGES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
 }
 
 
+# Lists inside collapsed expanders are built only when opened (components.lazy_expander).
+OPENED: dict[str, dict[str, object]] = {"agent_registry": {"agent_registry.quarantined.open": True}}
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_list_says_when_it_is_empty(empty_console: tuple[str, Engine], name: str) -> None:
     page, params, expected = PAGES[name]
-    at = _run(empty_console[0], page, **params)
+    at = _run(empty_console[0], page, OPENED.get(name), **params)
     said = " ".join(i.value for i in at.info)
     for words in expected:
         assert words in said, (words, said)
