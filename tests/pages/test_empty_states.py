@@ -53,8 +53,8 @@ def _run(token: str, page: str, state: dict[str, object] | None = None, **params
     at.switch_page(page)
     for name, value in params.items():
         at.query_params[name] = value
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
+    for key, setting in (state or {}).items():
+        at.session_state[key] = setting
     at.run()
     assert not at.exception, at.exception
     return at
