@@ -10,7 +10,8 @@ Environment:
   ORCA_BENCH_KEEP=1        keep the database (and reuse it when it exists) for repeated runs,
   ORCA_BENCH_DB_NAME       the throwaway database's name (default orca_bench_<agents>_<days>),
   ORCA_BENCH_BROWSER=0     skip the headless-Chromium part (ORCA_BENCH_ONLY_BROWSER=1: only it;
-                           ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents),
+                           ORCA_BENCH_BROWSER_AGENTS: its demo data set, default 3,000 agents;
+                           ORCA_BENCH_BROWSER_RUNS: warm loads per figure, at least 15),
   ORCA_BENCH_ONLY_RUNBOOK=1  only the Service Restart runbook, button to healthy, on a small
                            database (ORCA_BENCH_RUNBOOK=0 skips it in the full run),
   ORCA_BENCH_ONLY_REPORT=1 only the monthly reports (time and peak memory; reads only),
