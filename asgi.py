@@ -4,10 +4,8 @@ session, the HttpOnly session cookie) and Prometheus' /metrics. `python -m dashb
 runs this file; it is loaded once per server process, so telemetry is set up once here."""
 
 import streamlit as st
-from starlette.middleware import Middleware
 
 from dashboard.ui import heap, observability, session_reaper
-from dashboard.ui.deep_links import DeepLinkBoot
 from dashboard.ui.http_guard import MIDDLEWARE, ROUTES, under_base_path
 from dashboard.ui.status_page import STATUS_ROUTES
 
@@ -21,6 +19,5 @@ app = st.App(
     "streamlit_app.py",
     # Under server.baseUrlPath like Streamlit's own routes (a console behind a proxy at /orca/).
     routes=under_base_path([*ROUTES, *STATUS_ROUTES, observability.METRICS_ROUTE]),
-    # A page's own URL connects without Streamlit's failed first probe (deep_links.py).
-    middleware=[*MIDDLEWARE, Middleware(DeepLinkBoot)],
+    middleware=MIDDLEWARE,
 )

@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from dashboard.ui.http_guard import base_path
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -43,6 +41,8 @@ ETAG_SUFFIX = b"-orca-boot"
 
 def page_paths() -> frozenset[str]:
     """Server paths of the pages a browser may load directly (the default page is at /)."""
+    # Here, not at the top: http_guard lists this middleware, and the page list imports pages.
+    from dashboard.ui.http_guard import base_path
     from dashboard.ui.navigation import PAGES
 
     return frozenset(f"{base_path()}/{spec.page_id}" for spec in PAGES if not spec.default)

@@ -42,6 +42,7 @@ from dashboard.db.app_role import install_app_role
 from dashboard.db.engine import make_engine
 from dashboard.integrations.redis_client import key, make_redis
 from dashboard.settings import get_settings
+from dashboard.ui.deep_links import DeepLinkBoot
 
 log = logging.getLogger(__name__)
 
@@ -298,4 +299,5 @@ def under_base_path(routes: list[Route]) -> list[Route]:
     ]
 
 
-MIDDLEWARE = [Middleware(HttpGuard)]
+# The guards outside; inside them, a page's own URL learns where the server is (deep_links.py).
+MIDDLEWARE = [Middleware(HttpGuard), Middleware(DeepLinkBoot)]
