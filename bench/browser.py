@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -39,6 +41,7 @@ TITLES = {
 # dialog over the main page), which the bench timed before as if it were the page.
 URL_PATHS = {"service_health": ""}
 TARGET_WARM_P95_MS = 1000.0
+FLOOR_APP = ROOT / "bench" / "floor_app.py"
 
 
 def _demo_database(admin: str, name: str, now: datetime, agents: int, days: int) -> str:
@@ -67,6 +70,66 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _wait_healthy(base: str, server: subprocess.Popen[bytes], log: str) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(base + "/_stcore/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError(f"the server did not start; see {log}")
+        time.sleep(0.3)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _floor(page: Any, runs: int) -> list[float]:
+    """Warm full loads of a bare Streamlit page (``FLOOR_APP``) in the bench's own browser."""
+    port = _free_port()
+    log = ROOT / ".state" / "bench" / "floor.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and file
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(FLOOR_APP),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_healthy(base, server, str(log))
+            times = []
+            for n in range(runs + 2):  # the first two load its code into the cache
+                page.goto(base + "/")
+                settled = wait_until_loaded(page, polling_ms=50)
+                if n >= 2:
+                    times.append(settled)
+            return times
+        finally:
+            _stop(server)
 
 
 def run_browser_bench(
@@ -119,16 +182,7 @@ def run_browser_bench(
     base = f"http://127.0.0.1:{port}"
     client = redis.Redis.from_url(redis_url)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(base + "/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the console did not start; see {log.name}")
-            time.sleep(0.3)
+        _wait_healthy(base, server, log.name)
         with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
             # A browser profile on disk, as a returning viewer's browser has: its HTTP cache
             # and V8's code cache keep Streamlit's and Plotly's compiled JavaScript between
@@ -218,13 +272,15 @@ def run_browser_bench(
             )
             for row in rows:
                 print(row)
+            floor = _floor(page, runs)
+            print(
+                f"\n   for scale, this machine's floor: a bare Streamlit page (a title and a line,"
+                f"\n   bench/floor_app.py) in the same browser, warm p50 {fmt(pct(floor, 0.5))},"
+                f" p95 {fmt(pct(floor, 0.95))}"
+            )
             context.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
         log.close()
         plain = admin.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(plain, autocommit=True) as conn:
