@@ -88,14 +88,25 @@ def _base(title: str, y_title: str, *, height: int = 300) -> go.Figure:
     return fig
 
 
-def _threshold(fig: go.Figure, y: float, label: str, color: str) -> None:
+# Where the n-th limit line of one chart or panel labels itself. Two limits (a healthy level and
+# an alert level) lie close together whenever the series spikes far above both, so their labels
+# take opposite ends of the line instead of stacking on top of each other at the left.
+_LIMIT_LABEL_AT = ("top left", "top right", "bottom left", "bottom right")
+
+
+def _limit_label_position(n: int) -> str:
+    """Where the ``n``-th (0-based) limit line of a chart or panel puts its label."""
+    return _LIMIT_LABEL_AT[n % len(_LIMIT_LABEL_AT)]
+
+
+def _threshold(fig: go.Figure, y: float, label: str, color: str, n: int = 0) -> None:
     fig.add_hline(
         y=y,
         line_dash="dash",
         line_color=color,
         line_width=1.5,
         annotation_text=_label(label),
-        annotation_position="top left",
+        annotation_position=_limit_label_position(n),
         annotation_font_color=color,
     )
 
@@ -232,14 +243,14 @@ def small_multiples(
                     row=row,
                     col=col,
                 )
-        for limit in panel.limits:
+        for n, limit in enumerate(panel.limits):
             fig.add_hline(
                 y=limit.y,
                 line_dash="dash",
                 line_color=limit.color,
                 line_width=1.5,
                 annotation_text=_label(limit.label),
-                annotation_position="top left",
+                annotation_position=_limit_label_position(n),
                 annotation_font_color=limit.color,
                 row=row,
                 col=col,
@@ -297,7 +308,7 @@ def sync_lag(df: pd.DataFrame, healthy_s: float, alert_s: float) -> go.Figure:
         p = _cap(part)
         fig.add_scatter(x=_times(p["ts"]), y=p["lag_max_s"], name=_label(source), mode="lines")
     _threshold(fig, healthy_s, f"{healthy_s:g} s healthy", WARN)
-    _threshold(fig, alert_s, f"{alert_s:g} s P2", CRIT)
+    _threshold(fig, alert_s, f"{alert_s:g} s P2", CRIT, 1)
     fig.update_xaxes(type="date")  # the times are epoch milliseconds (_times)
     return fig
 

@@ -60,6 +60,41 @@ def test_service_health_traffic_panels_lines_and_thresholds() -> None:
     assert sorted((s.y0, s.yref) for s in fig.layout.shapes) == [(1, "y2"), (5, "y2"), (500, "y3")]
 
 
+def _limit_labels(fig: go.Figure, texts: set[str]) -> dict[str, tuple[float, str, str]]:
+    return {a.text: (a.x, a.xanchor, a.yref) for a in fig.layout.annotations if a.text in texts}
+
+
+def test_two_limits_of_one_chart_label_opposite_ends_of_their_lines() -> None:
+    # A spike far above both limits draws the two lines a few pixels apart: labels put at the
+    # same end overlapped into one unreadable smudge.
+    spike = _series(60).assign(error_rate_pct=60.0)
+    errors = _limit_labels(health_view._traffic(spike), {"1 % healthy limit", "5 % P1"})
+    assert errors == {
+        "1 % healthy limit": (0, "left", "y2"),
+        "5 % P1": (1, "right", "y2"),
+    }
+    lag = pd.DataFrame(
+        {
+            "ts": pd.date_range(NOW - timedelta(hours=1), periods=12, freq="5min", tz="UTC"),
+            "source": "crm",
+            "lag_max_s": 50_000.0,
+        }
+    )
+    labels = _limit_labels(charts.sync_lag(lag, 60, 300), {"60 s healthy", "300 s P2"})
+    assert {text: x_anchor for text, (_, x_anchor, _) in labels.items()} == {
+        "60 s healthy": "left",
+        "300 s P2": "right",
+    }
+    # A third or fourth limit takes the bottom corners; a fifth starts over.
+    assert [charts._limit_label_position(n) for n in range(5)] == [
+        "top left",
+        "top right",
+        "bottom left",
+        "bottom right",
+        "top left",
+    ]
+
+
 def test_trust_trends_merge_the_running_risk_avoided_total_onto_the_kpi_buckets() -> None:
     series = _series(4).assign(trust_score=[80.0, 81.0, 82.0, 83.0])
     ts = series["ts"]
