@@ -27,7 +27,7 @@ import redis
 
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import upgrade
-from dashboard.ui.serve import local_command
+from dashboard.ui.serve import local_command, local_flags
 from tests.e2e.browser import ARGS, CHROMIUM, wait_until_loaded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,21 +99,7 @@ def _floor(page: Any, runs: int) -> list[float]:
     log = ROOT / ".state" / "bench" / "floor.log"
     with log.open("w") as out:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and file
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(FLOOR_APP),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            [sys.executable, "-m", "streamlit", "run", str(FLOOR_APP), *local_flags(port)],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

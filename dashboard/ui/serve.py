@@ -18,12 +18,9 @@ from dashboard.ui import st_compat
 APP = Path(__file__).resolve().parents[2] / "asgi.py"
 
 
-def local_command(port: int) -> list[str]:
-    """The command that serves the console headless on 127.0.0.1:``port`` (tests, bench)."""
+def local_flags(port: int) -> list[str]:
+    """Streamlit's flags for a headless server on 127.0.0.1:``port`` (tests, bench)."""
     return [
-        sys.executable,
-        "-m",
-        "dashboard.ui.serve",
         "--server.port",
         str(port),
         "--server.headless",
@@ -31,6 +28,11 @@ def local_command(port: int) -> list[str]:
         "--server.address",
         "127.0.0.1",
     ]
+
+
+def local_command(port: int) -> list[str]:
+    """The command that serves the console headless on 127.0.0.1:``port`` (tests, bench)."""
+    return [sys.executable, "-m", "dashboard.ui.serve", *local_flags(port)]
 
 
 def main(argv: list[str] | None = None) -> None:
