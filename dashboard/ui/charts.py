@@ -99,7 +99,10 @@ def _limit_label_position(n: int) -> str:
     return _LIMIT_LABEL_AT[n % len(_LIMIT_LABEL_AT)]
 
 
-def _threshold(fig: go.Figure, y: float, label: str, color: str, n: int = 0) -> None:
+def _threshold(
+    fig: go.Figure, y: float, label: str, color: str, n: int = 0, **subplot: int
+) -> None:
+    """The ``n``-th dashed limit line of a chart, or of one panel (``row=``, ``col=``)."""
     fig.add_hline(
         y=y,
         line_dash="dash",
@@ -108,6 +111,7 @@ def _threshold(fig: go.Figure, y: float, label: str, color: str, n: int = 0) -> 
         annotation_text=_label(label),
         annotation_position=_limit_label_position(n),
         annotation_font_color=color,
+        **subplot,
     )
 
 
@@ -244,17 +248,7 @@ def small_multiples(
                     col=col,
                 )
         for n, limit in enumerate(panel.limits):
-            fig.add_hline(
-                y=limit.y,
-                line_dash="dash",
-                line_color=limit.color,
-                line_width=1.5,
-                annotation_text=_label(limit.label),
-                annotation_position=_limit_label_position(n),
-                annotation_font_color=limit.color,
-                row=row,
-                col=col,
-            )
+            _threshold(fig, limit.y, limit.label, limit.color, n, row=row, col=col)
         if panel.y_range is not None:
             fig.update_yaxes(range=list(panel.y_range), row=row, col=col)
     # Subplot titles are annotations, made before the limit labels: sized and left-aligned
